@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Creates (once) the Python virtualenv that holds the real Buildbot master and worker the
+# end-to-end tests run against. Idempotent: a complete venv is left alone, so the test harness
+# can call this on every run. Prints the venv's path on stdout.
+#
+# Usage: scripts/buildbot-venv.sh [VENV_DIR]   (default: target/buildbot-venv)
+set -euo pipefail
+
+# Pinned so that every machine tests against the same master; bump on purpose.
+BUILDBOT_VERSION=4.3.0
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+venv=${1:-${BBTG_BUILDBOT_VENV:-$root/target/buildbot-venv}}
+stamp="$venv/.installed-$BUILDBOT_VERSION"
+
+if [ -f "$stamp" ]; then
+  echo "$venv"
+  exit 0
+fi
+
+python=${PYTHON:-python3}
+command -v "$python" >/dev/null || { echo "error: $python not found; install Python 3.9+ to run the Buildbot test master" >&2; exit 1; }
+
+echo "creating Buildbot $BUILDBOT_VERSION virtualenv in $venv (first run only)..." >&2
+rm -rf "$venv"
+"$python" -m venv "$venv" >&2
+"$venv/bin/pip" install --quiet --disable-pip-version-check --upgrade pip setuptools wheel >&2
+"$venv/bin/pip" install --quiet --disable-pip-version-check \
+  "buildbot==$BUILDBOT_VERSION" "buildbot-www==$BUILDBOT_VERSION" "buildbot-worker==$BUILDBOT_VERSION" >&2
+touch "$stamp"
+echo "$venv"

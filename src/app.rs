@@ -1,0 +1,33 @@
+//! What every handler needs, built once at start and shared behind an `Arc`.
+
+use teloxide::types::{Message, MessageId};
+
+use crate::buildbot;
+use crate::delivery::{Delivery, Outgoing};
+use crate::settings::Settings;
+
+pub struct App {
+    pub settings: Settings,
+    pub buildbot: buildbot::Client,
+    pub delivery: Delivery,
+    /// This bot's username (without `@`), as Telegram knows it.
+    pub bot_username: String,
+}
+
+impl App {
+    /// May this Telegram user run `command`? Asked on every command and every button tap.
+    pub fn allows(&self, command: &str, user_id: i64) -> bool {
+        self.settings.authz.allows(command, user_id)
+    }
+
+    /// Answers a user's message. In groups the answer quotes the command, so that everyone
+    /// sees what it answers; private chats need no quote.
+    pub async fn reply(
+        &self,
+        to: &Message,
+        message: Outgoing,
+    ) -> Result<(), teloxide::RequestError> {
+        let reply_to: Option<MessageId> = (!to.chat.is_private()).then_some(to.id);
+        self.delivery.send(to.chat.id, reply_to, message).await
+    }
+}

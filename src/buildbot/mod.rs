@@ -1,0 +1,286 @@
+//! Buildbot's public REST data API (`<url>api/v2/...`), read by a separate process.
+//!
+//! The bot never links against Buildbot: everything it knows comes from the same HTTP API
+//! the web UI uses, so it works with any master a browser can reach. Masters with a www
+//! login get one through `auth/login` (HTTP Basic), and the session cookie is reused for
+//! every later request and renewed when the master stops accepting it.
+
+pub mod models;
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+use tokio::sync::Mutex;
+use url::Url;
+
+use crate::settings::{BuildbotSettings, Credentials};
+use models::{Build, Builder, Change, MasterConfig, Step, Worker};
+
+/// Why a request to the master failed, said so that it can be shown to a user.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot reach the Buildbot master at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("the Buildbot master answered {status} for {url}: {message}")]
+    Status {
+        url: String,
+        status: u16,
+        message: String,
+    },
+    #[error(
+        "the Buildbot master at {url} refused the login of user {user:?} ({status}); check buildbot.username and buildbot.password"
+    )]
+    Login {
+        url: String,
+        user: String,
+        status: u16,
+    },
+    #[error("unexpected answer from {url}: {detail}")]
+    Decode { url: String, detail: String },
+}
+
+impl Error {
+    fn unreachable(url: &Url, err: reqwest::Error) -> Error {
+        let reason = if err.is_timeout() {
+            "timed out".to_owned()
+        } else if err.is_connect() {
+            "connection failed".to_owned()
+        } else {
+            err.without_url().to_string()
+        };
+        Error::Unreachable {
+            url: url.to_string(),
+            reason,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// A client for one master. Cheap to share behind an `Arc`.
+pub struct Client {
+    http: reqwest::Client,
+    base: Url,
+    credentials: Option<Credentials>,
+    /// Serialises logins so that a burst of requests after an expiry logs in once.
+    login: Mutex<bool>,
+}
+
+impl Client {
+    pub fn new(settings: &BuildbotSettings) -> Client {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(30))
+            .user_agent(concat!("buildbot-telegram/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("a reqwest client with rustls and cookies always builds");
+        Client {
+            http,
+            base: settings.url.clone(),
+            credentials: settings.credentials.clone(),
+            login: Mutex::new(false),
+        }
+    }
+
+    /// The master's web UI, as configured.
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    /// Link to a builder's page in the web UI.
+    pub fn builder_url(&self, builderid: i64) -> String {
+        format!("{}#/builders/{builderid}", self.base)
+    }
+
+    /// Link to a build's page in the web UI.
+    pub fn build_url(&self, builderid: i64, number: i64) -> String {
+        format!("{}#/builders/{builderid}/builds/{number}", self.base)
+    }
+
+    pub async fn master_config(&self) -> Result<MasterConfig> {
+        let url = self.url("config")?;
+        let body = self.get_json(&url).await?;
+        decode(&url, body)
+    }
+
+    pub async fn builders(&self) -> Result<Vec<Builder>> {
+        self.collection("builders", &[], "builders").await
+    }
+
+    pub async fn workers(&self) -> Result<Vec<Worker>> {
+        self.collection("workers", &[], "workers").await
+    }
+
+    /// Builds that have not finished yet, on every builder.
+    pub async fn running_builds(&self) -> Result<Vec<Build>> {
+        self.collection(
+            "builds",
+            &[("complete", "false"), ("order", "buildid")],
+            "builds",
+        )
+        .await
+    }
+
+    /// The newest finished build of a builder.
+    pub async fn last_finished_build(&self, builderid: i64) -> Result<Option<Build>> {
+        let path = format!("builders/{builderid}/builds");
+        let builds: Vec<Build> = self
+            .collection(
+                &path,
+                &[("complete", "true"), ("order", "-number"), ("limit", "1")],
+                "builds",
+            )
+            .await?;
+        Ok(builds.into_iter().next())
+    }
+
+    /// The step a running build is in (the newest unfinished one).
+    pub async fn current_step(&self, buildid: i64) -> Result<Option<Step>> {
+        let path = format!("builds/{buildid}/steps");
+        let steps: Vec<Step> = self
+            .collection(
+                &path,
+                &[("complete", "false"), ("order", "-number"), ("limit", "1")],
+                "steps",
+            )
+            .await?;
+        Ok(steps.into_iter().next())
+    }
+
+    /// The `limit` newest changes, newest first, and how many the master has in all.
+    pub async fn recent_changes(&self, limit: usize) -> Result<(Vec<Change>, u64)> {
+        let limit = limit.to_string();
+        let url = self.api_url("changes", &[("order", "-changeid"), ("limit", &limit)])?;
+        let body = self.get_json(&url).await?;
+        let total = body["meta"]["total"].as_u64();
+        let changes: Vec<Change> = decode(&url, body["changes"].clone())?;
+        let total = total.unwrap_or(changes.len() as u64);
+        Ok((changes, total))
+    }
+
+    async fn collection<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        key: &str,
+    ) -> Result<Vec<T>> {
+        let url = self.api_url(path, query)?;
+        let mut body = self.get_json(&url).await?;
+        match body.get_mut(key) {
+            Some(items) => decode(&url, items.take()),
+            None => Err(Error::Decode {
+                url: url.to_string(),
+                detail: format!("no {key:?} list in the answer"),
+            }),
+        }
+    }
+
+    fn api_url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url> {
+        let mut url = self.url(&format!("api/v2/{path}"))?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        Ok(url)
+    }
+
+    fn url(&self, path: &str) -> Result<Url> {
+        self.base.join(path).map_err(|e| Error::Decode {
+            url: format!("{}{path}", self.base),
+            detail: e.to_string(),
+        })
+    }
+
+    /// GET with the session cookie; logs in first when credentials are set, and once more
+    /// when the master says the session is no longer good.
+    async fn get_json(&self, url: &Url) -> Result<serde_json::Value> {
+        if self.credentials.is_some() {
+            let mut logged_in = self.login.lock().await;
+            if !*logged_in {
+                self.log_in().await?;
+                *logged_in = true;
+            }
+        }
+        let response = self.send_get(url).await?;
+        let response = match response.status() {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN if self.credentials.is_some() => {
+                log::info!(
+                    "Buildbot session no longer accepted ({}); logging in again",
+                    response.status()
+                );
+                self.log_in().await?;
+                self.send_get(url).await?
+            }
+            _ => response,
+        };
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| Error::unreachable(url, e))?;
+        if !status.is_success() {
+            return Err(Error::Status {
+                url: url.to_string(),
+                status: status.as_u16(),
+                message: error_message(&text),
+            });
+        }
+        serde_json::from_str(&text).map_err(|e| Error::Decode {
+            url: url.to_string(),
+            detail: format!("not JSON ({e})"),
+        })
+    }
+
+    async fn send_get(&self, url: &Url) -> Result<reqwest::Response> {
+        log::debug!("GET {url}");
+        self.http
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|e| Error::unreachable(url, e))
+    }
+
+    async fn log_in(&self) -> Result<()> {
+        let Some(credentials) = &self.credentials else {
+            return Ok(());
+        };
+        let url = self.url("auth/login")?;
+        log::info!(
+            "logging in to Buildbot at {url} as {:?}",
+            credentials.username
+        );
+        let response = self
+            .http
+            .get(url.clone())
+            .basic_auth(&credentials.username, Some(&credentials.password))
+            .send()
+            .await
+            .map_err(|e| Error::unreachable(&url, e))?;
+        let status = response.status();
+        if status.is_success() || status.is_redirection() {
+            Ok(())
+        } else {
+            Err(Error::Login {
+                url: url.to_string(),
+                user: credentials.username.clone(),
+                status: status.as_u16(),
+            })
+        }
+    }
+}
+
+fn decode<T: DeserializeOwned>(url: &Url, value: serde_json::Value) -> Result<T> {
+    serde_json::from_value(value).map_err(|e| Error::Decode {
+        url: url.to_string(),
+        detail: e.to_string(),
+    })
+}
+
+/// Buildbot's error bodies are `{"error": "..."}`; anything else is shortened.
+fn error_message(body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| body.chars().take(200).collect())
+}

@@ -1,0 +1,216 @@
+//! The parts of Buildbot's data API that the bot reads, as serde types.
+//!
+//! Only the fields the bot uses are declared, and optional ones default, so a newer master
+//! that adds or drops a field does not break parsing. Times are epoch seconds, as the REST
+//! API sends them.
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Builder {
+    pub builderid: i64,
+    pub name: String,
+    #[serde(default)]
+    pub masterids: Vec<i64>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+impl Builder {
+    /// Configured on a running master (retired builders keep their id but lose their masters).
+    pub fn is_active(&self) -> bool {
+        !self.masterids.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Worker {
+    pub workerid: i64,
+    pub name: String,
+    #[serde(default)]
+    pub connected_to: Vec<MasterRef>,
+    #[serde(default)]
+    pub configured_on: Vec<BuilderRef>,
+    #[serde(default)]
+    pub paused: bool,
+    #[serde(default)]
+    pub graceful: bool,
+}
+
+impl Worker {
+    pub fn is_connected(&self) -> bool {
+        !self.connected_to.is_empty()
+    }
+
+    pub fn is_configured(&self) -> bool {
+        !self.configured_on.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MasterRef {
+    pub masterid: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BuilderRef {
+    pub builderid: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Build {
+    pub buildid: i64,
+    pub number: i64,
+    pub builderid: i64,
+    #[serde(default)]
+    pub started_at: Option<i64>,
+    #[serde(default)]
+    pub complete_at: Option<i64>,
+    #[serde(default)]
+    pub complete: bool,
+    #[serde(default)]
+    pub state_string: Option<String>,
+    #[serde(default)]
+    pub results: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Step {
+    pub stepid: i64,
+    pub number: i64,
+    pub name: String,
+    #[serde(default)]
+    pub state_string: Option<String>,
+    #[serde(default)]
+    pub started_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Change {
+    pub changeid: i64,
+    #[serde(default)]
+    pub author: Option<String>,
+    #[serde(default)]
+    pub comments: Option<String>,
+    #[serde(default)]
+    pub branch: Option<String>,
+    #[serde(default)]
+    pub revision: Option<String>,
+    #[serde(default)]
+    pub revlink: Option<String>,
+    #[serde(default)]
+    pub repository: Option<String>,
+    #[serde(default)]
+    pub when_timestamp: Option<i64>,
+}
+
+/// The master's `/config` document: what its web UI is told at start.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MasterConfig {
+    #[serde(default)]
+    pub versions: Vec<(String, String)>,
+    #[serde(default, rename = "buildbotURL")]
+    pub buildbot_url: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+}
+
+impl MasterConfig {
+    pub fn buildbot_version(&self) -> Option<&str> {
+        self.versions
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("buildbot"))
+            .map(|(_, version)| version.as_str())
+    }
+}
+
+/// A build's result code, as `buildbot.process.results` numbers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    Warnings,
+    Failure,
+    Skipped,
+    Exception,
+    Retry,
+    Cancelled,
+}
+
+impl Outcome {
+    pub fn from_code(code: i64) -> Option<Outcome> {
+        Some(match code {
+            0 => Outcome::Success,
+            1 => Outcome::Warnings,
+            2 => Outcome::Failure,
+            3 => Outcome::Skipped,
+            4 => Outcome::Exception,
+            5 => Outcome::Retry,
+            6 => Outcome::Cancelled,
+            _ => return None,
+        })
+    }
+
+    /// The word Buildbot's UI uses.
+    pub fn word(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Warnings => "warnings",
+            Outcome::Failure => "failure",
+            Outcome::Skipped => "skipped",
+            Outcome::Exception => "exception",
+            Outcome::Retry => "retry",
+            Outcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_recorded_build_and_tolerates_extra_fields() {
+        // recorded from a Buildbot 4.3 master
+        let json = r#"{"builderid":1,"buildid":1,"buildrequestid":1,"complete":true,"complete_at":1795616757,
+            "locks_duration_s":0,"masterid":1,"number":1,"properties":{},"results":2,"started_at":1795616756,
+            "state_string":"failed 'sh -c ...' (failure)","workerid":1,"a_future_field":[1]}"#;
+        let b: Build = serde_json::from_str(json).unwrap();
+        assert_eq!((b.buildid, b.number, b.results), (1, 1, Some(2)));
+        assert_eq!(
+            Outcome::from_code(b.results.unwrap()),
+            Some(Outcome::Failure)
+        );
+        let running: Build = serde_json::from_str(r#"{"buildid":3,"number":2,"builderid":4,"complete":false,"complete_at":null,"results":null}"#).unwrap();
+        assert_eq!(running.results, None);
+    }
+
+    #[test]
+    fn master_config_version() {
+        let json = r#"{"versions": [["Python", "3.11.7"], ["Buildbot", "4.3.0"], ["Twisted", "26.10.0"]],
+            "buildbotURL": "http://127.0.0.1:18010/", "title": "t", "user": {"anonymous": true}}"#;
+        let c: MasterConfig = serde_json::from_str(json).unwrap();
+        assert_eq!(c.buildbot_version(), Some("4.3.0"));
+    }
+
+    #[test]
+    fn outcome_words() {
+        let words: Vec<_> = (0..7)
+            .map(|c| Outcome::from_code(c).unwrap().word())
+            .collect();
+        assert_eq!(
+            words,
+            [
+                "success",
+                "warnings",
+                "failure",
+                "skipped",
+                "exception",
+                "retry",
+                "cancelled"
+            ]
+        );
+        assert_eq!(Outcome::from_code(7), None);
+    }
+}

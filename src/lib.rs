@@ -1,0 +1,29 @@
+//! buildbot-telegram: a Telegram bot for the Buildbot CI system.
+//!
+//! The bot is a separate process. It reads a Buildbot master through the master's public REST
+//! API, the same one the web UI uses, and talks to Telegram through the Bot API.
+//!
+//! # Layout
+//!
+//! - [`settings`]: layered settings (built-in defaults, `--config` file, `BBTG_*` environment),
+//!   all checked at start so that a mistake is reported with the key and the fix.
+//! - [`authz`]: who may run which command; asked when a command starts and again on every
+//!   button tap.
+//! - [`buildbot`]: the REST client and the serde models of builders, builds, workers, changes.
+//! - [`telegram`]: the dispatcher tree (`telegram::schema`), the command list, one handler per
+//!   command, inline keyboards and their versioned callback data.
+//! - [`text`]: every text a user reads, as Telegram HTML, snapshot-tested.
+//! - [`delivery`]: the one way out to Telegram: splitting, `retry_after`, plain-text fallback.
+//! - [`notify`]: the notification event names.
+//! - [`logging`]: `log` + `pretty_env_logger`, with the bot token removed from every line.
+//! - [`app`]: the shared state every handler receives.
+
+pub mod app;
+pub mod authz;
+pub mod buildbot;
+pub mod delivery;
+pub mod logging;
+pub mod notify;
+pub mod settings;
+pub mod telegram;
+pub mod text;

@@ -1,0 +1,591 @@
+//! Settings: `settings/default.toml` (built in), then the file given with `--config`, then
+//! `BBTG_*` environment variables, merged by the `config` crate and checked once at start.
+//!
+//! Everything that can be wrong with a setting is found here, before the bot talks to anybody,
+//! and reported with the key, the bad value and what is allowed: an admin should never have to
+//! read a stack trace or a log to learn that a key was misspelt.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use config::{Config, Environment, File, FileFormat};
+use serde::Deserialize;
+use url::Url;
+
+use crate::authz::Authz;
+use crate::notify::Event;
+
+/// The documented defaults, compiled in so the binary needs no file beside it.
+pub const DEFAULTS: &str = include_str!("../settings/default.toml");
+
+/// Prefix of the environment variables that override settings (`BBTG_TELEGRAM__BOT_TOKEN`).
+pub const ENV_PREFIX: &str = "BBTG";
+
+/// Validated settings: every value here has been checked and normalised.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub telegram: TelegramSettings,
+    pub buildbot: BuildbotSettings,
+    pub notify: NotifySettings,
+    pub authz: Authz,
+    pub storage: StorageSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct TelegramSettings {
+    pub bot_token: String,
+    /// Without the leading `@`; `None` means "ask Telegram with getMe".
+    pub bot_username: Option<String>,
+    pub api_url: Url,
+    pub poll_timeout: u32,
+    pub retry_delay: u32,
+    pub use_webhook: bool,
+    pub certificate: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BuildbotSettings {
+    /// Always ends with `/`, so `url.join("api/v2/...")` stays under it.
+    pub url: Url,
+    pub credentials: Option<Credentials>,
+}
+
+#[derive(Clone)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NotifySettings {
+    pub chat_ids: Vec<ChatTarget>,
+    pub events: Vec<Event>,
+    pub tags: Vec<String>,
+    pub show_blame_list: bool,
+    pub use_revisions: bool,
+}
+
+/// A chat that gets notifications: a numeric id, or a public channel's `@username`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatTarget {
+    Id(i64),
+    Channel(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct StorageSettings {
+    pub path: String,
+}
+
+/// A setting that cannot be used, said so that the admin knows what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error(
+        "setting `{key}` is required but empty.\n  Set it in your settings file, or in the environment as {env}.{hint}"
+    )]
+    Missing {
+        key: &'static str,
+        env: String,
+        hint: &'static str,
+    },
+    #[error("setting `{key}` has a bad value {value}.\n  Allowed: {allowed}")]
+    Invalid {
+        key: String,
+        value: String,
+        allowed: String,
+    },
+    #[error("cannot read the settings: {0}")]
+    Source(String),
+}
+
+impl SettingsError {
+    pub fn invalid(
+        key: impl Into<String>,
+        value: impl fmt::Display,
+        allowed: impl Into<String>,
+    ) -> Self {
+        SettingsError::Invalid {
+            key: key.into(),
+            value: value.to_string(),
+            allowed: allowed.into(),
+        }
+    }
+}
+
+// The raw shape of the merged sources. `deny_unknown_fields` turns a misspelt key into an error
+// instead of a silently ignored line.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    telegram: RawTelegram,
+    buildbot: RawBuildbot,
+    notify: RawNotify,
+    #[serde(default)]
+    authz: BTreeMap<String, serde_json::Value>,
+    storage: RawStorage,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTelegram {
+    bot_token: String,
+    bot_username: String,
+    api_url: String,
+    poll_timeout: i64,
+    retry_delay: i64,
+    use_webhook: bool,
+    certificate: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBuildbot {
+    url: String,
+    username: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNotify {
+    chat_ids: Vec<serde_json::Value>,
+    events: Vec<String>,
+    tags: Vec<String>,
+    show_blame_list: bool,
+    use_revisions: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    path: String,
+}
+
+/// Loads the defaults, the optional settings file and the process environment.
+pub fn load(file: Option<&Path>) -> Result<Settings, SettingsError> {
+    load_with_env(file, None)
+}
+
+/// Like [`load`], with the environment given as a map (tests must not touch the process's).
+pub fn load_with_env(
+    file: Option<&Path>,
+    env: Option<std::collections::HashMap<String, String>>,
+) -> Result<Settings, SettingsError> {
+    let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+    if let Some(path) = file {
+        if !path.is_file() {
+            return Err(SettingsError::Source(format!(
+                "the settings file {} does not exist (or is not a file). Copy settings/example.toml there, or fix the --config path.",
+                path.display()
+            )));
+        }
+        builder = builder.add_source(File::from(path).format(FileFormat::Toml).required(true));
+    }
+    let environment = Environment::with_prefix(ENV_PREFIX)
+        .prefix_separator("_")
+        .separator("__")
+        .list_separator(",")
+        .with_list_parse_key("notify.chat_ids")
+        .with_list_parse_key("notify.events")
+        .with_list_parse_key("notify.tags")
+        .try_parsing(true)
+        .source(env);
+    let config = builder
+        .add_source(environment)
+        .build()
+        .map_err(|e| SettingsError::Source(e.to_string()))?;
+    let raw: Raw = config
+        .try_deserialize()
+        .map_err(|e| SettingsError::Source(explain_config_error(&e.to_string())))?;
+    validate(raw)
+}
+
+/// `config`'s messages name the field but not always what to do; add the fix.
+fn explain_config_error(message: &str) -> String {
+    if message.contains("unknown field") {
+        format!(
+            "{message}.\n  Check the spelling against settings/default.toml, which lists every key."
+        )
+    } else {
+        format!("{message}.\n  See settings/default.toml for every key, its type and its default.")
+    }
+}
+
+fn validate(raw: Raw) -> Result<Settings, SettingsError> {
+    Ok(Settings {
+        telegram: validate_telegram(raw.telegram)?,
+        buildbot: validate_buildbot(raw.buildbot)?,
+        notify: validate_notify(raw.notify)?,
+        authz: Authz::from_settings(&raw.authz)?,
+        storage: validate_storage(raw.storage)?,
+    })
+}
+
+fn validate_telegram(raw: RawTelegram) -> Result<TelegramSettings, SettingsError> {
+    let token = raw.bot_token.trim().to_owned();
+    if token.is_empty() {
+        return Err(SettingsError::Missing {
+            key: "telegram.bot_token",
+            env: env_name("telegram.bot_token"),
+            hint: "\n  Get a token from @BotFather in Telegram (/newbot); see the README.",
+        });
+    }
+    // BotFather tokens look like "123456789:AAE...". Do not echo the token back: it is a secret.
+    let well_formed = token.split_once(':').is_some_and(|(id, secret)| {
+        !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) && !secret.is_empty()
+    });
+    if !well_formed {
+        return Err(SettingsError::invalid(
+            "telegram.bot_token",
+            "(not shown)",
+            "a token as BotFather prints it: digits, a colon, then letters, e.g. 123456789:AAE...",
+        ));
+    }
+    let username = raw.bot_username.trim().trim_start_matches('@').to_owned();
+    let username_ok = username.is_empty()
+        || (username.len() >= 5
+            && username.len() <= 32
+            && username
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+    if !username_ok {
+        return Err(SettingsError::invalid(
+            "telegram.bot_username",
+            format!("{:?}", raw.bot_username),
+            "empty (read from Telegram), or the bot's username: 5-32 letters, digits or underscores",
+        ));
+    }
+    let api_url = parse_http_url("telegram.api_url", &raw.api_url)?;
+    let poll_timeout = in_range("telegram.poll_timeout", raw.poll_timeout, 1, 600)?;
+    let retry_delay = in_range("telegram.retry_delay", raw.retry_delay, 1, 3600)?;
+    if raw.use_webhook {
+        return Err(SettingsError::invalid(
+            "telegram.use_webhook",
+            "true",
+            "false: webhook mode is not available in this version; the bot receives updates by long polling",
+        ));
+    }
+    let certificate = Some(raw.certificate.trim().to_owned()).filter(|c| !c.is_empty());
+    Ok(TelegramSettings {
+        bot_token: token,
+        bot_username: Some(username).filter(|u| !u.is_empty()),
+        api_url,
+        poll_timeout,
+        retry_delay,
+        use_webhook: raw.use_webhook,
+        certificate,
+    })
+}
+
+fn validate_buildbot(raw: RawBuildbot) -> Result<BuildbotSettings, SettingsError> {
+    let mut url = parse_http_url("buildbot.url", &raw.url)?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(SettingsError::invalid(
+            "buildbot.url",
+            format!("{:?}", raw.url),
+            "the master's buildbotURL without query or #fragment, e.g. http://localhost:8010/",
+        ));
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    let credentials = match (raw.username.trim(), raw.password.as_str()) {
+        ("", "") => None,
+        ("", _) => {
+            return Err(SettingsError::invalid(
+                "buildbot.username",
+                "\"\"",
+                "a www user name, since buildbot.password is set (or leave both empty)",
+            ));
+        }
+        (username, password) => Some(Credentials {
+            username: username.to_owned(),
+            password: password.to_owned(),
+        }),
+    };
+    Ok(BuildbotSettings { url, credentials })
+}
+
+fn validate_notify(raw: RawNotify) -> Result<NotifySettings, SettingsError> {
+    let chat_ids = raw
+        .chat_ids
+        .iter()
+        .map(parse_chat_target)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut events = Vec::new();
+    for name in &raw.events {
+        let event = name.trim().parse::<Event>().map_err(|_| {
+            SettingsError::invalid("notify.events", format!("{name:?}"), Event::allowed_list())
+        })?;
+        if !events.contains(&event) {
+            events.push(event);
+        }
+    }
+    let tags = raw
+        .tags
+        .iter()
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .collect();
+    Ok(NotifySettings {
+        chat_ids,
+        events,
+        tags,
+        show_blame_list: raw.show_blame_list,
+        use_revisions: raw.use_revisions,
+    })
+}
+
+fn validate_storage(raw: RawStorage) -> Result<StorageSettings, SettingsError> {
+    let path = raw.path.trim().to_owned();
+    if path.is_empty() {
+        return Err(SettingsError::invalid(
+            "storage.path",
+            "\"\"",
+            "a file path for the SQLite database, e.g. buildbot-telegram.sqlite",
+        ));
+    }
+    Ok(StorageSettings { path })
+}
+
+fn parse_chat_target(value: &serde_json::Value) -> Result<ChatTarget, SettingsError> {
+    let bad = || {
+        SettingsError::invalid(
+            "notify.chat_ids",
+            value,
+            "numeric chat ids (groups are negative) or \"@channelusername\"; send /getid to the bot to learn an id",
+        )
+    };
+    match value {
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .filter(|id| *id != 0)
+            .map(ChatTarget::Id)
+            .ok_or_else(bad),
+        serde_json::Value::String(s) => {
+            let s = s.trim();
+            if let Some(name) = s.strip_prefix('@') {
+                let ok =
+                    name.len() >= 5 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                ok.then(|| ChatTarget::Channel(s.to_owned()))
+                    .ok_or_else(bad)
+            } else {
+                s.parse::<i64>()
+                    .ok()
+                    .filter(|id| *id != 0)
+                    .map(ChatTarget::Id)
+                    .ok_or_else(bad)
+            }
+        }
+        _ => Err(bad()),
+    }
+}
+
+fn parse_http_url(key: &str, value: &str) -> Result<Url, SettingsError> {
+    let allowed = "an http:// or https:// URL, e.g. http://localhost:8010/";
+    let url = Url::parse(value.trim())
+        .map_err(|e| SettingsError::invalid(key, format!("{value:?} ({e})"), allowed))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(SettingsError::invalid(key, format!("{value:?}"), allowed));
+    }
+    Ok(url)
+}
+
+fn in_range(key: &str, value: i64, min: i64, max: i64) -> Result<u32, SettingsError> {
+    if (min..=max).contains(&value) {
+        Ok(value as u32)
+    } else {
+        Err(SettingsError::invalid(
+            key,
+            value,
+            format!("a whole number of seconds from {min} to {max}"),
+        ))
+    }
+}
+
+/// The environment variable that sets `key` (`telegram.bot_token` → `BBTG_TELEGRAM__BOT_TOKEN`).
+pub fn env_name(key: &str) -> String {
+    format!("{ENV_PREFIX}_{}", key.replace('.', "__").to_uppercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::io::Write;
+
+    use super::*;
+
+    const TOKEN: &str = "123456:ABCdef";
+
+    fn load_toml(toml: &str) -> Result<Settings, SettingsError> {
+        let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+        file.write_all(toml.as_bytes()).unwrap();
+        load_with_env(Some(file.path()), Some(HashMap::new()))
+    }
+
+    fn with_token(rest: &str) -> String {
+        format!("[telegram]\nbot_token = \"{TOKEN}\"\n{rest}")
+    }
+
+    fn error_text(toml: &str) -> String {
+        load_toml(toml)
+            .expect_err("settings should be rejected")
+            .to_string()
+    }
+
+    #[test]
+    fn defaults_plus_token_are_valid() {
+        let s = load_toml(&with_token("")).unwrap();
+        assert_eq!(s.telegram.poll_timeout, 120);
+        assert_eq!(s.telegram.retry_delay, 30);
+        assert_eq!(s.telegram.api_url.as_str(), "https://api.telegram.org/");
+        assert_eq!(s.buildbot.url.as_str(), "http://localhost:8010/");
+        assert!(s.buildbot.credentials.is_none());
+        assert!(s.notify.events.is_empty());
+        assert_eq!(s.storage.path, "buildbot-telegram.sqlite");
+    }
+
+    #[test]
+    fn missing_token_names_key_and_variable() {
+        let err = error_text("");
+        assert!(err.contains("telegram.bot_token"), "{err}");
+        assert!(err.contains("BBTG_TELEGRAM__BOT_TOKEN"), "{err}");
+        assert!(err.contains("BotFather"), "{err}");
+    }
+
+    #[test]
+    fn malformed_token_is_rejected_without_echoing_it() {
+        let err = error_text("[telegram]\nbot_token = \"not-a-token-secret\"\n");
+        assert!(err.contains("telegram.bot_token"), "{err}");
+        assert!(!err.contains("not-a-token-secret"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let env = HashMap::from([
+            (
+                "BBTG_TELEGRAM__BOT_TOKEN".to_owned(),
+                "42:secret".to_owned(),
+            ),
+            (
+                "BBTG_BUILDBOT__URL".to_owned(),
+                "http://ci.example.org/bb".to_owned(),
+            ),
+            (
+                "BBTG_NOTIFY__CHAT_IDS".to_owned(),
+                "-1001,@mychannel".to_owned(),
+            ),
+            (
+                "BBTG_NOTIFY__EVENTS".to_owned(),
+                "failure,recovery".to_owned(),
+            ),
+            ("BBTG_TELEGRAM__POLL_TIMEOUT".to_owned(), "5".to_owned()),
+        ]);
+        let s = load_with_env(None, Some(env)).unwrap();
+        assert_eq!(s.telegram.bot_token, "42:secret");
+        assert_eq!(s.telegram.poll_timeout, 5);
+        // a path without a trailing slash gets one, so api/v2 stays under it
+        assert_eq!(s.buildbot.url.as_str(), "http://ci.example.org/bb/");
+        assert_eq!(
+            s.notify.chat_ids,
+            vec![
+                ChatTarget::Id(-1001),
+                ChatTarget::Channel("@mychannel".into())
+            ]
+        );
+        assert_eq!(s.notify.events, vec![Event::Failure, Event::Recovery]);
+    }
+
+    #[test]
+    fn unknown_event_lists_the_valid_ones() {
+        let err = error_text(&with_token(
+            "[notify]\nevents = [\"started\", \"explode\"]\n",
+        ));
+        assert!(err.contains("notify.events"), "{err}");
+        assert!(err.contains("explode"), "{err}");
+        assert!(err.contains("started, finished, success"), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = error_text(&with_token("bot_tokn = \"x\"\n"));
+        assert!(err.contains("bot_tokn"), "{err}");
+        assert!(err.contains("default.toml"), "{err}");
+        let err = error_text(&with_token("[notfy]\nevents = []\n"));
+        assert!(err.contains("notfy"), "{err}");
+    }
+
+    #[test]
+    fn malformed_url_is_rejected() {
+        let err = error_text(&with_token("[buildbot]\nurl = \"localhost:8010\"\n"));
+        assert!(err.contains("buildbot.url"), "{err}");
+        assert!(err.contains("localhost:8010"), "{err}");
+        assert!(err.contains("http://"), "{err}");
+        let err = error_text(&with_token("api_url = \"ftp://example.org\"\n"));
+        assert!(err.contains("telegram.api_url"), "{err}");
+    }
+
+    #[test]
+    fn bad_chat_id_and_range_are_rejected() {
+        let err = error_text(&with_token("[notify]\nchat_ids = [\"general\"]\n"));
+        assert!(
+            err.contains("notify.chat_ids") && err.contains("general"),
+            "{err}"
+        );
+        let err = error_text(&with_token("poll_timeout = 0\n"));
+        assert!(
+            err.contains("telegram.poll_timeout") && err.contains("1 to 600"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn password_without_username_is_rejected() {
+        let err = error_text(&with_token("[buildbot]\npassword = \"hunter2\"\n"));
+        assert!(err.contains("buildbot.username"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn webhook_is_refused_until_it_exists() {
+        let err = error_text(&with_token("use_webhook = true\n"));
+        assert!(
+            err.contains("telegram.use_webhook") && err.contains("polling"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_file_is_explained() {
+        let err = load_with_env(
+            Some(Path::new("/nonexistent/bbtg.toml")),
+            Some(HashMap::new()),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("/nonexistent/bbtg.toml") && err.contains("--config"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn example_settings_parse() {
+        let example = include_str!("../settings/example.toml")
+            .replace("bot_token = \"\"", &format!("bot_token = \"{TOKEN}\""));
+        let s = load_toml(&example).unwrap();
+        assert_eq!(s.notify.events, vec![Event::Started, Event::Finished]);
+    }
+}

@@ -1,0 +1,237 @@
+//! The commands, as Telegram users type them.
+//!
+//! The `#[derive(BotCommands)]` enum is the single list of command names and descriptions:
+//! `/help`, `/commands`, `/commands botfather`, setMyCommands and the authz key check all read
+//! it. The descriptions are the ones Buildbot's documentation tells admins to paste into
+//! BotFather, word for word.
+
+use teloxide::utils::command::{BotCommands, ParseError};
+
+/// Every command carries the rest of its line; each handler parses its own arguments.
+#[derive(BotCommands, Clone, Debug, PartialEq, Eq)]
+#[command(rename_rule = "lowercase")]
+pub enum Command {
+    /// list available commands
+    Commands(String),
+    /// force a build
+    Force(String),
+    /// get user and chat ID
+    Getid(String),
+    /// say hello
+    Hello(String),
+    /// give help for a command or one of it's arguments
+    Help(String),
+    /// list last build status for a builder
+    Last(String),
+    /// list configured builders or workers
+    List(String),
+    /// forget the current command
+    Nay(String),
+    /// notify me about build events
+    Notify(String),
+    /// shutdown the buildbot master
+    Shutdown(String),
+    /// the source code for buildbot
+    Source(String),
+    /// greet the user and show the help (Telegram sends it when a chat opens)
+    #[command(hide)]
+    Start(String),
+    /// list status of a builder (or all builders)
+    Status(String),
+    /// stop a running build
+    Stop(String),
+    /// show buildbot version
+    Version(String),
+    /// announce the completion of an active build
+    Watch(String),
+}
+
+impl Command {
+    /// The name authz keys and help use, without the slash.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Commands(_) => "commands",
+            Command::Force(_) => "force",
+            Command::Getid(_) => "getid",
+            Command::Hello(_) => "hello",
+            Command::Help(_) => "help",
+            Command::Last(_) => "last",
+            Command::List(_) => "list",
+            Command::Nay(_) => "nay",
+            Command::Notify(_) => "notify",
+            Command::Shutdown(_) => "shutdown",
+            Command::Source(_) => "source",
+            Command::Start(_) => "start",
+            Command::Status(_) => "status",
+            Command::Stop(_) => "stop",
+            Command::Version(_) => "version",
+            Command::Watch(_) => "watch",
+        }
+    }
+
+    /// The commands users are told about, `(name, description)`, sorted; `start` is left out
+    /// as in Buildbot's bot, since Telegram sends it by itself.
+    pub fn listed() -> Vec<(String, String)> {
+        let mut list: Vec<(String, String)> = Command::bot_commands()
+            .into_iter()
+            .map(|c| (c.command.trim_start_matches('/').to_owned(), c.description))
+            .collect();
+        list.sort();
+        list
+    }
+
+    /// Every command name, `start` included: what authz keys may name.
+    pub fn names() -> Vec<&'static str> {
+        let mut names = vec![
+            "commands", "force", "getid", "hello", "help", "last", "list", "nay", "notify",
+            "shutdown", "source", "start", "status", "stop", "version", "watch",
+        ];
+        names.sort_unstable();
+        names
+    }
+
+    /// How to use a command, and its arguments that have a usage of their own.
+    pub fn usage(name: &str, arg: Option<&str>) -> Option<&'static str> {
+        Some(match (name, arg) {
+            ("commands", None) => {
+                "/commands [botfather] - list available commands; with botfather, the list to paste into BotFather's /setcommands"
+            }
+            ("force", None) => "/force [builder] [reason] [name=value ...] - force a build",
+            ("getid", None) => {
+                "/getid - get user and chat ID that can be put in the bot's settings (authz, notify.chat_ids)"
+            }
+            ("hello", None) => "/hello - say hello",
+            ("help", None) => {
+                "/help [command [argument]] - give help for a command or one of its arguments"
+            }
+            ("last", None) => {
+                "/last [builder|all] - list the last build of a builder (or of all builders)"
+            }
+            ("list", None) => {
+                "/list [all|N] builders|workers|changes - list configured builders, workers, or N recent changes"
+            }
+            ("list", Some("builders")) => {
+                "/list [all] builders - list builders; all includes retired ones"
+            }
+            ("list", Some("workers")) => {
+                "/list [all] workers - list workers; all includes unconfigured ones"
+            }
+            ("list", Some("changes")) => {
+                "/list [all|N] changes - list the N most recent changes (10 by default)"
+            }
+            ("nay", None) => "/nay - never mind the command we are currently discussing",
+            ("notify", None) => "/notify on|off|list [event ...] - notify me about build events",
+            ("shutdown", None) => "/shutdown check|start|stop|now - shutdown the buildbot master",
+            ("shutdown", Some("check")) => {
+                "/shutdown check - check if the buildbot master is running or shutting down"
+            }
+            ("shutdown", Some("start")) => "/shutdown start - start a clean shutdown",
+            ("shutdown", Some("stop")) => "/shutdown stop - stop the clean shutdown",
+            ("shutdown", Some("now")) => {
+                "/shutdown now - shutdown immediately without waiting for the builders to finish"
+            }
+            ("source", None) => "/source - the home page and source code of this Buildbot",
+            ("start", None) => "/start - say hello and show what I can do",
+            ("status", None) => {
+                "/status [builder|all] - list status of a builder (or all builders)"
+            }
+            ("stop", None) => "/stop [builder] - stop a running build",
+            ("version", None) => "/version - show the bot's and the master's versions",
+            ("watch", None) => "/watch [builder] - announce the completion of an active build",
+            _ => return None,
+        })
+    }
+}
+
+/// What a message's text means to this bot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed {
+    Command(Command),
+    /// Looks like a command for this bot, but there is no such command (e.g. `/fly`).
+    Unknown(String),
+    /// `/cmd@SomeOtherBot`: not for us, stay silent.
+    ForAnotherBot,
+    /// Not a command at all.
+    Text,
+}
+
+/// Parses `/name[@bot] args...`: case-insensitive name, any whitespace after it.
+pub fn parse(text: &str, bot_username: &str) -> Parsed {
+    let text = text.trim_start();
+    if !text.starts_with('/') {
+        return Parsed::Text;
+    }
+    let (head, rest) = text
+        .split_once(char::is_whitespace)
+        .map_or((text, ""), |(head, rest)| (head, rest.trim()));
+    let (name, addressee) = match head.split_once('@') {
+        Some((name, bot)) => (name, Some(bot)),
+        None => (head, None),
+    };
+    if addressee.is_some_and(|bot| !bot.eq_ignore_ascii_case(bot_username)) {
+        return Parsed::ForAnotherBot;
+    }
+    let name = name.to_lowercase();
+    match Command::parse(&format!("{name} {rest}"), bot_username) {
+        Ok(command) => Parsed::Command(command),
+        Err(ParseError::WrongBotName(_)) => Parsed::ForAnotherBot,
+        Err(_) => Parsed::Unknown(name),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listed_commands_are_the_botfather_list() {
+        let names: Vec<String> = Command::listed().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(
+            names,
+            [
+                "commands", "force", "getid", "hello", "help", "last", "list", "nay", "notify",
+                "shutdown", "source", "status", "stop", "version", "watch"
+            ]
+        );
+        let mut all: Vec<&str> = names.iter().map(String::as_str).collect();
+        all.push("start");
+        all.sort_unstable();
+        assert_eq!(all, Command::names(), "names() lists every variant");
+    }
+
+    #[test]
+    fn every_command_has_a_usage_and_its_own_name() {
+        for name in Command::names() {
+            let usage = Command::usage(name, None).unwrap_or_else(|| panic!("no usage for {name}"));
+            assert!(usage.starts_with(&format!("/{name}")), "{usage}");
+            match parse(&format!("/{name}"), "TestBot") {
+                Parsed::Command(c) => assert_eq!(c.name(), name),
+                other => panic!("/{name} parsed as {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn parses_arguments_mentions_and_case() {
+        assert_eq!(
+            parse("/status", "TestBot"),
+            Parsed::Command(Command::Status(String::new()))
+        );
+        assert_eq!(
+            parse("  /Status@testbot   runtests  ", "TestBot"),
+            Parsed::Command(Command::Status("runtests".into()))
+        );
+        assert_eq!(
+            parse("/list\nall builders", "TestBot"),
+            Parsed::Command(Command::List("all builders".into()))
+        );
+        assert_eq!(parse("/status@OtherBot", "TestBot"), Parsed::ForAnotherBot);
+        assert_eq!(parse("/fly@OtherBot", "TestBot"), Parsed::ForAnotherBot);
+        assert_eq!(
+            parse("/fly away", "TestBot"),
+            Parsed::Unknown("/fly".into())
+        );
+        assert_eq!(parse("/", "TestBot"), Parsed::Unknown("/".into()));
+        assert_eq!(parse("hello /status", "TestBot"), Parsed::Text);
+    }
+}

@@ -1,0 +1,193 @@
+//! Inline keyboards and the data their buttons carry.
+//!
+//! Button data is a small versioned enum ([`Callback`]), written as `1/...` and parsed back
+//! strictly: Telegram hands it back verbatim from any client, so anything that is not exactly
+//! what this version writes (old, forged, or from another bot) is refused, not guessed at.
+//! It always fits Telegram's 64-byte limit because it holds codes, never names.
+
+use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
+
+/// The format version written in front of every callback payload.
+const VERSION: &str = "1";
+
+/// Largest number of changes one `/list` shows (a few messages, not a flood).
+pub const MAX_CHANGES: u32 = 200;
+
+/// What a tapped button asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Callback {
+    List(ListRequest),
+}
+
+impl Callback {
+    /// The command whose authz rule applies to the tap.
+    pub fn command(&self) -> &'static str {
+        match self {
+            Callback::List(_) => "list",
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        match self {
+            Callback::List(ListRequest { target, scope }) => {
+                let target = match target {
+                    ListTarget::Builders => "b",
+                    ListTarget::Workers => "w",
+                    ListTarget::Changes => "c",
+                };
+                let scope = match scope {
+                    Scope::Default => "-".to_owned(),
+                    Scope::All => "a".to_owned(),
+                    Scope::Count(n) => n.to_string(),
+                };
+                format!("{VERSION}/l/{target}/{scope}")
+            }
+        }
+    }
+
+    /// Parses what [`Callback::encode`] wrote; `None` for anything else.
+    pub fn decode(data: &str) -> Option<Callback> {
+        let mut parts = data.split('/');
+        if parts.next()? != VERSION {
+            return None;
+        }
+        let callback = match parts.next()? {
+            "l" => {
+                let target = match parts.next()? {
+                    "b" => ListTarget::Builders,
+                    "w" => ListTarget::Workers,
+                    "c" => ListTarget::Changes,
+                    _ => return None,
+                };
+                let scope = match parts.next()? {
+                    "-" => Scope::Default,
+                    "a" => Scope::All,
+                    n if !n.starts_with('0') => {
+                        Scope::Count(n.parse().ok().filter(|n| (1..=MAX_CHANGES).contains(n))?)
+                    }
+                    _ => return None,
+                };
+                Callback::List(ListRequest { target, scope })
+            }
+            _ => return None,
+        };
+        parts.next().is_none().then_some(callback)
+    }
+}
+
+/// What `/list` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListRequest {
+    pub target: ListTarget,
+    pub scope: Scope,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListTarget {
+    Builders,
+    Workers,
+    Changes,
+}
+
+/// `/list builders` (default), `/list all builders`, `/list 20 changes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Default,
+    All,
+    Count(u32),
+}
+
+fn button(text: &str, callback: Callback) -> InlineKeyboardButton {
+    InlineKeyboardButton::callback(text, callback.encode())
+}
+
+fn list(target: ListTarget, scope: Scope) -> Callback {
+    Callback::List(ListRequest { target, scope })
+}
+
+/// The choices `/list` offers when it is sent without arguments.
+pub fn list_choices() -> InlineKeyboardMarkup {
+    InlineKeyboardMarkup::new([
+        vec![
+            button("👷 Builders", list(ListTarget::Builders, Scope::Default)),
+            button(
+                "👷 (including retired)",
+                list(ListTarget::Builders, Scope::All),
+            ),
+        ],
+        vec![
+            button("⚙️ Workers", list(ListTarget::Workers, Scope::Default)),
+            button(
+                "⚙️ (including unconfigured)",
+                list(ListTarget::Workers, Scope::All),
+            ),
+        ],
+        vec![button(
+            "📄 Changes (last 10)",
+            list(ListTarget::Changes, Scope::Default),
+        )],
+    ])
+}
+
+/// Asks before flooding the chat with every change the master has.
+pub fn confirm_all_changes(all: u32, some: u32) -> InlineKeyboardMarkup {
+    InlineKeyboardMarkup::new([
+        vec![button(
+            &format!("‼️ Yes, show {all}"),
+            list(ListTarget::Changes, Scope::Count(all)),
+        )],
+        vec![button(
+            &format!("✅ No, just the last {some}"),
+            list(ListTarget::Changes, Scope::Count(some)),
+        )],
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_button_round_trips_and_fits_64_bytes() {
+        let keyboards = [list_choices(), confirm_all_changes(MAX_CHANGES, 50)];
+        for keyboard in keyboards {
+            for button in keyboard.inline_keyboard.iter().flatten() {
+                let teloxide::types::InlineKeyboardButtonKind::CallbackData(data) = &button.kind
+                else {
+                    panic!("not a callback button");
+                };
+                assert!(data.len() <= 64, "{data}");
+                let decoded =
+                    Callback::decode(data).unwrap_or_else(|| panic!("{data} does not decode"));
+                assert_eq!(&decoded.encode(), data);
+            }
+        }
+    }
+
+    #[test]
+    fn forged_and_stale_data_is_refused() {
+        for data in [
+            "",
+            "1",
+            "1/l",
+            "1/l/b",
+            "1/l/x/-",
+            "1/l/b/-/extra",
+            "2/l/b/-",
+            "0/l/b/-",
+            "/list builders",
+            "1/l/c/0",
+            "1/l/c/007",
+            "1/l/c/201",
+            "1/l/c/-5",
+            "1/l/c/99999999999999999999",
+            "1/z/b/-",
+        ] {
+            assert_eq!(Callback::decode(data), None, "{data:?}");
+        }
+        assert_eq!(
+            Callback::decode("1/l/c/50"),
+            Some(list(ListTarget::Changes, Scope::Count(50)))
+        );
+    }
+}

@@ -1,0 +1,225 @@
+//! The Telegram side: the dispatcher tree, start-up, and long polling.
+//!
+//! [`schema`] is the whole map of what an update can do; read it first.
+
+pub mod commands;
+pub mod handlers;
+pub mod keyboards;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use teloxide::dispatching::UpdateHandler;
+use teloxide::error_handlers::LoggingErrorHandler;
+use teloxide::prelude::*;
+use teloxide::types::{BotCommand, Me};
+use teloxide::update_listeners::Polling;
+use teloxide::{ApiError, RequestError};
+
+use crate::app::App;
+use crate::buildbot;
+use crate::delivery::Delivery;
+use crate::settings::{Settings, TelegramSettings};
+use commands::{Command, Parsed};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Every path an update can take.
+///
+/// Messages are parsed once into [`Parsed`]; commands then pass the authz guard (a denied user
+/// gets a reply naming their id) before reaching their handler. Button taps decode their data
+/// and check authz again in [`handlers::callback`].
+pub fn schema() -> UpdateHandler<BoxError> {
+    use dptree::case;
+
+    let command = dptree::entry()
+        .branch(dptree::filter(handlers::is_denied).endpoint(handlers::deny))
+        .branch(case![Command::Start(args)].endpoint(handlers::start))
+        .branch(case![Command::Help(args)].endpoint(handlers::help))
+        .branch(case![Command::Commands(args)].endpoint(handlers::commands))
+        .branch(case![Command::Hello(args)].endpoint(handlers::hello))
+        .branch(case![Command::Getid(args)].endpoint(handlers::getid))
+        .branch(case![Command::Source(args)].endpoint(handlers::source))
+        .branch(case![Command::Version(args)].endpoint(handlers::version))
+        .branch(case![Command::Nay(args)].endpoint(handlers::nay))
+        .branch(case![Command::List(args)].endpoint(handlers::list))
+        .branch(case![Command::Status(args)].endpoint(handlers::status))
+        .branch(case![Command::Last(args)].endpoint(handlers::last))
+        // notify, watch, force, stop and shutdown come with the notification and control work
+        .branch(dptree::endpoint(handlers::not_yet));
+
+    let message = Update::filter_message()
+        .filter_map(|msg: Message, app: Arc<App>| {
+            msg.text()
+                .map(|text| commands::parse(text, &app.bot_username))
+        })
+        .branch(case![Parsed::Command(command)].chain(command))
+        .branch(case![Parsed::Unknown(name)].endpoint(handlers::unknown))
+        .branch(
+            case![Parsed::Text]
+                .filter(|msg: Message| msg.chat.is_private())
+                .endpoint(handlers::chatter),
+        );
+
+    let button = Update::filter_callback_query().endpoint(handlers::callback);
+
+    dptree::entry().branch(message).branch(button)
+}
+
+/// Why the bot could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(
+        "Telegram at {api_url} rejected telegram.bot_token ({reason}). Check the token BotFather gave you (/mybots → API Token)."
+    )]
+    BadToken { api_url: String, reason: String },
+    #[error(
+        "Telegram's getMe answered without a username; set telegram.bot_username to the bot's username."
+    )]
+    NoUsername,
+    #[error("cannot build the HTTP client for Telegram: {0}")]
+    Client(String),
+}
+
+/// Starts the bot and runs it until SIGINT or SIGTERM.
+pub async fn run(settings: Settings) -> Result<(), StartError> {
+    let bot = make_bot(&settings.telegram)?;
+    let me = wait_for_me(&bot, &settings.telegram).await?;
+    let username = me.user.username.clone().ok_or(StartError::NoUsername)?;
+    if let Some(configured) = &settings.telegram.bot_username {
+        if !configured.eq_ignore_ascii_case(&username) {
+            log::warn!(
+                "telegram.bot_username is {configured:?} but the token belongs to @{username}; answering as @{username}"
+            );
+        }
+    }
+    register_commands(&bot).await;
+
+    let client = buildbot::Client::new(&settings.buildbot);
+    match client.master_config().await {
+        Ok(config) => log::info!(
+            "Buildbot master at {} is version {}",
+            client.base_url(),
+            config.buildbot_version().unwrap_or("unknown")
+        ),
+        Err(error) => log::warn!("{error}; commands will say so until the master answers"),
+    }
+    let app = Arc::new(App {
+        buildbot: client,
+        delivery: Delivery::new(bot.clone()),
+        bot_username: username.clone(),
+        settings,
+    });
+
+    let retry_delay = Duration::from_secs(app.settings.telegram.retry_delay.into());
+    let listener = Polling::builder(bot.clone())
+        .timeout(Duration::from_secs(
+            app.settings.telegram.poll_timeout.into(),
+        ))
+        .backoff_strategy(move |_errors| retry_delay)
+        .delete_webhook()
+        .await
+        .build();
+
+    let mut dispatcher = Dispatcher::builder(bot, schema())
+        .dependencies(dptree::deps![app])
+        .error_handler(LoggingErrorHandler::with_custom_text(
+            "handling an update failed",
+        ))
+        .enable_ctrlc_handler()
+        .build();
+    stop_on_sigterm(dispatcher.shutdown_token());
+
+    log::info!(
+        "buildbot-telegram {} started as @{username}",
+        env!("CARGO_PKG_VERSION")
+    );
+    let listener_errors =
+        LoggingErrorHandler::with_custom_text("getting updates from Telegram failed");
+    if let Err(error) = dispatcher
+        .try_dispatch_with_listener(listener, listener_errors)
+        .await
+    {
+        log::error!("the dispatcher stopped: {error}");
+    }
+    log::info!("stopped");
+    Ok(())
+}
+
+fn make_bot(settings: &TelegramSettings) -> Result<Bot, StartError> {
+    // Long polls hold the request open for poll_timeout seconds; the client must wait longer.
+    let client = teloxide::net::default_reqwest_settings()
+        .timeout(Duration::from_secs(u64::from(settings.poll_timeout) + 15))
+        .build()
+        .map_err(|e| StartError::Client(e.to_string()))?;
+    Ok(Bot::with_client(&settings.bot_token, client).set_api_url(settings.api_url.clone()))
+}
+
+/// Asks Telegram who we are, waiting out network trouble; a rejected token ends the start.
+async fn wait_for_me(bot: &Bot, settings: &TelegramSettings) -> Result<Me, StartError> {
+    let mut reported = false;
+    loop {
+        match bot.get_me().await {
+            Ok(me) => {
+                if reported {
+                    log::info!("Telegram answers again");
+                }
+                return Ok(me);
+            }
+            Err(RequestError::Api(ApiError::InvalidToken)) => {
+                return Err(StartError::BadToken {
+                    api_url: settings.api_url.to_string(),
+                    reason: "Unauthorized".into(),
+                });
+            }
+            Err(error) => {
+                if !reported {
+                    log::warn!(
+                        "cannot reach Telegram at {} ({error}); trying again every {} s",
+                        settings.api_url,
+                        settings.retry_delay
+                    );
+                    reported = true;
+                }
+                tokio::time::sleep(Duration::from_secs(settings.retry_delay.into())).await;
+            }
+        }
+    }
+}
+
+/// Tells Telegram the command list, so clients can offer it as you type "/".
+async fn register_commands(bot: &Bot) {
+    let commands: Vec<BotCommand> = Command::listed()
+        .into_iter()
+        .map(|(name, description)| BotCommand::new(name, description))
+        .collect();
+    if let Err(error) = bot.set_my_commands(commands).await {
+        log::warn!("could not register the command list with Telegram (setMyCommands): {error}");
+    }
+}
+
+/// teloxide's own handler only catches SIGINT; service managers and containers send SIGTERM.
+fn stop_on_sigterm(token: teloxide::dispatching::ShutdownToken) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let Ok(mut term) = signal(SignalKind::terminate()) else {
+                log::warn!("cannot listen for SIGTERM; stop the bot with SIGINT");
+                return;
+            };
+            term.recv().await;
+            log::info!("SIGTERM received, stopping");
+            loop {
+                match token.shutdown() {
+                    Ok(done) => {
+                        done.await;
+                        return;
+                    }
+                    // the dispatcher is not running yet: try again shortly
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+        }
+    });
+}

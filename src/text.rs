@@ -1,0 +1,800 @@
+//! Every text a user reads, in one place, rendered as Telegram HTML and pinned by snapshot tests.
+//!
+//! HTML is the parse mode because it can be escaped completely: a builder called `lint_*[x]`
+//! breaks legacy Markdown (Buildbot's own bot loses such messages), but not `&lt;`-escaped HTML.
+//! Every line produced here is self-contained (no tag spans a newline), so the delivery layer
+//! may split a long message at any newline without breaking the markup.
+
+use std::fmt::Write as _;
+
+use rand::seq::SliceRandom;
+
+use crate::buildbot::models::{Build, Builder, Change, Outcome, Step, Worker};
+
+/// Escapes text for Telegram's HTML parse mode. Line breaks become spaces: escaped text is
+/// always inline, and keeping every line self-contained is what makes splitting safe.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' | '\r' => out.push(' '),
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn link(url: &str, label: &str) -> String {
+    format!("<a href=\"{}\">{}</a>", escape(url), escape(label))
+}
+
+fn code(text: &str) -> String {
+    format!("<code>{}</code>", escape(text))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results and time
+
+/// Emoji and word for a build result, e.g. "✅ success"; unfinished builds have no result yet.
+pub fn result(results: Option<i64>) -> String {
+    match results.map(|code| (code, Outcome::from_code(code))) {
+        None => "⏳ not finished".to_owned(),
+        Some((_, Some(outcome))) => format!("{} {}", result_emoji(outcome), outcome.word()),
+        Some((code, None)) => format!("❔ result {code}"),
+    }
+}
+
+pub fn result_emoji(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Success => "✅",
+        Outcome::Warnings => "⚠️",
+        Outcome::Failure => "❌",
+        Outcome::Skipped => "⏭️",
+        Outcome::Exception => "💥",
+        Outcome::Retry => "🔁",
+        Outcome::Cancelled => "🚫",
+    }
+}
+
+/// "5 minutes", "an hour", ... for "... ago" texts; rough on purpose, as Buildbot's is.
+pub fn fuzzy_interval(seconds: i64) -> String {
+    let s = seconds.max(0);
+    let plural = |n: i64, one: &str, unit: &str| {
+        if n == 1 {
+            one.to_owned()
+        } else {
+            format!("{n} {unit}s")
+        }
+    };
+    match s {
+        0..=1 => "a moment".to_owned(),
+        2..=59 => format!("{s} seconds"),
+        60..=3599 => plural(s / 60, "a minute", "minute"),
+        3600..=86_399 => plural(s / 3600, "an hour", "hour"),
+        86_400..=2_591_999 => plural(s / 86_400, "a day", "day"),
+        2_592_000..=31_535_999 => plural(s / 2_592_000, "a month", "month"),
+        _ => plural(s / 31_536_000, "a year", "year"),
+    }
+}
+
+/// A precise duration for "took ..." texts: "42 s", "3 min 5 s", "2 h 10 min", "3 d 4 h".
+pub fn duration(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min {} s", s / 60, s % 60),
+        3600..=86_399 => format!("{} h {} min", s / 3600, s % 3600 / 60),
+        _ => format!("{} d {} h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
+/// "2026-11-25 14:03 UTC" from epoch seconds, without a date crate.
+pub fn utc_date(epoch: i64) -> String {
+    let days = epoch.div_euclid(86_400);
+    let secs = epoch.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        secs / 3600,
+        secs % 3600 / 60
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small talk
+
+const GREETINGS: [&str; 16] = [
+    "Hello",
+    "Hi there",
+    "Hey",
+    "Greetings",
+    "Bonjour",
+    "Hallo",
+    "Hola",
+    "Ciao",
+    "Olá",
+    "Hej",
+    "Cześć",
+    "Ahoj",
+    "Привет",
+    "Merhaba",
+    "Konnichiwa",
+    "Namaste",
+];
+
+pub fn greeting() -> String {
+    let word = GREETINGS
+        .choose(&mut rand::thread_rng())
+        .unwrap_or(&"Hello");
+    format!("{word}! 👋")
+}
+
+pub fn start(greeting: &str, help: &str) -> String {
+    format!(
+        "{greeting} I am a bot for <b>Buildbot</b>: ask me about builders, builds and workers.\n\n{help}"
+    )
+}
+
+pub fn getid_private(user_id: i64) -> String {
+    format!("Your ID is {}.", code(&user_id.to_string()))
+}
+
+pub fn getid_group(first_name: &str, user_id: i64, chat_kind: &str, chat_id: i64) -> String {
+    format!(
+        "{}, your ID is {}.\nThis {chat_kind} ID is {}.",
+        escape(first_name),
+        code(&user_id.to_string()),
+        code(&chat_id.to_string())
+    )
+}
+
+pub fn source(web_ui: &str) -> String {
+    format!(
+        "This Buildbot's home page is {}\nBuildbot's source can be found at {}\nThis bot is buildbot-telegram {}.",
+        link(web_ui, web_ui),
+        link(
+            "https://github.com/buildbot/buildbot",
+            "github.com/buildbot/buildbot"
+        ),
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+pub fn version(master_version: Option<&str>, web_ui: &str) -> String {
+    let master = match master_version {
+        Some(v) => format!("buildbot-{} at {}", escape(v), link(web_ui, web_ui)),
+        None => format!(
+            "a Buildbot master of unknown version at {}",
+            link(web_ui, web_ui)
+        ),
+    };
+    format!(
+        "This is buildbot-telegram {}, talking to {master}, at your service.",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+pub fn never_mind(first_name: Option<&str>) -> String {
+    match first_name {
+        Some(name) => format!("Never mind, {}...", escape(name)),
+        None => "Never mind...".to_owned(),
+    }
+}
+
+/// Plain text in a private chat that is not a command.
+pub fn say_what() -> String {
+    "Say what? I only understand commands: send /help to see them.".to_owned()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Help and command lists
+
+/// One line per command: "/status - list status of a builder (or all builders)".
+pub fn help(commands: &[(String, String)]) -> String {
+    let mut out = String::from("Here is what I can do:\n");
+    for (name, description) in commands {
+        let _ = writeln!(out, "/{name} - {}", escape(description));
+    }
+    out.push_str("\nSend /help <i>command</i> for the details of one.");
+    out
+}
+
+pub fn usage(text: &str) -> String {
+    format!("Usage: {}", escape(text))
+}
+
+pub fn no_usage_for(words: &[String]) -> String {
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{}'", escape(w))).collect();
+    format!("No usage info for {}.", quoted.join(" "))
+}
+
+pub fn no_such_command(name: &str) -> String {
+    format!(
+        "There is no such command '{}'. Send /commands to see them all.",
+        escape(name)
+    )
+}
+
+pub fn commands(names: &[&str]) -> String {
+    let list: Vec<String> = names.iter().map(|n| format!("/{n}")).collect();
+    format!("Buildbot commands: {}", list.join(", "))
+}
+
+/// What BotFather's /setcommands takes: "name - description" lines, nothing else.
+pub fn botfather_commands(commands: &[(String, String)]) -> String {
+    commands
+        .iter()
+        .map(|(name, description)| format!("{name} - {}", escape(description)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn unknown_command(name: &str) -> String {
+    format!(
+        "I don't know the command {}. Send /help to see what I can do.",
+        escape(name)
+    )
+}
+
+pub fn bad_arguments(reason: &str, usage_text: &str) -> String {
+    format!("{} Usage: {}", escape(reason), escape(usage_text))
+}
+
+pub fn not_allowed(command: &str, user_id: i64, dangerous: bool) -> String {
+    let group_key = if dangerous { "\"!\"" } else { "\"\"" };
+    format!(
+        "⛔ Sorry, you are not allowed to use /{command}.\nTo allow it, the bot's admin adds your user id {} to the <code>[authz]</code> key <code>\"{command}\"</code> (or <code>{group_key}</code>) in the settings.",
+        code(&user_id.to_string())
+    )
+}
+
+pub fn button_not_allowed(command: &str) -> String {
+    format!("⛔ Sorry, you are not allowed to use /{command}.")
+}
+
+pub fn not_available_yet(command: &str) -> String {
+    format!(
+        "/{command} is not available in this version of buildbot-telegram yet. Send /help to see what works today."
+    )
+}
+
+pub fn stale_button() -> String {
+    "Sorry, this button is no longer valid. Send the command again.".to_owned()
+}
+
+pub fn master_unavailable(error: &str) -> String {
+    format!(
+        "⚠️ I could not get an answer from the Buildbot master: {}\nTry again in a moment; if it keeps happening, tell the bot's admin.",
+        escape(error)
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// /list
+
+pub fn list_prompt() -> String {
+    "What do you want to list?".to_owned()
+}
+
+/// A builder as the lists show it: its name, linked to its page.
+pub struct BuilderEntry<'a> {
+    pub builder: &'a Builder,
+    pub url: String,
+    /// At least one connected worker can run its builds.
+    pub online: bool,
+}
+
+pub fn builders_list(entries: &[BuilderEntry<'_>], include_retired: bool) -> String {
+    if entries.is_empty() {
+        return if include_retired {
+            "This master has no builders.".to_owned()
+        } else {
+            "No builders are configured on this master.".to_owned()
+        };
+    }
+    let mut out = String::from("I found the following <b>builders</b>:");
+    for e in entries {
+        let _ = write!(out, "\n• {}", link(&e.url, &e.builder.name));
+        if !e.builder.tags.is_empty() {
+            let _ = write!(out, " <i>[{}]</i>", escape(&e.builder.tags.join(", ")));
+        }
+        if !e.builder.is_active() {
+            out.push_str(" — retired");
+        } else if !e.online {
+            out.push_str(" — offline 🔌");
+        }
+    }
+    out
+}
+
+pub fn workers_list(workers: &[&Worker], include_unconfigured: bool) -> String {
+    if workers.is_empty() {
+        return if include_unconfigured {
+            "This master has no workers.".to_owned()
+        } else {
+            "No workers are configured on this master.".to_owned()
+        };
+    }
+    let mut out = String::from("I found the following <b>workers</b>:");
+    for w in workers {
+        let state = if !w.is_configured() {
+            "not configured"
+        } else if !w.is_connected() {
+            "disconnected ⚠️"
+        } else if w.paused {
+            "paused ⏸️"
+        } else if w.graceful {
+            "shutting down gracefully"
+        } else {
+            "connected 🟢"
+        };
+        let _ = write!(out, "\n• {} — {state}", code(&w.name));
+    }
+    out
+}
+
+pub fn changes_list(changes: &[Change], total: u64) -> String {
+    if changes.is_empty() {
+        return "This master has not seen any changes yet.".to_owned();
+    }
+    let mut out = if total > changes.len() as u64 {
+        format!(
+            "The {} most recent <b>changes</b> (of {total}), oldest first:",
+            changes.len()
+        )
+    } else {
+        "I found the following <b>changes</b>, oldest first:".to_owned()
+    };
+    // The API gives newest first; a chat reads best with the newest at the bottom.
+    for change in changes.iter().rev() {
+        out.push('\n');
+        let summary = change
+            .comments
+            .as_deref()
+            .and_then(|c| c.lines().map(str::trim).find(|l| !l.is_empty()))
+            .unwrap_or("(no comment)");
+        let summary: String = summary.chars().take(200).collect();
+        match change.revlink.as_deref().filter(|l| l.starts_with("http")) {
+            Some(url) => {
+                let _ = write!(out, "\n📄 {}", link(url, &summary));
+            }
+            None => {
+                let _ = write!(out, "\n📄 <b>{}</b>", escape(&summary));
+            }
+        }
+        let mut details = Vec::new();
+        if let Some(author) = change.author.as_deref() {
+            details.push(format!("<i>Author</i>: {}", escape(author)));
+        }
+        if let Some(when) = change.when_timestamp {
+            details.push(format!("<i>Date</i>: {}", utc_date(when)));
+        }
+        for detail in details {
+            let _ = write!(out, "\n{detail}");
+        }
+        if let Some(repository) = change.repository.as_deref().filter(|r| !r.is_empty()) {
+            let _ = write!(out, "\n<i>Repository</i>: {}", escape(repository));
+        }
+        if let Some(branch) = change.branch.as_deref() {
+            let _ = write!(out, "\n<i>Branch</i>: {}", escape(branch));
+        }
+        if let Some(revision) = change.revision.as_deref() {
+            let _ = write!(out, "\n<i>Revision</i>: {}", code(revision));
+        }
+    }
+    out
+}
+
+pub fn too_many_changes(total: u64, shown: usize) -> String {
+    format!(
+        "The master has {total} changes. Do you really want all of them, or just the last {shown}?"
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// /status and /last
+
+/// A running build with the step it is in.
+pub struct RunningBuild<'a> {
+    pub build: &'a Build,
+    pub url: String,
+    pub step: Option<&'a Step>,
+}
+
+/// Everything `/status` says about one builder.
+pub struct BuilderStatus<'a> {
+    pub builder: &'a Builder,
+    pub url: String,
+    pub online: bool,
+    pub running: Vec<RunningBuild<'a>>,
+    pub last: Option<(&'a Build, String)>,
+}
+
+/// One builder per line; `long` adds tags and what every running build is doing.
+pub fn status(statuses: &[BuilderStatus<'_>], long: bool, now: i64) -> String {
+    if statuses.is_empty() {
+        return "No builders are configured on this master.".to_owned();
+    }
+    let mut lines = Vec::new();
+    for s in statuses {
+        let name = format!("<b>{}</b>", link(&s.url, &s.builder.name));
+        let line = if !s.running.is_empty() {
+            let builds: Vec<String> = s
+                .running
+                .iter()
+                .map(|r| {
+                    let number = link(&r.url, &format!("#{}", r.build.number));
+                    let step = match r.step {
+                        Some(step) => {
+                            let what = step.state_string.as_deref().unwrap_or(&step.name);
+                            format!("step {}", escape(what))
+                        }
+                        None => "no current step".to_owned(),
+                    };
+                    let running_for = r
+                        .build
+                        .started_at
+                        .map(|t| format!(", for {}", duration(now - t)))
+                        .unwrap_or_default();
+                    format!("build {number} ({step}{running_for})")
+                })
+                .collect();
+            format!("🌀 {name}: running {}", builds.join(", "))
+        } else if !s.online {
+            format!("🔌 {name}: offline")
+        } else {
+            let mut line = format!("💤 {name}: idle");
+            if let Some((build, url)) = &s.last {
+                let _ = write!(
+                    line,
+                    ", last build {} {}{}",
+                    link(url, &format!("#{}", build.number)),
+                    result(build.results),
+                    ago(build.complete_at, now)
+                );
+            }
+            line
+        };
+        lines.push(line);
+        if long {
+            if !s.builder.tags.is_empty() {
+                lines.push(format!("Tags: {}", escape(&s.builder.tags.join(", "))));
+            }
+            if let Some(description) = s.builder.description.as_deref().filter(|d| !d.is_empty()) {
+                lines.push(format!("Description: {}", escape(description)));
+            }
+            if !s.running.is_empty() {
+                if let Some((build, url)) = &s.last {
+                    lines.push(format!(
+                        "Last finished build {} {}{}",
+                        link(url, &format!("#{}", build.number)),
+                        result(build.results),
+                        ago(build.complete_at, now)
+                    ));
+                }
+            }
+        }
+    }
+    lines.join("\n")
+}
+
+fn ago(at: Option<i64>, now: i64) -> String {
+    match at {
+        Some(t) => format!(", {} ago", fuzzy_interval(now - t)),
+        None => String::new(),
+    }
+}
+
+/// A builder and its newest finished build (with the build's link), for `/last`.
+pub struct BuilderLast<'a> {
+    pub builder: &'a Builder,
+    pub url: String,
+    pub last: Option<(&'a Build, String)>,
+}
+
+/// `/last`: the newest finished build of each builder, with how long ago and how long it took.
+pub fn last_builds(entries: &[BuilderLast<'_>], now: i64) -> String {
+    if entries.is_empty() {
+        return "No builders are configured on this master.".to_owned();
+    }
+    let mut lines = Vec::new();
+    for BuilderLast { builder, url, last } in entries {
+        let name = format!("<b>{}</b>", link(url, &builder.name));
+        match last {
+            None => lines.push(format!("{name}: no finished builds yet")),
+            Some((build, url)) => {
+                let mut line = format!(
+                    "{name}: last build {} {}",
+                    link(url, &format!("#{}", build.number)),
+                    result(build.results)
+                );
+                if let Some(done) = build.complete_at {
+                    let _ = write!(line, " ({} ago", fuzzy_interval(now - done));
+                    if let Some(started) = build.started_at {
+                        let _ = write!(line, ", took {}", duration(done - started));
+                    }
+                    line.push(')');
+                }
+                if build.results != Some(0) {
+                    if let Some(state) = build.state_string.as_deref().filter(|s| !s.is_empty()) {
+                        let _ = write!(line, ": {}", escape(state));
+                    }
+                }
+                lines.push(line);
+            }
+        }
+    }
+    lines.join("\n")
+}
+
+pub fn no_such_builder(name: &str, suggestions: &[&str]) -> String {
+    let mut out = format!("There is no builder called {}.", code(name));
+    if !suggestions.is_empty() {
+        let names: Vec<String> = suggestions.iter().map(|s| code(s)).collect();
+        let _ = write!(out, " Did you mean {}?", names.join(" or "));
+    }
+    out.push_str(" Send /list builders to see them all.");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_795_616_800;
+
+    fn builder(id: i64, name: &str, tags: &[&str], active: bool) -> Builder {
+        serde_json::from_value(serde_json::json!({
+            "builderid": id, "name": name, "tags": tags, "masterids": if active { vec![1] } else { vec![] },
+        }))
+        .unwrap()
+    }
+
+    fn build(
+        id: i64,
+        number: i64,
+        results: Option<i64>,
+        started: i64,
+        done: Option<i64>,
+        state: &str,
+    ) -> Build {
+        serde_json::from_value(serde_json::json!({
+            "buildid": id, "number": number, "builderid": 1, "started_at": started, "complete_at": done,
+            "complete": done.is_some(), "results": results, "state_string": state,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn escapes_html_metacharacters() {
+        assert_eq!(escape("lint_*[x]<&>\""), "lint_*[x]&lt;&amp;&gt;&quot;");
+        assert_eq!(escape("two\nlines"), "two lines");
+    }
+
+    #[test]
+    fn result_words() {
+        let all: Vec<String> = [
+            Some(0),
+            Some(1),
+            Some(2),
+            Some(3),
+            Some(4),
+            Some(5),
+            Some(6),
+            Some(9),
+            None,
+        ]
+        .into_iter()
+        .map(result)
+        .collect();
+        insta::assert_snapshot!(all.join("\n"));
+    }
+
+    #[test]
+    fn intervals_and_durations() {
+        let secs = [
+            0, 1, 5, 59, 60, 119, 120, 3599, 3600, 7200, 86_400, 172_800, 2_592_000, 31_536_000,
+            63_072_000,
+        ];
+        let out: Vec<String> = secs
+            .iter()
+            .map(|s| format!("{s}: {} / {}", fuzzy_interval(*s), duration(*s)))
+            .collect();
+        insta::assert_snapshot!(out.join("\n"));
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(utc_date(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc_date(1_795_616_759), "2026-11-25 14:25 UTC");
+        assert_eq!(utc_date(951_782_400), "2000-02-29 00:00 UTC");
+    }
+
+    #[test]
+    fn help_and_botfather() {
+        let commands = [
+            ("help", "give help for a command or one of it's arguments"),
+            ("status", "list status of a builder (or all builders)"),
+        ]
+        .map(|(n, d)| (n.to_owned(), d.to_owned()));
+        insta::assert_snapshot!("help", help(&commands));
+        insta::assert_snapshot!("botfather", botfather_commands(&commands));
+        insta::assert_snapshot!("commands", commands_text());
+    }
+
+    fn commands_text() -> String {
+        commands(&["commands", "help", "status"])
+    }
+
+    #[test]
+    fn access_and_errors() {
+        insta::assert_snapshot!("not_allowed_dangerous", not_allowed("force", 123_456, true));
+        insta::assert_snapshot!("not_allowed_harmless", not_allowed("status", 42, false));
+        insta::assert_snapshot!("unknown_command", unknown_command("/fly"));
+        insta::assert_snapshot!("no_such_builder", no_such_builder("runtest", &["runtests"]));
+        insta::assert_snapshot!(
+            "master_unavailable",
+            master_unavailable("cannot reach the Buildbot master at http://x/: connection failed")
+        );
+        insta::assert_snapshot!(
+            "getid_group",
+            getid_group("Harry <3", 123_456_789, "group", -12_345_678)
+        );
+        insta::assert_snapshot!("getid_private", getid_private(123_456_789));
+    }
+
+    #[test]
+    fn builder_and_worker_lists() {
+        let b1 = builder(1, "runtests", &["unit", "fast"], true);
+        let b2 = builder(2, "lint_*[x]<&>", &[], true);
+        let b3 = builder(3, "old", &[], false);
+        let entries = [
+            BuilderEntry {
+                builder: &b1,
+                url: "http://bb/#/builders/1".into(),
+                online: true,
+            },
+            BuilderEntry {
+                builder: &b2,
+                url: "http://bb/#/builders/2".into(),
+                online: false,
+            },
+            BuilderEntry {
+                builder: &b3,
+                url: "http://bb/#/builders/3".into(),
+                online: false,
+            },
+        ];
+        insta::assert_snapshot!("builders", builders_list(&entries, true));
+        let workers: Vec<Worker> = serde_json::from_value(serde_json::json!([
+            {"workerid": 1, "name": "local", "connected_to": [{"masterid": 1}], "configured_on": [{"builderid": 1}]},
+            {"workerid": 2, "name": "ghost", "connected_to": [], "configured_on": [{"builderid": 2}]},
+            {"workerid": 3, "name": "paused", "connected_to": [{"masterid": 1}], "configured_on": [{"builderid": 2}], "paused": true},
+            {"workerid": 4, "name": "spare", "connected_to": [], "configured_on": []},
+        ]))
+        .unwrap();
+        insta::assert_snapshot!(
+            "workers",
+            workers_list(&workers.iter().collect::<Vec<_>>(), true)
+        );
+    }
+
+    #[test]
+    fn changes() {
+        let changes: Vec<Change> = serde_json::from_value(serde_json::json!([
+            {"changeid": 2, "author": "Bob <bob@example.org>", "comments": "\nfix the _thing_ <b>\n\nlonger text",
+             "branch": "main", "revision": "abcdef1234567890", "revlink": "https://example.org/c/abcdef",
+             "repository": "https://example.org/repo.git", "when_timestamp": 1_795_616_759},
+            {"changeid": 1, "author": "alice", "comments": "", "branch": null, "revision": null, "revlink": null,
+             "repository": "", "when_timestamp": null},
+        ]))
+        .unwrap();
+        insta::assert_snapshot!(changes_list(&changes, 7));
+    }
+
+    #[test]
+    fn status_and_last() {
+        let b1 = builder(1, "runtests", &["unit"], true);
+        let b2 = builder(2, "slow", &[], true);
+        let b3 = builder(3, "offline-builder", &[], true);
+        let done = build(
+            10,
+            3,
+            Some(0),
+            NOW - 400,
+            Some(NOW - 300),
+            "build successful",
+        );
+        let failed = build(
+            11,
+            7,
+            Some(2),
+            NOW - 4000,
+            Some(NOW - 3700),
+            "failed 'sh -c ...' (failure)",
+        );
+        let running = build(12, 8, None, NOW - 65, None, "building");
+        let step: Step = serde_json::from_value(serde_json::json!({"stepid": 5, "number": 0, "name": "sleep", "state_string": "'sleep 30'"})).unwrap();
+        let statuses = vec![
+            BuilderStatus {
+                builder: &b1,
+                url: "http://bb/#/builders/1".into(),
+                online: true,
+                running: vec![],
+                last: Some((&done, "http://bb/#/builders/1/builds/3".into())),
+            },
+            BuilderStatus {
+                builder: &b2,
+                url: "http://bb/#/builders/2".into(),
+                online: true,
+                running: vec![RunningBuild {
+                    build: &running,
+                    url: "http://bb/#/builders/2/builds/8".into(),
+                    step: Some(&step),
+                }],
+                last: Some((&failed, "http://bb/#/builders/2/builds/7".into())),
+            },
+            BuilderStatus {
+                builder: &b3,
+                url: "http://bb/#/builders/3".into(),
+                online: false,
+                running: vec![],
+                last: None,
+            },
+        ];
+        insta::assert_snapshot!("status_short", status(&statuses, false, NOW));
+        insta::assert_snapshot!("status_long", status(&statuses[1..2], true, NOW));
+        let entries: Vec<BuilderLast<'_>> = [
+            (&b1, 1, Some((&done, "http://bb/#/builders/1/builds/3"))),
+            (&b2, 2, Some((&failed, "http://bb/#/builders/2/builds/7"))),
+            (&b3, 3, None),
+        ]
+        .into_iter()
+        .map(|(builder, id, last)| BuilderLast {
+            builder,
+            url: format!("http://bb/#/builders/{id}"),
+            last: last.map(|(b, url)| (b, url.to_owned())),
+        })
+        .collect();
+        insta::assert_snapshot!("last", last_builds(&entries, NOW));
+    }
+
+    #[test]
+    fn every_line_is_self_contained() {
+        // the splitter relies on this: no tag may be open at a newline
+        let b = builder(1, "a\nb<i>", &["x\ny"], true);
+        let out = builders_list(
+            &[BuilderEntry {
+                builder: &b,
+                url: "http://bb/".into(),
+                online: true,
+            }],
+            false,
+        );
+        for line in out.lines() {
+            assert_eq!(
+                line.matches("<a ").count(),
+                line.matches("</a>").count(),
+                "{line}"
+            );
+            assert_eq!(
+                line.matches("<i>").count(),
+                line.matches("</i>").count(),
+                "{line}"
+            );
+        }
+    }
+}
