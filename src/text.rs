@@ -346,17 +346,14 @@ pub fn workers_list(workers: &[&Worker], include_unconfigured: bool) -> String {
     out
 }
 
-pub fn changes_list(changes: &[Change], total: u64) -> String {
+/// Changes, given newest first, shown oldest first so the newest is at the bottom of the chat.
+pub fn changes_list(changes: &[Change]) -> String {
     if changes.is_empty() {
         return "This master has not seen any changes yet.".to_owned();
     }
-    let mut out = if total > changes.len() as u64 {
-        format!(
-            "The {} most recent <b>changes</b> (of {total}), oldest first:",
-            changes.len()
-        )
-    } else {
-        "I found the following <b>changes</b>, oldest first:".to_owned()
+    let mut out = match changes.len() {
+        1 => "The most recent <b>change</b>:".to_owned(),
+        n => format!("The {n} most recent <b>changes</b>, oldest first:"),
     };
     // The API gives newest first; a chat reads best with the newest at the bottom.
     for change in changes.iter().rev() {
@@ -398,9 +395,15 @@ pub fn changes_list(changes: &[Change], total: u64) -> String {
     out
 }
 
-pub fn too_many_changes(total: u64, shown: usize) -> String {
+/// `/list all changes` when there are many; `count` is what "all" would show.
+pub fn too_many_changes(count: usize, capped: bool, some: u32) -> String {
+    let count = if capped {
+        format!("more than {count}")
+    } else {
+        count.to_string()
+    };
     format!(
-        "The master has {total} changes. Do you really want all of them, or just the last {shown}?"
+        "The master has {count} changes. Do you really want to see them all, or just the last {some}?"
     )
 }
 
@@ -438,10 +441,12 @@ pub fn status(statuses: &[BuilderStatus<'_>], long: bool, now: i64) -> String {
                 .map(|r| {
                     let number = link(&r.url, &format!("#{}", r.build.number));
                     let step = match r.step {
-                        Some(step) => {
-                            let what = step.state_string.as_deref().unwrap_or(&step.name);
-                            format!("step {}", escape(what))
-                        }
+                        Some(step) => match step.state_string.as_deref() {
+                            Some(state) if state != step.name && !state.is_empty() => {
+                                format!("step {}: {}", escape(&step.name), escape(state))
+                            }
+                            _ => format!("step {}", escape(&step.name)),
+                        },
                         None => "no current step".to_owned(),
                     };
                     let running_for = r
@@ -702,7 +707,8 @@ mod tests {
              "repository": "", "when_timestamp": null},
         ]))
         .unwrap();
-        insta::assert_snapshot!(changes_list(&changes, 7));
+        insta::assert_snapshot!(changes_list(&changes));
+        insta::assert_snapshot!("too_many_changes", too_many_changes(200, true, 50));
     }
 
     #[test]

@@ -149,15 +149,20 @@ impl Client {
         Ok(steps.into_iter().next())
     }
 
-    /// The `limit` newest changes, newest first, and how many the master has in all.
-    pub async fn recent_changes(&self, limit: usize) -> Result<(Vec<Change>, u64)> {
+    /// The `limit` newest changes, newest first.
+    pub async fn recent_changes(&self, limit: usize) -> Result<Vec<Change>> {
         let limit = limit.to_string();
-        let url = self.api_url("changes", &[("order", "-changeid"), ("limit", &limit)])?;
-        let body = self.get_json(&url).await?;
-        let total = body["meta"]["total"].as_u64();
-        let changes: Vec<Change> = decode(&url, body["changes"].clone())?;
-        let total = total.unwrap_or(changes.len() as u64);
-        Ok((changes, total))
+        let mut changes: Vec<Change> = self
+            .collection(
+                "changes",
+                &[("order", "-changeid"), ("limit", &limit)],
+                "changes",
+            )
+            .await?;
+        // Buildbot 4 picks the newest `limit` changes but returns them oldest first; sort here
+        // rather than depend on either order.
+        changes.sort_by_key(|c| std::cmp::Reverse(c.changeid));
+        Ok(changes)
     }
 
     async fn collection<T: DeserializeOwned>(

@@ -327,17 +327,20 @@ async fn list_answer(app: &App, request: ListRequest) -> Answer {
             let limit = match request.scope {
                 Scope::Default => DEFAULT,
                 Scope::Count(n) => n,
-                Scope::All => WITHOUT_ASKING,
+                // one more than the most we show, to know whether there are more
+                Scope::All => MAX_CHANGES + 1,
             };
-            let (changes, total) = app.buildbot.recent_changes(limit as usize).await?;
-            if request.scope == Scope::All && total > u64::from(WITHOUT_ASKING) {
-                let all = u32::try_from(total).unwrap_or(u32::MAX).min(MAX_CHANGES);
+            let mut changes = app.buildbot.recent_changes(limit as usize).await?;
+            if request.scope == Scope::All && changes.len() > WITHOUT_ASKING as usize {
+                let capped = changes.len() > MAX_CHANGES as usize;
+                let all = changes.len().min(MAX_CHANGES as usize);
                 return Ok(
-                    Outgoing::text(text::too_many_changes(total, WITHOUT_ASKING as usize))
-                        .with_keyboard(keyboards::confirm_all_changes(all, WITHOUT_ASKING)),
+                    Outgoing::text(text::too_many_changes(all, capped, WITHOUT_ASKING))
+                        .with_keyboard(keyboards::confirm_all_changes(all as u32, WITHOUT_ASKING)),
                 );
             }
-            Ok(Outgoing::text(text::changes_list(&changes, total)))
+            changes.truncate(MAX_CHANGES as usize);
+            Ok(Outgoing::text(text::changes_list(&changes)))
         }
     }
 }

@@ -1,0 +1,9 @@
+//! End-to-end tests: the real `buildbot-telegram` binary against a fake Telegram Bot API
+//! server and a real Buildbot master with a worker.
+
+mod support;
+
+mod access;
+mod builds;
+mod startup;
+mod talk;

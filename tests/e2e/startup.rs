@@ -1,0 +1,199 @@
+//! Starting and stopping: command-line flags, settings errors, Telegram's answers at start,
+//! and the token kept out of the logs.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::bot::{BotProcess, binary};
+use crate::support::buildbot;
+use crate::support::fake_telegram::{FakeTelegram, Fault, TOKEN};
+
+/// Runs the binary to its end (at most 20 s) with a clean environment.
+fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
+    let mut command = Command::new(binary());
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the binary did not exit within 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn settings_file(toml: &str) -> tempfile::NamedTempFile {
+    let file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    std::fs::write(file.path(), toml).unwrap();
+    file
+}
+
+#[test]
+fn help_and_version_flags() {
+    let (code, out, _) = run_to_exit(&["--help"], &[]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("--config <PATH>") && out.contains("BBTG_TELEGRAM__BOT_TOKEN"),
+        "{out}"
+    );
+    let (code, out, _) = run_to_exit(&["--version"], &[]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        out.trim(),
+        format!("buildbot-telegram {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn missing_token_fails_at_once_naming_the_key() {
+    let file = settings_file("[buildbot]\nurl = \"http://127.0.0.1:9/\"\n");
+    let started = Instant::now();
+    let (code, _, err) = run_to_exit(&["--config", file.path().to_str().unwrap()], &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        err.contains("telegram.bot_token") && err.contains("BBTG_TELEGRAM__BOT_TOKEN"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_settings_name_key_value_and_allowed() {
+    let cases = [
+        (
+            "[notify]\nevents = [\"explode\"]\n",
+            &["notify.events", "explode", "started, finished"][..],
+        ),
+        (
+            "[authz]\nforce = \"alice\"\n",
+            &["authz.\"force\"", "alice", "list of numeric"][..],
+        ),
+        (
+            "[buildbot]\nurl = \"not a url\"\n",
+            &["buildbot.url", "not a url", "http://"][..],
+        ),
+        ("[telegram]\npoll_timout = 5\n", &["poll_timout"][..]),
+    ];
+    for (toml, expected) in cases {
+        let file = settings_file(toml);
+        let (code, _, err) = run_to_exit(
+            &["--config", file.path().to_str().unwrap()],
+            &[("BBTG_TELEGRAM__BOT_TOKEN", TOKEN)],
+        );
+        assert_eq!(code, Some(2), "{toml}: {err}");
+        for needle in expected {
+            assert!(
+                err.contains(needle),
+                "{toml}: {needle:?} missing from {err}"
+            );
+        }
+        assert!(
+            !err.contains(TOKEN),
+            "the token leaked into an error: {err}"
+        );
+    }
+    // and a good file passes --check-config
+    let file = settings_file("[notify]\nevents = [\"failure\"]\n");
+    let (code, out, err) = run_to_exit(
+        &["--config", file.path().to_str().unwrap(), "--check-config"],
+        &[("BBTG_TELEGRAM__BOT_TOKEN", TOKEN)],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("settings are valid"));
+}
+
+#[tokio::test]
+async fn rejected_token_stops_with_a_clear_error() {
+    let fake = FakeTelegram::start().await;
+    fake.inject("getMe", Fault::api_error(401, "Unauthorized"));
+    let file = settings_file(&format!("[telegram]\napi_url = \"{}\"\n", fake.url));
+    let path = file.path().to_str().unwrap().to_owned();
+    let (code, _, err) = tokio::task::spawn_blocking(move || {
+        run_to_exit(&["--config", &path], &[("BBTG_TELEGRAM__BOT_TOKEN", TOKEN)])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("rejected telegram.bot_token"), "{err}");
+    assert!(!err.contains(TOKEN), "{err}");
+}
+
+#[tokio::test]
+async fn registers_commands_polls_and_stops_on_sigterm() {
+    let master = buildbot::shared().await;
+    let fake = FakeTelegram::start().await;
+    let bot = BotProcess::start(&fake, &master.url, "").await;
+    let calls = fake.calls();
+    let methods: Vec<&str> = calls.iter().map(|c| c.method.as_str()).collect();
+    assert_eq!(methods.first(), Some(&"getme"), "{methods:?}");
+    let commands = calls
+        .iter()
+        .find(|c| c.method == "setmycommands")
+        .expect("setMyCommands at start");
+    let names: Vec<&str> = commands.params["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["command"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "commands", "force", "getid", "hello", "help", "last", "list", "nay", "notify",
+            "shutdown", "source", "status", "stop", "version", "watch"
+        ]
+    );
+    let polls: Vec<_> = calls.iter().filter(|c| c.method == "getupdates").collect();
+    assert_eq!(
+        polls[0].params["timeout"], 1,
+        "poll_timeout from the settings"
+    );
+    assert!(bot.log().contains("started as @BuildbotTestBot"));
+    assert!(bot.terminate().await, "SIGTERM ends the bot with success");
+}
+
+#[tokio::test]
+async fn token_never_reaches_the_log_even_at_trace() {
+    // Telegram unreachable: every failed request's error carries the URL, token included.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let dir = tempfile::tempdir().unwrap();
+    let file = settings_file(&format!(
+        "[telegram]\napi_url = \"http://127.0.0.1:{port}\"\nretry_delay = 1\n"
+    ));
+    let log = std::fs::File::create(dir.path().join("log")).unwrap();
+    let mut child = Command::new(binary())
+        .arg("--config")
+        .arg(file.path())
+        .env("BBTG_TELEGRAM__BOT_TOKEN", TOKEN)
+        .env("RUST_LOG", "trace")
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = std::fs::read_to_string(dir.path().join("log")).unwrap();
+    assert!(log.contains("cannot reach Telegram"), "{log}");
+    assert!(log.contains("/GetMe"), "the failing URL is logged: {log}");
+    let secret = TOKEN.split_once(':').unwrap().1;
+    assert!(!log.contains(secret), "the token leaked:\n{log}");
+}

@@ -1,0 +1,307 @@
+//! A real Buildbot master and worker (from PyPI, in a virtualenv that
+//! `scripts/buildbot-venv.sh` creates on first use), started on free loopback ports with
+//! `tests/buildbot/master.cfg`, and stopped when the test process ends.
+//!
+//! The processes are started from a thread that lives as long as the test process and carry
+//! `PR_SET_PDEATHSIG`, so the kernel kills them when the tests end, however they end.
+
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// A running master, as the tests see it.
+#[derive(Debug, Clone)]
+pub struct Master {
+    /// buildbotURL, with a trailing slash.
+    pub url: String,
+    pub dir: PathBuf,
+}
+
+static SHARED: OnceLock<Master> = OnceLock::new();
+
+/// The master all tests of this process share (anonymous www, one connected worker).
+pub async fn shared() -> Master {
+    tokio::task::spawn_blocking(|| {
+        SHARED
+            .get_or_init(|| start_in_keeper_thread("shared"))
+            .clone()
+    })
+    .await
+    .unwrap()
+}
+
+fn start_in_keeper_thread(name: &'static str) -> Master {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name(format!("buildbot-{name}"))
+        .spawn(move || {
+            let (master, _children) = match std::panic::catch_unwind(|| start(name)) {
+                Ok(started) => started,
+                Err(panic) => {
+                    let _ = tx.send(Err(panic));
+                    return;
+                }
+            };
+            let _ = tx.send(Ok(master));
+            // The children die with this thread (PDEATHSIG): keep it until the process ends.
+            loop {
+                std::thread::park();
+            }
+        })
+        .unwrap();
+    match rx.recv().unwrap() {
+        Ok(master) => master,
+        Err(_) => panic!("the Buildbot master did not start; see the messages above"),
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The virtualenv with Buildbot, created on first use.
+fn venv() -> PathBuf {
+    let output = Command::new("bash")
+        .arg(root().join("scripts/buildbot-venv.sh"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run scripts/buildbot-venv.sh");
+    assert!(output.status.success(), "scripts/buildbot-venv.sh failed");
+    PathBuf::from(
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .trim()
+            .lines()
+            .last()
+            .unwrap(),
+    )
+}
+
+/// A child process that the kernel kills when the thread that started it ends.
+fn spawn_tied(command: &mut Command) -> Child {
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    command.spawn().expect("spawn a Buildbot process")
+}
+
+fn run(command: &mut Command, what: &str) {
+    let output = command.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        output.status.success(),
+        "{what} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn start(name: &str) -> (Master, Vec<Child>) {
+    let venv = venv();
+    let dir = root()
+        .join("target/e2e")
+        .join(format!("{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let master_dir = dir.join("master");
+    let worker_dir = dir.join("worker");
+    std::fs::create_dir_all(&dir).unwrap();
+
+    let www_port = free_port();
+    let pb_port = free_port();
+    let started = Instant::now();
+    run(
+        Command::new(venv.join("bin/buildbot"))
+            .args(["create-master", "-r"])
+            .arg(&master_dir),
+        "buildbot create-master",
+    );
+    std::fs::copy(
+        root().join("tests/buildbot/master.cfg"),
+        master_dir.join("master.cfg"),
+    )
+    .unwrap();
+    let master_process = spawn_tied(
+        Command::new(venv.join("bin/twistd"))
+            .args([
+                "--nodaemon",
+                "--no_save",
+                "--logfile=twistd.log",
+                "--pidfile=twistd.pid",
+                "-y",
+                "buildbot.tac",
+            ])
+            .current_dir(&master_dir)
+            .env("BBTG_TEST_WWW_PORT", www_port.to_string())
+            .env("BBTG_TEST_PB_PORT", pb_port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    run(
+        Command::new(venv.join("bin/buildbot-worker"))
+            .args(["create-worker", "--umask=0o22"])
+            .arg(&worker_dir)
+            .arg(format!("127.0.0.1:{pb_port}"))
+            .args(["local-worker", "pass"]),
+        "buildbot-worker create-worker",
+    );
+    let worker_process = spawn_tied(
+        Command::new(venv.join("bin/twistd"))
+            .args([
+                "--nodaemon",
+                "--no_save",
+                "--logfile=twistd.log",
+                "--pidfile=twistd.pid",
+                "-y",
+                "buildbot.tac",
+            ])
+            .current_dir(&worker_dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+
+    let master = Master {
+        url: format!("http://127.0.0.1:{www_port}/"),
+        dir,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            if let Ok(workers) = master.get("workers?name=local-worker").await {
+                if workers["workers"][0]["connected_to"].as_array().is_some_and(|c| !c.is_empty()) {
+                    break;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the Buildbot master in {} did not come up with its worker within 90 s; see twistd.log there",
+                master_dir.display()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    eprintln!(
+        "Buildbot master {name} up at {} in {:.1} s",
+        master.url,
+        started.elapsed().as_secs_f64()
+    );
+    (master, vec![master_process, worker_process])
+}
+
+impl Master {
+    pub async fn get(&self, path: &str) -> Result<Value, reqwest::Error> {
+        reqwest::get(format!("{}api/v2/{path}", self.url))
+            .await?
+            .error_for_status()?
+            .json()
+            .await
+    }
+
+    pub async fn builder_id(&self, name: &str) -> i64 {
+        let builders = self.get("builders").await.unwrap();
+        builders["builders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["name"] == name)
+            .unwrap_or_else(|| panic!("no builder {name}"))["builderid"]
+            .as_i64()
+            .unwrap()
+    }
+
+    /// Forces a build through the ForceScheduler; returns the build request id.
+    pub async fn force(&self, builder: &str, properties: Value) -> i64 {
+        let builderid = self.builder_id(builder).await;
+        let mut params = json!({"builderid": builderid.to_string(), "reason": "e2e test"});
+        for (k, v) in properties.as_object().into_iter().flatten() {
+            params[k] = v.clone();
+        }
+        let body = json!({"jsonrpc": "2.0", "method": "force", "id": 1, "params": params});
+        let answer: Value = reqwest::Client::new()
+            .post(format!("{}api/v2/forceschedulers/force", self.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        answer["result"][1][builderid.to_string()]
+            .as_i64()
+            .unwrap_or_else(|| panic!("force failed: {answer}"))
+    }
+
+    /// Waits until the build for `request` exists (and, with `finished`, is complete).
+    pub async fn wait_build(&self, request: i64, finished: bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let builds = self
+                .get(&format!("builds?buildrequestid={request}"))
+                .await
+                .unwrap();
+            if let Some(build) = builds["builds"].as_array().and_then(|b| b.first()) {
+                if !finished || build["complete"] == true {
+                    return build.clone();
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "build request {request} did not get a build in time; master log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Forces a build and waits for it to finish.
+    pub async fn build(&self, builder: &str) -> Value {
+        let request = self.force(builder, json!({})).await;
+        self.wait_build(request, true).await
+    }
+
+    /// Records a change through the `base` change hook, as a VCS hook would.
+    pub async fn add_change(&self, author: &str, comments: &str, revision: &str) {
+        let response = reqwest::Client::new()
+            .post(format!("{}change_hook/base", self.url))
+            .form(&[
+                ("author", author),
+                ("comments", comments),
+                ("revision", revision),
+                ("branch", "main"),
+                ("repository", "https://example.org/repo.git"),
+                ("revlink", &format!("https://example.org/commit/{revision}")),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "change hook: {}",
+            response.status()
+        );
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(Path::new(&self.dir).join("master/twistd.log")).unwrap_or_default()
+    }
+}

@@ -1,0 +1,510 @@
+//! A fake Telegram Bot API server on 127.0.0.1, speaking the real wire format.
+//!
+//! Requests arrive as `/bot<TOKEN>/<method>` with JSON, form or multipart bodies (teloxide sends
+//! method names in PascalCase; Telegram ignores case, so does this). Answers are
+//! `{"ok":true,"result":...}` or Telegram's error bodies, including `parameters.retry_after` and
+//! `parameters.migrate_to_chat_id`. Tests queue updates, read back every call the bot made, and
+//! script faults for the next call of a method.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+use tokio::sync::watch;
+
+pub const TOKEN: &str = "123456789:AAHtestTOKENdoNotLeak_0123456789abc";
+pub const BOT_ID: i64 = 123_456_789;
+pub const BOT_USERNAME: &str = "BuildbotTestBot";
+
+/// One call the bot made.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// Lowercased method name, e.g. "sendmessage".
+    pub method: String,
+    pub params: Value,
+    /// What the fake answered with (`result` on success).
+    pub result: Value,
+}
+
+impl Call {
+    pub fn chat_id(&self) -> Option<i64> {
+        self.params["chat_id"].as_i64()
+    }
+
+    pub fn text(&self) -> &str {
+        self.params["text"].as_str().unwrap_or("")
+    }
+
+    /// The callback data of every inline button, row by row.
+    pub fn buttons(&self) -> Vec<(String, String)> {
+        self.params["reply_markup"]["inline_keyboard"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|row| row.as_array().into_iter().flatten())
+            .map(|b| {
+                (
+                    b["text"].as_str().unwrap_or("").to_owned(),
+                    b["callback_data"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// A scripted answer for the next call of a method.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Fault {
+    pub fn retry_after(seconds: u64) -> Fault {
+        Fault {
+            status: 429,
+            body: json!({"ok": false, "error_code": 429,
+                "description": format!("Too Many Requests: retry after {seconds}"),
+                "parameters": {"retry_after": seconds}}),
+        }
+    }
+
+    pub fn api_error(status: u16, description: &str) -> Fault {
+        Fault {
+            status,
+            body: json!({"ok": false, "error_code": status, "description": description}),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    updates: VecDeque<Value>,
+    next_update_id: i64,
+    next_message_id: i64,
+    next_callback_id: i64,
+    calls: Vec<Call>,
+    faults: HashMap<String, VecDeque<Fault>>,
+    /// Messages the bot sent, by id, so a test can tap their buttons.
+    sent: HashMap<i64, Value>,
+}
+
+struct Shared {
+    inner: Mutex<Inner>,
+    /// Bumped on every new update and every recorded call.
+    changed: watch::Sender<u64>,
+}
+
+impl Shared {
+    fn bump(&self) {
+        self.changed.send_modify(|n| *n += 1);
+    }
+}
+
+#[derive(Clone)]
+pub struct FakeTelegram {
+    shared: Arc<Shared>,
+    pub url: String,
+}
+
+/// A Telegram user as the tests play them.
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub id: i64,
+    pub first_name: &'static str,
+    pub username: &'static str,
+}
+
+pub const ALICE: Person = Person {
+    id: 111_111,
+    first_name: "Alice",
+    username: "alice",
+};
+pub const BOB: Person = Person {
+    id: 222_222,
+    first_name: "Bob",
+    username: "bob",
+};
+
+impl Person {
+    fn json(&self) -> Value {
+        json!({"id": self.id, "is_bot": false, "first_name": self.first_name, "username": self.username, "language_code": "en"})
+    }
+}
+
+fn chat_json(chat: &Value) -> Value {
+    if let Some(name) = chat.as_str() {
+        return json!({"id": -1_001_999_000_111i64, "type": "channel", "title": "Channel", "username": name.trim_start_matches('@')});
+    }
+    let id = chat.as_i64().unwrap_or(0);
+    if id > 0 {
+        json!({"id": id, "type": "private", "first_name": "User"})
+    } else if id < -1_000_000_000_000 {
+        json!({"id": id, "type": "supergroup", "title": "Test supergroup"})
+    } else {
+        json!({"id": id, "type": "group", "title": "Test group", "all_members_are_administrators": false})
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+impl FakeTelegram {
+    pub async fn start() -> FakeTelegram {
+        let (changed, _) = watch::channel(0);
+        let shared = Arc::new(Shared {
+            inner: Mutex::new(Inner::default()),
+            changed,
+        });
+        {
+            let mut inner = shared.inner.lock().unwrap();
+            inner.next_update_id = 1000;
+            inner.next_message_id = 1;
+            inner.next_callback_id = 1;
+        }
+        let app = Router::new().fallback(handle).with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FakeTelegram { shared, url }
+    }
+
+    /// Queues an update; `update_id` is assigned here.
+    pub fn push_update(&self, mut update: Value) -> i64 {
+        let id = {
+            let mut inner = self.shared.inner.lock().unwrap();
+            let id = inner.next_update_id;
+            inner.next_update_id += 1;
+            update["update_id"] = json!(id);
+            inner.updates.push_back(update);
+            id
+        };
+        self.shared.bump();
+        id
+    }
+
+    fn message(&self, chat: Value, from: &Person, text: &str) -> Value {
+        let message_id = {
+            let mut inner = self.shared.inner.lock().unwrap();
+            inner.next_message_id += 1;
+            inner.next_message_id
+        };
+        let mut message = json!({"message_id": message_id, "date": now(), "chat": chat, "from": from.json(), "text": text});
+        if text.starts_with('/') {
+            let command = text.split_whitespace().next().unwrap_or("");
+            let length: usize = command.chars().map(char::len_utf16).sum();
+            message["entities"] = json!([{"type": "bot_command", "offset": 0, "length": length}]);
+        }
+        message
+    }
+
+    /// `from` writes `text` to the bot in a private chat.
+    pub fn private_message(&self, from: &Person, text: &str) {
+        let chat = chat_json(&json!(from.id));
+        let message = self.message(chat, from, text);
+        self.push_update(json!({"message": message}));
+    }
+
+    /// `from` writes `text` in the group `chat_id` (negative).
+    pub fn group_message(&self, chat_id: i64, from: &Person, text: &str) {
+        let chat = chat_json(&json!(chat_id));
+        let message = self.message(chat, from, text);
+        self.push_update(json!({"message": message}));
+    }
+
+    /// `from` taps a button with `data` under the message the bot sent as `sent`.
+    pub fn tap(&self, from: &Person, sent: &Call, data: &str) -> String {
+        let message_id = sent.result["message_id"]
+            .as_i64()
+            .expect("the call sent a message");
+        let (message, id) = {
+            let mut inner = self.shared.inner.lock().unwrap();
+            inner.next_callback_id += 1;
+            (
+                inner.sent.get(&message_id).cloned().expect("known message"),
+                format!("cbq-{}", inner.next_callback_id),
+            )
+        };
+        self.push_update(json!({"callback_query": {
+            "id": id, "from": from.json(), "chat_instance": "test-instance", "data": data, "message": message,
+        }}));
+        id
+    }
+
+    /// Makes the next call of `method` fail with `fault` (several queue up in order).
+    pub fn inject(&self, method: &str, fault: Fault) {
+        let mut inner = self.shared.inner.lock().unwrap();
+        inner
+            .faults
+            .entry(method.to_lowercase())
+            .or_default()
+            .push_back(fault);
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.shared.inner.lock().unwrap().calls.clone()
+    }
+
+    /// A position in the call log; `wait_for` looks only after it.
+    pub fn mark(&self) -> usize {
+        self.shared.inner.lock().unwrap().calls.len()
+    }
+
+    /// Waits (up to 30 s) for a call of `method` after `mark` that satisfies `pred`.
+    pub async fn wait_for(&self, mark: usize, method: &str, pred: impl Fn(&Call) -> bool) -> Call {
+        let method = method.to_lowercase();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut changed = self.shared.changed.subscribe();
+        loop {
+            if let Some(call) = self
+                .calls()
+                .into_iter()
+                .skip(mark)
+                .find(|c| c.method == method && pred(c))
+            {
+                return call;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || tokio::time::timeout(left, changed.changed()).await.is_err() {
+                let log: Vec<String> = self
+                    .calls()
+                    .iter()
+                    .skip(mark)
+                    .map(|c| format!("{} {}", c.method, c.params))
+                    .collect();
+                panic!(
+                    "no {method} call came within 30 s; calls since the mark:\n{}",
+                    log.join("\n")
+                );
+            }
+        }
+    }
+
+    /// The next message the bot sends to `chat` after `mark`.
+    pub async fn reply_in(&self, mark: usize, chat: i64) -> Call {
+        self.wait_for(mark, "sendMessage", |c| c.chat_id() == Some(chat))
+            .await
+    }
+
+    /// Sends `text` privately as `from` and returns the bot's first answer.
+    pub async fn ask(&self, from: &Person, text: &str) -> Call {
+        let mark = self.mark();
+        self.private_message(from, text);
+        self.reply_in(mark, from.id).await
+    }
+
+    /// Every call of `method` to `chat` after `mark`.
+    pub fn sent_since(&self, mark: usize, method: &str, chat: i64) -> Vec<Call> {
+        let method = method.to_lowercase();
+        self.calls()
+            .into_iter()
+            .skip(mark)
+            .filter(|c| c.method == method && c.chat_id() == Some(chat))
+            .collect()
+    }
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let path = request.uri().path().to_owned();
+    let Some((token, method)) = path
+        .strip_prefix("/bot")
+        .and_then(|rest| rest.split_once('/'))
+    else {
+        return error(404, "Not Found");
+    };
+    let (token, method) = (token.to_owned(), method.to_lowercase());
+    let params = match read_params(request).await {
+        Ok(params) => params,
+        Err(message) => return error(400, &format!("Bad Request: {message}")),
+    };
+    if token != TOKEN {
+        return error(401, "Unauthorized");
+    }
+    if method == "getupdates" {
+        return get_updates(&shared, &params).await;
+    }
+
+    let fault = shared
+        .inner
+        .lock()
+        .unwrap()
+        .faults
+        .get_mut(&method)
+        .and_then(VecDeque::pop_front);
+    if let Some(fault) = fault {
+        record(&shared, &method, params, fault.body.clone());
+        return (
+            StatusCode::from_u16(fault.status).unwrap(),
+            axum::Json(fault.body),
+        )
+            .into_response();
+    }
+
+    let result = match method.as_str() {
+        "getme" => {
+            json!({"id": BOT_ID, "is_bot": true, "first_name": "Buildbot", "username": BOT_USERNAME,
+            "can_join_groups": true, "can_read_all_group_messages": false, "supports_inline_queries": false,
+            "can_connect_to_business": false, "has_main_web_app": false})
+        }
+        "getwebhookinfo" => {
+            json!({"url": "", "has_custom_certificate": false, "pending_update_count": 0})
+        }
+        "sendmessage" | "editmessagetext" | "editmessagereplymarkup" => {
+            let mut inner = shared.inner.lock().unwrap();
+            let message_id = match params["message_id"].as_i64() {
+                Some(id) => id,
+                None => {
+                    inner.next_message_id += 1;
+                    inner.next_message_id
+                }
+            };
+            let mut message = inner.sent.get(&message_id).cloned().unwrap_or_else(|| {
+                json!({"message_id": message_id, "date": now(), "chat": chat_json(&params["chat_id"]),
+                    "from": {"id": BOT_ID, "is_bot": true, "first_name": "Buildbot", "username": BOT_USERNAME}})
+            });
+            if let Some(text) = params.get("text") {
+                message["text"] = text.clone();
+            }
+            match params.get("reply_markup") {
+                Some(markup) => message["reply_markup"] = markup.clone(),
+                None if method == "editmessagereplymarkup" => {
+                    message.as_object_mut().unwrap().remove("reply_markup");
+                }
+                None => {}
+            }
+            inner.sent.insert(message_id, message.clone());
+            message
+        }
+        "setmycommands"
+        | "deletewebhook"
+        | "answercallbackquery"
+        | "deletemessage"
+        | "setchatmenubutton"
+        | "sendchataction" => json!(true),
+        _ => {
+            let body = json!({"ok": false, "error_code": 404, "description": format!("Not Found: method {method} is not faked")});
+            record(&shared, &method, params, body.clone());
+            return (StatusCode::NOT_FOUND, axum::Json(body)).into_response();
+        }
+    };
+    record(&shared, &method, params, result.clone());
+    axum::Json(json!({"ok": true, "result": result})).into_response()
+}
+
+fn record(shared: &Shared, method: &str, params: Value, result: Value) {
+    shared.inner.lock().unwrap().calls.push(Call {
+        method: method.to_owned(),
+        params,
+        result,
+    });
+    shared.bump();
+}
+
+fn error(status: u16, description: &str) -> Response {
+    let body = json!({"ok": false, "error_code": status, "description": description});
+    (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response()
+}
+
+/// Long polling with offsets, as Telegram does it: updates below `offset` are confirmed and
+/// dropped; with none pending the call waits up to `timeout` seconds (at most 2 here).
+async fn get_updates(shared: &Shared, params: &Value) -> Response {
+    let offset = params["offset"].as_i64().unwrap_or(0);
+    let limit = params["limit"].as_u64().unwrap_or(100).clamp(1, 100) as usize;
+    let timeout = Duration::from_secs(params["timeout"].as_u64().unwrap_or(0).min(2));
+    let deadline = Instant::now() + timeout;
+    let mut changed = shared.changed.subscribe();
+    loop {
+        let updates: Vec<Value> = {
+            let mut inner = shared.inner.lock().unwrap();
+            inner
+                .updates
+                .retain(|u| u["update_id"].as_i64().unwrap_or(0) >= offset);
+            inner.updates.iter().take(limit).cloned().collect()
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if !updates.is_empty()
+            || left.is_zero()
+            || tokio::time::timeout(left, changed.changed()).await.is_err()
+        {
+            record(shared, "getupdates", params.clone(), json!(updates.len()));
+            return axum::Json(json!({"ok": true, "result": updates})).into_response();
+        }
+    }
+}
+
+/// Query string, then a JSON, form or multipart body, merged into one object. Form and
+/// multipart fields that hold JSON (reply_markup, ...) are parsed, as Telegram does.
+async fn read_params(request: Request) -> Result<Value, String> {
+    let mut params = Map::new();
+    if let Some(query) = request.uri().query() {
+        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+            params.insert(k.into_owned(), field_value(&v));
+        }
+    }
+    let content_type = request
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    if content_type.starts_with("multipart/form-data") {
+        let mut multipart = Multipart::from_request(request, &())
+            .await
+            .map_err(|e| e.to_string())?;
+        while let Some(field) = multipart.next_field().await.map_err(|e| e.to_string())? {
+            let name = field.name().unwrap_or("").to_owned();
+            let file_name = field.file_name().map(str::to_owned);
+            let bytes = field.bytes().await.map_err(|e| e.to_string())?;
+            let value = match file_name {
+                Some(file) => json!({"file_name": file, "size": bytes.len()}),
+                None => field_value(&String::from_utf8_lossy(&bytes)),
+            };
+            params.insert(name, value);
+        }
+        return Ok(Value::Object(params));
+    }
+    let body: Bytes = axum::body::to_bytes(request.into_body(), 10 << 20)
+        .await
+        .map_err(|e| e.to_string())?;
+    if body.is_empty() {
+        return Ok(Value::Object(params));
+    }
+    if content_type.starts_with("application/json") {
+        match serde_json::from_slice::<Value>(&body).map_err(|e| e.to_string())? {
+            Value::Object(object) => params.extend(object),
+            _ => return Err("the JSON body must be an object".into()),
+        }
+    } else if content_type.starts_with("application/x-www-form-urlencoded") {
+        for (k, v) in url::form_urlencoded::parse(&body) {
+            params.insert(k.into_owned(), field_value(&v));
+        }
+    } else {
+        return Err(format!("unsupported content type {content_type:?}"));
+    }
+    Ok(Value::Object(params))
+}
+
+fn field_value(text: &str) -> Value {
+    if text.starts_with('{')
+        || text.starts_with('[')
+        || text.parse::<i64>().is_ok()
+        || text == "true"
+        || text == "false"
+    {
+        serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+    } else {
+        Value::String(text.to_owned())
+    }
+}
