@@ -268,14 +268,19 @@ async fn status_shows_a_running_build_and_its_step() {
     let (fake, _bot, master) = bot().await;
     let request = master.force("slow", json!({"sleep": "6"})).await;
     let build = master.wait_build(request, false).await;
-    // wait until the sleep step has started, so there is a current step to show
+    // wait until the sleep step has started (after Buildbot's own worker_preparation)
     let buildid = build["buildid"].as_i64().unwrap();
     loop {
         let steps = master
             .get(&format!("builds/{buildid}/steps?complete=false"))
             .await
             .unwrap();
-        if steps["steps"].as_array().is_some_and(|s| !s.is_empty()) {
+        if steps["steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| s["name"] == "sleep")
+        {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -287,7 +292,7 @@ async fn status_shows_a_running_build_and_its_step() {
         text.contains(&format!(">#{}</a> (step ", build["number"])),
         "{text}"
     );
-    assert!(text.contains("sleep"), "{text}");
+    assert!(text.contains("(step sleep"), "{text}");
     master.wait_build(request, true).await;
 }
 
