@@ -36,6 +36,10 @@ pub enum Error {
         user: String,
         status: u16,
     },
+    #[error(
+        "the Buildbot master refused access to {url} ({message}); it requires a login: set buildbot.username and buildbot.password"
+    )]
+    LoginRequired { url: String, message: String },
     #[error("unexpected answer from {url}: {detail}")]
     Decode { url: String, detail: String },
 }
@@ -224,6 +228,14 @@ impl Client {
             .text()
             .await
             .map_err(|e| Error::unreachable(url, e))?;
+        if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
+            && self.credentials.is_none()
+        {
+            return Err(Error::LoginRequired {
+                url: url.to_string(),
+                message: error_message(&text),
+            });
+        }
         if !status.is_success() {
             return Err(Error::Status {
                 url: url.to_string(),

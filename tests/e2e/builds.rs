@@ -319,3 +319,46 @@ async fn unreachable_master_is_explained() {
     // and the bot is still there
     assert!(fake.ask(&ALICE, "/hello").await.text().ends_with("👋"));
 }
+
+#[tokio::test]
+async fn masters_that_require_a_login() {
+    let master = buildbot::with_login().await;
+    let (user, password) = buildbot::LOGIN;
+    let fake = FakeTelegram::start().await;
+
+    let login = format!("username = \"{user}\"\npassword = \"{password}\"\n");
+    let bot = BotProcess::start_with(&fake, &master.url, &login, "").await;
+    let status = fake.ask(&ALICE, "/status runtests").await;
+    assert!(
+        status.text().contains(">runtests</a></b>: idle"),
+        "{}",
+        status.text()
+    );
+    assert!(
+        !bot.log().contains(password),
+        "the password never reaches the log"
+    );
+    drop(bot);
+
+    let anonymous = BotProcess::start(&fake, &master.url, "").await;
+    let status = fake.ask(&ALICE, "/status").await;
+    assert!(
+        status
+            .text()
+            .contains("set buildbot.username and buildbot.password"),
+        "{}",
+        status.text()
+    );
+    drop(anonymous);
+
+    let wrong = format!("username = \"{user}\"\npassword = \"wrong\"\n");
+    let _bot = BotProcess::start_with(&fake, &master.url, &wrong, "").await;
+    let status = fake.ask(&ALICE, "/last").await;
+    assert!(
+        status
+            .text()
+            .contains("refused the login of user &quot;tgbot&quot; (401)"),
+        "{}",
+        status.text()
+    );
+}

@@ -19,12 +19,22 @@ impl BotProcess {
     /// Starts the bot with a settings file pointing at `fake` and `buildbot_url`, plus
     /// `extra` TOML (e.g. an `[authz]` table); waits until it polls for updates.
     pub async fn start(fake: &FakeTelegram, buildbot_url: &str, extra: &str) -> BotProcess {
+        BotProcess::start_with(fake, buildbot_url, "", extra).await
+    }
+
+    /// Like [`BotProcess::start`], with more keys for the `[buildbot]` section.
+    pub async fn start_with(
+        fake: &FakeTelegram,
+        buildbot_url: &str,
+        buildbot_keys: &str,
+        extra: &str,
+    ) -> BotProcess {
         let dir = tempfile::tempdir().unwrap();
         let settings = dir.path().join("settings.toml");
         std::fs::write(
             &settings,
             format!(
-                "[telegram]\napi_url = \"{}\"\npoll_timeout = 1\nretry_delay = 1\n\n[buildbot]\nurl = \"{buildbot_url}\"\n\n[storage]\npath = \"{}\"\n\n{extra}\n",
+                "[telegram]\napi_url = \"{}\"\npoll_timeout = 1\nretry_delay = 1\n\n[buildbot]\nurl = \"{buildbot_url}\"\n{buildbot_keys}\n\n[storage]\npath = \"{}\"\n\n{extra}\n",
                 fake.url,
                 dir.path().join("bot.sqlite").display()
             ),

@@ -20,27 +20,47 @@ pub struct Master {
     /// buildbotURL, with a trailing slash.
     pub url: String,
     pub dir: PathBuf,
+    /// www credentials, for masters that require a login.
+    pub login: Option<(String, String)>,
 }
 
-static SHARED: OnceLock<Master> = OnceLock::new();
+/// The www user of the master that requires a login.
+pub const LOGIN: (&str, &str) = ("tgbot", "s3cret-pass");
 
-/// The master all tests of this process share (anonymous www, one connected worker).
+static SHARED: OnceLock<Master> = OnceLock::new();
+static WITH_LOGIN: OnceLock<Master> = OnceLock::new();
+
+/// The master most tests share (anonymous www, one connected worker).
 pub async fn shared() -> Master {
     tokio::task::spawn_blocking(|| {
         SHARED
-            .get_or_init(|| start_in_keeper_thread("shared"))
+            .get_or_init(|| start_in_keeper_thread("shared", None))
             .clone()
     })
     .await
     .unwrap()
 }
 
-fn start_in_keeper_thread(name: &'static str) -> Master {
+/// A master whose www requires [`LOGIN`] for everything, as locked-down masters do.
+pub async fn with_login() -> Master {
+    tokio::task::spawn_blocking(|| {
+        WITH_LOGIN
+            .get_or_init(|| start_in_keeper_thread("login", Some(LOGIN)))
+            .clone()
+    })
+    .await
+    .unwrap()
+}
+
+fn start_in_keeper_thread(
+    name: &'static str,
+    login: Option<(&'static str, &'static str)>,
+) -> Master {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name(format!("buildbot-{name}"))
         .spawn(move || {
-            let (master, _children) = match std::panic::catch_unwind(|| start(name)) {
+            let (master, _children) = match std::panic::catch_unwind(|| start(name, login)) {
                 Ok(started) => started,
                 Err(panic) => {
                     let _ = tx.send(Err(panic));
@@ -113,7 +133,7 @@ fn run(command: &mut Command, what: &str) {
     );
 }
 
-fn start(name: &str) -> (Master, Vec<Child>) {
+fn start(name: &str, login: Option<(&str, &str)>) -> (Master, Vec<Child>) {
     let venv = venv();
     let dir = root()
         .join("target/e2e")
@@ -150,6 +170,8 @@ fn start(name: &str) -> (Master, Vec<Child>) {
             .current_dir(&master_dir)
             .env("BBTG_TEST_WWW_PORT", www_port.to_string())
             .env("BBTG_TEST_PB_PORT", pb_port.to_string())
+            .env("BBTG_TEST_AUTH_USER", login.map_or("", |l| l.0))
+            .env("BBTG_TEST_AUTH_PASSWORD", login.map_or("", |l| l.1))
             .stdout(Stdio::null())
             .stderr(Stdio::null()),
     );
@@ -179,6 +201,7 @@ fn start(name: &str) -> (Master, Vec<Child>) {
     let master = Master {
         url: format!("http://127.0.0.1:{www_port}/"),
         dir,
+        login: login.map(|(u, p)| (u.to_owned(), p.to_owned())),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -209,8 +232,25 @@ fn start(name: &str) -> (Master, Vec<Child>) {
 }
 
 impl Master {
+    /// An HTTP client with a www session (logged in when the master requires it).
+    async fn client(&self) -> Result<reqwest::Client, reqwest::Error> {
+        let client = reqwest::Client::builder().cookie_store(true).build()?;
+        if let Some((user, password)) = &self.login {
+            client
+                .get(format!("{}auth/login", self.url))
+                .basic_auth(user, Some(password))
+                .send()
+                .await?
+                .error_for_status()?;
+        }
+        Ok(client)
+    }
+
     pub async fn get(&self, path: &str) -> Result<Value, reqwest::Error> {
-        reqwest::get(format!("{}api/v2/{path}", self.url))
+        let client = self.client().await?;
+        client
+            .get(format!("{}api/v2/{path}", self.url))
+            .send()
             .await?
             .error_for_status()?
             .json()
@@ -237,7 +277,10 @@ impl Master {
             params[k] = v.clone();
         }
         let body = json!({"jsonrpc": "2.0", "method": "force", "id": 1, "params": params});
-        let answer: Value = reqwest::Client::new()
+        let answer: Value = self
+            .client()
+            .await
+            .unwrap()
             .post(format!("{}api/v2/forceschedulers/force", self.url))
             .json(&body)
             .send()
