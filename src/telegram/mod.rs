@@ -123,6 +123,8 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
 
     let mut dispatcher = Dispatcher::builder(bot, schema())
         .dependencies(dptree::deps![app])
+        // Group chatter, photos, commands for other bots: nothing to do, nothing to warn about.
+        .default_handler(|update| async move { log::debug!("ignored update {}", update.id.0) })
         .error_handler(LoggingErrorHandler::with_custom_text(
             "handling an update failed",
         ))

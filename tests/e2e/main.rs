@@ -5,5 +5,6 @@ mod support;
 
 mod access;
 mod builds;
+mod fake_selftest;
 mod startup;
 mod talk;

@@ -75,6 +75,16 @@ impl Fault {
         }
     }
 
+    /// A group that became a supergroup: Telegram names the new chat id.
+    pub fn migrated(new_chat_id: i64) -> Fault {
+        Fault {
+            status: 400,
+            body: json!({"ok": false, "error_code": 400,
+                "description": "Bad Request: group chat was upgraded to a supergroup chat",
+                "parameters": {"migrate_to_chat_id": new_chat_id}}),
+        }
+    }
+
     pub fn api_error(status: u16, description: &str) -> Fault {
         Fault {
             status,
