@@ -83,35 +83,16 @@ async fn buttons_check_authz_again_and_refuse_forged_data() {
     let builders = prompt.buttons()[0].1.clone();
 
     // Bob sees the keyboard in the group, but may not list.
-    let mark = fake.mark();
-    let tap = fake.tap(&BOB, &prompt, &builders);
-    let answer = fake
-        .wait_for(mark, "answerCallbackQuery", |c| {
-            c.params["callback_query_id"] == tap
-        })
-        .await;
-    assert!(
-        answer.params["text"]
-            .as_str()
-            .unwrap()
-            .contains("not allowed to use /list")
-    );
+    let answer = fake.tap_and_answer(&BOB, &prompt, &builders).await;
+    let notice = answer.params["text"].as_str().unwrap();
+    assert!(notice.contains("not allowed to use /list"), "{notice}");
     assert_eq!(answer.params["show_alert"], true);
 
     // Forged data is refused and the keyboard is taken away.
     let mark = fake.mark();
-    let tap = fake.tap(&ALICE, &prompt, "/list builders");
-    let answer = fake
-        .wait_for(mark, "answerCallbackQuery", |c| {
-            c.params["callback_query_id"] == tap
-        })
-        .await;
-    assert!(
-        answer.params["text"]
-            .as_str()
-            .unwrap()
-            .contains("no longer valid")
-    );
+    let answer = fake.tap_and_answer(&ALICE, &prompt, "/list builders").await;
+    let notice = answer.params["text"].as_str().unwrap();
+    assert!(notice.contains("no longer valid"), "{notice}");
     fake.wait_for(mark, "editMessageReplyMarkup", |c| {
         c.chat_id() == Some(GROUP)
     })

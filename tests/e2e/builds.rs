@@ -5,17 +5,11 @@ use serde_json::json;
 use crate::support::bot::BotProcess;
 use crate::support::buildbot;
 use crate::support::fake_telegram::{ALICE, FakeTelegram};
-
-async fn bot() -> (FakeTelegram, BotProcess, buildbot::Master) {
-    let master = buildbot::shared().await;
-    let fake = FakeTelegram::start().await;
-    let bot = BotProcess::start(&fake, &master.url, "").await;
-    (fake, bot, master)
-}
+use crate::support::{bot_on_shared_master, closed_port};
 
 #[tokio::test]
 async fn list_keyboard_builders_and_workers() {
-    let (fake, _bot, master) = bot().await;
+    let (fake, _bot, master) = bot_on_shared_master().await;
 
     let prompt = fake.ask(&ALICE, "/list").await;
     assert_eq!(prompt.text(), "What do you want to list?");
@@ -91,7 +85,7 @@ async fn list_keyboard_builders_and_workers() {
 
 #[tokio::test]
 async fn list_changes_newest_last() {
-    let (fake, _bot, master) = bot().await;
+    let (fake, _bot, master) = bot_on_shared_master().await;
     master
         .add_change(
             "alice <alice@example.org>",
@@ -191,7 +185,7 @@ async fn list_changes_newest_last() {
 
 #[tokio::test]
 async fn status_and_last_report_real_builds() {
-    let (fake, _bot, master) = bot().await;
+    let (fake, _bot, master) = bot_on_shared_master().await;
     let ok = master.build("runtests").await;
     let failed = master.build("failing").await;
     assert_eq!(
@@ -265,7 +259,7 @@ async fn status_and_last_report_real_builds() {
 
 #[tokio::test]
 async fn status_shows_a_running_build_and_its_step() {
-    let (fake, _bot, master) = bot().await;
+    let (fake, _bot, master) = bot_on_shared_master().await;
     let request = master.force("slow", json!({"sleep": "6"})).await;
     let build = master.wait_build(request, false).await;
     // wait until the sleep step has started (after Buildbot's own worker_preparation)
@@ -298,9 +292,7 @@ async fn status_shows_a_running_build_and_its_step() {
 
 #[tokio::test]
 async fn unreachable_master_is_explained() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/", closed.local_addr().unwrap());
-    drop(closed);
+    let url = format!("http://127.0.0.1:{}/", closed_port());
     let fake = FakeTelegram::start().await;
     let _bot = BotProcess::start(&fake, &url, "").await;
     let status = fake.ask(&ALICE, "/status").await;

@@ -5,8 +5,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::bot::{BotProcess, binary};
-use crate::support::buildbot;
 use crate::support::fake_telegram::{FakeTelegram, Fault, TOKEN};
+use crate::support::{buildbot, closed_port};
 
 /// Runs the binary to its end (at most 20 s) with a clean environment.
 fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
@@ -172,9 +172,7 @@ async fn registers_commands_polls_and_stops_on_sigterm() {
 #[tokio::test]
 async fn token_never_reaches_the_log_even_at_trace() {
     // Telegram unreachable: every failed request's error carries the URL, token included.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
+    let port = closed_port();
     let dir = tempfile::tempdir().unwrap();
     let file = settings_file(&format!(
         "[telegram]\napi_url = \"http://127.0.0.1:{port}\"\nretry_delay = 1\n"

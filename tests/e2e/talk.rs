@@ -1,9 +1,8 @@
 //! Commands that need little or nothing from Buildbot, in private chats and groups, and how
 //! the bot copes with Telegram's answers when it replies.
 
-use crate::support::bot::BotProcess;
-use crate::support::buildbot;
-use crate::support::fake_telegram::{ALICE, BOB, FakeTelegram, Fault};
+use crate::support::bot_on_shared_master;
+use crate::support::fake_telegram::{ALICE, BOB, Fault};
 
 /// The text Buildbot's documentation tells admins to paste into BotFather's /setcommands.
 const BOTFATHER: &str = "commands - list available commands
@@ -24,16 +23,9 @@ watch - announce the completion of an active build";
 
 const GROUP: i64 = -4001;
 
-async fn bot() -> (FakeTelegram, BotProcess, buildbot::Master) {
-    let master = buildbot::shared().await;
-    let fake = FakeTelegram::start().await;
-    let bot = BotProcess::start(&fake, &master.url, "").await;
-    (fake, bot, master)
-}
-
 #[tokio::test]
 async fn start_help_and_command_lists() {
-    let (fake, _bot, _) = bot().await;
+    let (fake, _bot, _) = bot_on_shared_master().await;
 
     let start = fake.ask(&ALICE, "/start").await;
     assert!(
@@ -106,7 +98,7 @@ async fn start_help_and_command_lists() {
 
 #[tokio::test]
 async fn getid_hello_nay_source_version() {
-    let (fake, _bot, master) = bot().await;
+    let (fake, _bot, master) = bot_on_shared_master().await;
 
     let id = fake.ask(&ALICE, "/getid").await;
     assert_eq!(id.text(), "Your ID is <code>111111</code>.");
@@ -153,7 +145,7 @@ async fn getid_hello_nay_source_version() {
 
 #[tokio::test]
 async fn groups_unknown_commands_and_chatter() {
-    let (fake, _bot, _) = bot().await;
+    let (fake, _bot, _) = bot_on_shared_master().await;
 
     let unknown = fake.ask(&ALICE, "/fly to the moon").await;
     assert_eq!(
@@ -185,7 +177,7 @@ async fn groups_unknown_commands_and_chatter() {
 
 #[tokio::test]
 async fn waits_out_retry_after_and_falls_back_to_plain_text() {
-    let (fake, _bot, _) = bot().await;
+    let (fake, _bot, _) = bot_on_shared_master().await;
 
     fake.inject("sendMessage", Fault::retry_after(1));
     let mark = fake.mark();

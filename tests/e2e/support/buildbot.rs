@@ -123,6 +123,22 @@ fn spawn_tied(command: &mut Command) -> Child {
     command.spawn().expect("spawn a Buildbot process")
 }
 
+/// Runs a master's or worker's `buildbot.tac` in the foreground, logging to `twistd.log`.
+fn twistd(venv: &Path, dir: &Path) -> Command {
+    let mut command = Command::new(venv.join("bin/twistd"));
+    command
+        .args([
+            "--nodaemon",
+            "--no_save",
+            "--logfile=twistd.log",
+            "--pidfile=twistd.pid",
+            "-y",
+            "buildbot.tac",
+        ])
+        .current_dir(dir);
+    command
+}
+
 fn run(command: &mut Command, what: &str) {
     let output = command.output().unwrap_or_else(|e| panic!("{what}: {e}"));
     assert!(
@@ -158,16 +174,7 @@ fn start(name: &str, login: Option<(&str, &str)>) -> (Master, Vec<Child>) {
     )
     .unwrap();
     let master_process = spawn_tied(
-        Command::new(venv.join("bin/twistd"))
-            .args([
-                "--nodaemon",
-                "--no_save",
-                "--logfile=twistd.log",
-                "--pidfile=twistd.pid",
-                "-y",
-                "buildbot.tac",
-            ])
-            .current_dir(&master_dir)
+        twistd(&venv, &master_dir)
             .env("BBTG_TEST_WWW_PORT", www_port.to_string())
             .env("BBTG_TEST_PB_PORT", pb_port.to_string())
             .env("BBTG_TEST_AUTH_USER", login.map_or("", |l| l.0))
@@ -184,16 +191,7 @@ fn start(name: &str, login: Option<(&str, &str)>) -> (Master, Vec<Child>) {
         "buildbot-worker create-worker",
     );
     let worker_process = spawn_tied(
-        Command::new(venv.join("bin/twistd"))
-            .args([
-                "--nodaemon",
-                "--no_save",
-                "--logfile=twistd.log",
-                "--pidfile=twistd.pid",
-                "-y",
-                "buildbot.tac",
-            ])
-            .current_dir(&worker_dir)
+        twistd(&venv, &worker_dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null()),
     );

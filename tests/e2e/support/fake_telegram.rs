@@ -253,6 +253,16 @@ impl FakeTelegram {
         id
     }
 
+    /// Taps a button and returns the bot's answerCallbackQuery for that tap.
+    pub async fn tap_and_answer(&self, from: &Person, sent: &Call, data: &str) -> Call {
+        let mark = self.mark();
+        let tap = self.tap(from, sent, data);
+        self.wait_for(mark, "answerCallbackQuery", |c| {
+            c.params["callback_query_id"] == tap
+        })
+        .await
+    }
+
     /// Makes the next call of `method` fail with `fault` (several queue up in order).
     pub fn inject(&self, method: &str, fault: Fault) {
         let mut inner = self.shared.inner.lock().unwrap();
