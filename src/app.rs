@@ -5,11 +5,13 @@ use teloxide::types::{Message, MessageId};
 use crate::buildbot;
 use crate::delivery::{Delivery, Outgoing};
 use crate::settings::Settings;
+use crate::storage::Store;
 
 pub struct App {
     pub settings: Settings,
-    pub buildbot: buildbot::Client,
+    pub buildbot: std::sync::Arc<buildbot::Client>,
     pub delivery: Delivery,
+    pub store: Store,
     /// This bot's username (without `@`), as Telegram knows it.
     pub bot_username: String,
 }
@@ -18,6 +20,12 @@ impl App {
     /// May this Telegram user run `command`? Asked on every command and every button tap.
     pub fn allows(&self, command: &str, user_id: i64) -> bool {
         self.settings.authz.allows(command, user_id)
+    }
+
+    /// `[notify].tags`: with tags set, only builders carrying one of them exist for the bot.
+    pub fn shows(&self, builder: &crate::buildbot::models::Builder) -> bool {
+        let tags = &self.settings.notify.tags;
+        tags.is_empty() || builder.tags.iter().any(|t| tags.contains(t))
     }
 
     /// Answers a user's message. In groups the answer quotes the command, so that everyone

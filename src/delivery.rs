@@ -12,7 +12,7 @@ use teloxide::RequestError;
 use teloxide::prelude::*;
 use teloxide::requests::{HasPayload, Request};
 use teloxide::types::{
-    InlineKeyboardMarkup, LinkPreviewOptions, MessageId, ParseMode, ReplyParameters,
+    InlineKeyboardMarkup, LinkPreviewOptions, MessageId, ParseMode, Recipient, ReplyParameters,
 };
 
 /// Telegram's limit on a message's text, in UTF-16 code units after entity parsing. Measuring
@@ -56,10 +56,11 @@ impl Delivery {
     /// Sends `message` to `chat`, split into as many parts as it needs.
     pub async fn send(
         &self,
-        chat: ChatId,
+        chat: impl Into<Recipient>,
         reply_to: Option<MessageId>,
         message: Outgoing,
     ) -> Result<(), RequestError> {
+        let chat = chat.into();
         let parts = split(&message.text, MESSAGE_LIMIT);
         let count = parts.len();
         for (index, part) in parts.into_iter().enumerate() {
@@ -69,14 +70,15 @@ impl Delivery {
                 None
             };
             let reply_to = if index == 0 { reply_to } else { None };
-            self.send_part(chat, reply_to, part, keyboard).await?;
+            self.send_part(chat.clone(), reply_to, part, keyboard)
+                .await?;
         }
         Ok(())
     }
 
     async fn send_part(
         &self,
-        chat: ChatId,
+        chat: Recipient,
         reply_to: Option<MessageId>,
         text: String,
         keyboard: Option<InlineKeyboardMarkup>,
@@ -129,6 +131,23 @@ impl Delivery {
             request = request.reply_markup(keyboard);
         }
         match with_retries(request.clone()).await {
+            Err(RequestError::Api(ApiError::MessageNotModified)) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Replaces the inline keyboard under a message (e.g. toggles shown in place).
+    pub async fn edit_keyboard(
+        &self,
+        chat: ChatId,
+        id: MessageId,
+        keyboard: InlineKeyboardMarkup,
+    ) -> Result<(), RequestError> {
+        let request = self
+            .bot
+            .edit_message_reply_markup(chat, id)
+            .reply_markup(keyboard);
+        match with_retries(request).await {
             Err(RequestError::Api(ApiError::MessageNotModified)) => Ok(()),
             other => other,
         }

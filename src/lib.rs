@@ -9,12 +9,14 @@
 //!   all checked at start so that a mistake is reported with the key and the fix.
 //! - [`authz`]: who may run which command; asked when a command starts and again on every
 //!   button tap.
-//! - [`buildbot`]: the REST client and the serde models of builders, builds, workers, changes.
+//! - [`buildbot`]: the REST client, the event websocket, and the serde models of builders,
+//!   builds, workers, changes.
 //! - [`telegram`]: the dispatcher tree (`telegram::schema`), the command list, one handler per
 //!   command, inline keyboards and their versioned callback data.
 //! - [`text`]: every text a user reads, as Telegram HTML, snapshot-tested.
 //! - [`delivery`]: the one way out to Telegram: splitting, `retry_after`, plain-text fallback.
-//! - [`notify`]: the notification event names.
+//! - [`notify`]: notifications: Buildbot events → classify → subscriptions → delivery.
+//! - [`storage`]: the SQLite file with subscriptions, watches and the event cursor.
 //! - [`logging`]: `log` + `pretty_env_logger`, with the bot token removed from every line.
 //! - [`app`]: the shared state every handler receives.
 
@@ -25,5 +27,6 @@ pub mod delivery;
 pub mod logging;
 pub mod notify;
 pub mod settings;
+pub mod storage;
 pub mod telegram;
 pub mod text;

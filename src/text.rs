@@ -271,6 +271,11 @@ pub fn not_available_yet(command: &str) -> String {
     )
 }
 
+pub fn storage_failed() -> String {
+    "⚠️ Something went wrong with my storage; the bot's admin will find the details in its log."
+        .to_owned()
+}
+
 pub fn stale_button() -> String {
     "Sorry, this button is no longer valid. Send the command again.".to_owned()
 }
@@ -555,6 +560,185 @@ pub fn no_such_builder(name: &str, suggestions: &[&str]) -> String {
     out
 }
 
+// ---------------------------------------------------------------------------------------------
+// Notifications
+
+/// What a build message says about the build, besides its result.
+pub struct BuildNote<'a> {
+    pub builder: &'a Builder,
+    pub build: &'a Build,
+    pub url: String,
+    pub reason: Option<String>,
+    pub owner: Option<String>,
+    /// Set when `use_revisions` is on: named instead of the build number.
+    pub revisions: Option<Vec<String>>,
+}
+
+/// Hashes are shortened to 7 characters, as Buildbot's bot promises.
+fn short_revision(revision: &str) -> &str {
+    let is_hash = revision.len() > 7 && revision.bytes().all(|b| b.is_ascii_hexdigit());
+    if is_hash { &revision[..7] } else { revision }
+}
+
+/// "build #7 of runtests" or "build of runtests containing revision(s) abc1234".
+fn build_name(note: &BuildNote<'_>) -> String {
+    let builder = format!("<b>{}</b>", escape(&note.builder.name));
+    match &note.revisions {
+        Some(revisions) if !revisions.is_empty() => {
+            let list: Vec<String> = revisions.iter().map(|r| code(short_revision(r))).collect();
+            let noun = if list.len() == 1 {
+                "revision"
+            } else {
+                "revisions"
+            };
+            format!(
+                "{} of {builder} containing {noun} {}",
+                link(&note.url, "Build"),
+                list.join(", ")
+            )
+        }
+        _ => format!(
+            "Build {} of {builder}",
+            link(&note.url, &format!("#{}", note.build.number))
+        ),
+    }
+}
+
+fn reason_and_owner(note: &BuildNote<'_>, out: &mut String) {
+    if let Some(reason) = &note.reason {
+        let _ = write!(out, "\nReason: {}", escape(reason));
+    }
+    if let Some(owner) = &note.owner {
+        let _ = write!(out, "\nOwner: {}", escape(owner));
+    }
+}
+
+pub fn build_started(note: &BuildNote<'_>) -> String {
+    let mut out = format!("🚀 {} started.", build_name(note));
+    reason_and_owner(note, &mut out);
+    out
+}
+
+/// What went wrong, for failure messages.
+pub struct Failure {
+    pub step: Option<String>,
+    /// Authors of the build's changes, when `show_blame_list` is on.
+    pub blame: Option<Vec<String>>,
+}
+
+pub fn build_finished(
+    note: &BuildNote<'_>,
+    previous: Option<Outcome>,
+    failure: &Failure,
+) -> String {
+    let outcome = note.build.results.and_then(Outcome::from_code);
+    // "❌ Build #7 of runtests: failure": the emoji leads, so a chat list shows it first
+    let (emoji, word) = result(note.build.results)
+        .split_once(' ')
+        .map_or((String::new(), String::new()), |(e, w)| {
+            (e.to_owned(), w.to_owned())
+        });
+    let mut out = format!("{emoji} {}: {word}", build_name(note));
+    if let (Some(started), Some(done)) = (note.build.started_at, note.build.complete_at) {
+        let _ = write!(out, ", took {}", duration(done - started));
+    }
+    out.push('.');
+    if outcome != Some(Outcome::Success) {
+        if let Some(state) = note.build.state_string.as_deref().filter(|s| !s.is_empty()) {
+            let _ = write!(out, "\n{}", escape(state));
+        }
+    }
+    if let Some(step) = &failure.step {
+        let _ = write!(out, "\nFailed step: <b>{}</b>", escape(step));
+    }
+    if let Some(previous) = previous.filter(|p| Some(*p) != outcome) {
+        let _ = write!(
+            out,
+            "\nPrevious build: {} {}",
+            result_emoji(previous),
+            previous.word()
+        );
+    }
+    if let Some(blame) = &failure.blame {
+        if blame.is_empty() {
+            out.push_str("\nBlame: nobody (no changes in this build)");
+        } else {
+            let _ = write!(out, "\nBlame: {}", escape(&blame.join(", ")));
+        }
+    }
+    reason_and_owner(note, &mut out);
+    out
+}
+
+pub fn worker_missing(name: &str, last_connection: Option<&str>) -> String {
+    match last_connection {
+        Some(when) => format!(
+            "⚠️ Worker {} is missing. It was seen last on {}.",
+            code(name),
+            escape(when)
+        ),
+        None => format!("⚠️ Worker {} is missing.", code(name)),
+    }
+}
+
+pub fn worker_back(name: &str) -> String {
+    format!("✅ Worker {} is back online.", code(name))
+}
+
+// ---------------------------------------------------------------------------------------------
+// /notify and /watch
+
+pub fn notify_prompt() -> String {
+    "Here are the notifications for this chat and whether they are on. Tap one to turn it on or off.".to_owned()
+}
+
+pub fn notify_list(events: &[&str]) -> String {
+    if events.is_empty() {
+        return "🔕 No events are being notified in this chat.".to_owned();
+    }
+    let lines: Vec<String> = events.iter().map(|e| format!("🔔 <b>{e}</b>")).collect();
+    format!(
+        "The following events are being notified in this chat:\n{}",
+        lines.join("\n")
+    )
+}
+
+pub fn unknown_event(name: &str, allowed: &str) -> String {
+    format!("There is no event {}. Events are: {allowed}.", code(name))
+}
+
+pub fn watch_prompt() -> String {
+    "Which build do you want to watch? I will tell this chat when it finishes.".to_owned()
+}
+
+pub fn no_running_builds(builder: Option<&str>) -> String {
+    match builder {
+        Some(name) => format!("There are no currently running builds of {}.", code(name)),
+        None => "There are no currently running builds.".to_owned(),
+    }
+}
+
+pub fn watching(builder: &str, number: i64, url: &str) -> String {
+    format!(
+        "👀 Watching build {} of <b>{}</b> until it finishes...",
+        link(url, &format!("#{number}")),
+        escape(builder)
+    )
+}
+
+pub fn already_finished(builder: &str, number: i64, url: &str, results: Option<i64>) -> String {
+    format!(
+        "Build {} of <b>{}</b> has already finished: {}.",
+        link(url, &format!("#{number}")),
+        escape(builder),
+        result(results)
+    )
+}
+
+pub fn build_gone() -> String {
+    "That build no longer exists on the master.".to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -802,5 +986,71 @@ mod tests {
                 "{line}"
             );
         }
+    }
+
+    #[test]
+    fn build_notifications() {
+        let b = builder(3, "lint_*[x]<&>", &["lint"], true);
+        let failed = build(
+            12,
+            7,
+            Some(2),
+            NOW - 95,
+            Some(NOW),
+            "failed 'sh -c ...' (failure)",
+        );
+        let note = BuildNote {
+            builder: &b,
+            build: &failed,
+            url: "http://bb/#/builders/3/builds/7".into(),
+            reason: Some("A build was forced by 'alice': fix <it>".into()),
+            owner: Some("alice".into()),
+            revisions: None,
+        };
+        insta::assert_snapshot!("started", build_started(&note));
+        let failure = Failure {
+            step: Some("unit tests".into()),
+            blame: Some(vec!["Bob <bob@example.org>".into(), "carol".into()]),
+        };
+        insta::assert_snapshot!(
+            "finished_failure",
+            build_finished(&note, Some(Outcome::Success), &failure)
+        );
+        let ok = build(13, 8, Some(0), NOW - 5, Some(NOW), "build successful");
+        let note = BuildNote {
+            build: &ok,
+            url: "http://bb/#/builders/3/builds/8".into(),
+            reason: None,
+            owner: None,
+            revisions: Some(vec!["abcdef1234567890abcdef".into(), "v1.2".into()]),
+            ..note
+        };
+        insta::assert_snapshot!(
+            "finished_revisions",
+            build_finished(
+                &note,
+                Some(Outcome::Failure),
+                &Failure {
+                    step: None,
+                    blame: None
+                }
+            )
+        );
+        insta::assert_snapshot!(
+            "worker_events",
+            format!(
+                "{}\n{}",
+                worker_missing("w<1>", Some("Wed Nov 25 14:00:00 2026")),
+                worker_back("w<1>")
+            )
+        );
+        insta::assert_snapshot!(
+            "notify_list",
+            format!(
+                "{}\n{}",
+                notify_list(&["failure", "started"]),
+                notify_list(&[])
+            )
+        );
     }
 }

@@ -5,9 +5,13 @@
 //! login get one through `auth/login` (HTTP Basic), and the session cookie is reused for
 //! every later request and renewed when the master stops accepting it.
 
+pub mod events;
 pub mod models;
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use reqwest::cookie::{CookieStore, Jar};
 
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
@@ -65,6 +69,8 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// A client for one master. Cheap to share behind an `Arc`.
 pub struct Client {
     http: reqwest::Client,
+    /// The www session cookie lives here; the event websocket presents it too.
+    cookies: Arc<Jar>,
     base: Url,
     credentials: Option<Credentials>,
     /// Serialises logins so that a burst of requests after an expiry logs in once.
@@ -73,8 +79,9 @@ pub struct Client {
 
 impl Client {
     pub fn new(settings: &BuildbotSettings) -> Client {
+        let cookies = Arc::new(Jar::default());
         let http = reqwest::Client::builder()
-            .cookie_store(true)
+            .cookie_provider(cookies.clone())
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
             .user_agent(concat!("buildbot-telegram/", env!("CARGO_PKG_VERSION")))
@@ -82,6 +89,7 @@ impl Client {
             .expect("a reqwest client with rustls and cookies always builds");
         Client {
             http,
+            cookies,
             base: settings.url.clone(),
             credentials: settings.credentials.clone(),
             login: Mutex::new(false),
@@ -101,6 +109,144 @@ impl Client {
     /// Link to a build's page in the web UI.
     pub fn build_url(&self, builderid: i64, number: i64) -> String {
         format!("{}#/builders/{builderid}/builds/{number}", self.base)
+    }
+
+    /// The event websocket's URL (`ws[s]://<url>ws`) and the `Cookie` header to present,
+    /// after logging in when the master needs it (since Buildbot 4.3 the websocket requires
+    /// the same session as REST).
+    pub async fn websocket(&self) -> Result<(Url, Option<String>)> {
+        self.ensure_logged_in().await?;
+        let mut url = self.url("ws")?;
+        let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
+        let _ = url.set_scheme(scheme);
+        let cookie = self
+            .cookies
+            .cookies(&self.base)
+            .and_then(|value| value.to_str().ok().map(str::to_owned));
+        Ok((url, cookie))
+    }
+
+    pub async fn build(&self, buildid: i64) -> Result<Option<Build>> {
+        let builds: Vec<Build> = self
+            .collection(&format!("builds/{buildid}"), &[], "builds")
+            .await
+            .or_else(not_found_is_empty)?;
+        Ok(builds.into_iter().next())
+    }
+
+    /// Builds created after `buildid`, oldest first (at most `limit`).
+    pub async fn builds_after(&self, buildid: i64, limit: usize) -> Result<Vec<Build>> {
+        let (after, limit) = (buildid.to_string(), limit.to_string());
+        self.collection(
+            "builds",
+            &[
+                ("buildid__gt", &after),
+                ("order", "buildid"),
+                ("limit", &limit),
+            ],
+            "builds",
+        )
+        .await
+    }
+
+    /// Builds that completed at or after `epoch`, oldest first (at most `limit`).
+    pub async fn builds_completed_since(&self, epoch: i64, limit: usize) -> Result<Vec<Build>> {
+        let (since, limit) = (epoch.to_string(), limit.to_string());
+        self.collection(
+            "builds",
+            &[
+                ("complete", "true"),
+                ("complete_at__ge", &since),
+                ("order", "complete_at"),
+                ("limit", &limit),
+            ],
+            "builds",
+        )
+        .await
+    }
+
+    /// The newest build, if any: where a first start puts its cursor.
+    pub async fn newest_build(&self) -> Result<Option<Build>> {
+        let builds: Vec<Build> = self
+            .collection("builds", &[("order", "-buildid"), ("limit", "1")], "builds")
+            .await?;
+        Ok(builds.into_iter().next())
+    }
+
+    /// The finished build of the same builder just before `number`.
+    pub async fn previous_finished_build(
+        &self,
+        builderid: i64,
+        number: i64,
+    ) -> Result<Option<Build>> {
+        let path = format!("builders/{builderid}/builds");
+        let before = number.to_string();
+        let builds: Vec<Build> = self
+            .collection(
+                &path,
+                &[
+                    ("complete", "true"),
+                    ("number__lt", &before),
+                    ("order", "-number"),
+                    ("limit", "1"),
+                ],
+                "builds",
+            )
+            .await?;
+        Ok(builds.into_iter().next())
+    }
+
+    /// `reason` and `owner` of a build, where the build has them.
+    pub async fn build_reason_and_owner(
+        &self,
+        buildid: i64,
+    ) -> Result<(Option<String>, Option<String>)> {
+        let url = self.api_url(
+            &format!("builds/{buildid}"),
+            &[("property", "reason"), ("property", "owner")],
+        )?;
+        let body = self.get_json(&url).await?;
+        let properties = &body["builds"][0]["properties"];
+        let text = |name: &str| {
+            properties[name][0]
+                .as_str()
+                .map(str::to_owned)
+                .filter(|s| !s.is_empty())
+        };
+        Ok((text("reason"), text("owner")))
+    }
+
+    /// The steps of a build, in order.
+    pub async fn steps(&self, buildid: i64) -> Result<Vec<Step>> {
+        self.collection(
+            &format!("builds/{buildid}/steps"),
+            &[("order", "number")],
+            "steps",
+        )
+        .await
+    }
+
+    /// The changes a build contains (its blamelist's source).
+    pub async fn build_changes(&self, buildid: i64) -> Result<Vec<Change>> {
+        self.collection(&format!("builds/{buildid}/changes"), &[], "changes")
+            .await
+    }
+
+    /// The revisions a build was asked to build: build request → buildset → source stamps.
+    pub async fn build_revisions(&self, buildrequestid: i64) -> Result<Vec<String>> {
+        let url = self.api_url(&format!("buildrequests/{buildrequestid}"), &[])?;
+        let body = self.get_json(&url).await?;
+        let Some(bsid) = body["buildrequests"][0]["buildsetid"].as_i64() else {
+            return Ok(Vec::new());
+        };
+        let url = self.api_url(&format!("buildsets/{bsid}"), &[])?;
+        let body = self.get_json(&url).await?;
+        Ok(body["buildsets"][0]["sourcestamps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|ss| ss["revision"].as_str().map(str::to_owned))
+            .collect())
     }
 
     pub async fn master_config(&self) -> Result<MasterConfig> {
@@ -204,13 +350,7 @@ impl Client {
     /// GET with the session cookie; logs in first when credentials are set, and once more
     /// when the master says the session is no longer good.
     async fn get_json(&self, url: &Url) -> Result<serde_json::Value> {
-        if self.credentials.is_some() {
-            let mut logged_in = self.login.lock().await;
-            if !*logged_in {
-                self.log_in().await?;
-                *logged_in = true;
-            }
-        }
+        self.ensure_logged_in().await?;
         let response = self.send_get(url).await?;
         let response = match response.status() {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN if self.credentials.is_some() => {
@@ -249,6 +389,17 @@ impl Client {
         })
     }
 
+    async fn ensure_logged_in(&self) -> Result<()> {
+        if self.credentials.is_some() {
+            let mut logged_in = self.login.lock().await;
+            if !*logged_in {
+                self.log_in().await?;
+                *logged_in = true;
+            }
+        }
+        Ok(())
+    }
+
     async fn send_get(&self, url: &Url) -> Result<reqwest::Response> {
         log::debug!("GET {url}");
         self.http
@@ -284,6 +435,14 @@ impl Client {
                 status: status.as_u16(),
             })
         }
+    }
+}
+
+/// A 404 for a single entity means "there is none".
+fn not_found_is_empty<T>(error: Error) -> Result<Vec<T>> {
+    match error {
+        Error::Status { status: 404, .. } => Ok(Vec::new()),
+        other => Err(other),
     }
 }
 

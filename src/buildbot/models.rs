@@ -65,6 +65,10 @@ pub struct Build {
     pub number: i64,
     pub builderid: i64,
     #[serde(default)]
+    pub buildrequestid: Option<i64>,
+    #[serde(default)]
+    pub workerid: Option<i64>,
+    #[serde(default)]
     pub started_at: Option<i64>,
     #[serde(default)]
     pub complete_at: Option<i64>,
@@ -81,6 +85,10 @@ pub struct Step {
     pub stepid: i64,
     pub number: i64,
     pub name: String,
+    #[serde(default)]
+    pub results: Option<i64>,
+    #[serde(default)]
+    pub hidden: bool,
     #[serde(default)]
     pub state_string: Option<String>,
     #[serde(default)]

@@ -14,6 +14,8 @@ use crate::app::App;
 use crate::authz;
 use crate::buildbot::{self, models::Builder};
 use crate::delivery::{MESSAGE_LIMIT, Outgoing, split};
+use crate::notify::Event;
+use crate::storage::{Chat, StorageError};
 use crate::telegram::commands::Command;
 use crate::telegram::keyboards::{self, Callback, ListRequest, ListTarget, MAX_CHANGES, Scope};
 use crate::text;
@@ -26,6 +28,14 @@ enum Failure {
     Usage(String),
     /// The master could not be asked.
     Master(buildbot::Error),
+    /// The bot's own storage failed.
+    Storage(StorageError),
+}
+
+impl From<StorageError> for Failure {
+    fn from(error: StorageError) -> Self {
+        Failure::Storage(error)
+    }
 }
 
 impl From<buildbot::Error> for Failure {
@@ -45,6 +55,10 @@ fn render(answer: Answer) -> Outgoing {
         Err(Failure::Master(error)) => {
             log::warn!("Buildbot request failed: {error}");
             Outgoing::text(text::master_unavailable(&error.to_string()))
+        }
+        Err(Failure::Storage(error)) => {
+            log::error!("{error}");
+            Outgoing::text(text::storage_failed())
         }
     }
 }
@@ -299,8 +313,10 @@ async fn list_answer(app: &App, request: ListRequest) -> Answer {
             let (builders, workers) =
                 tokio::try_join!(app.buildbot.builders(), app.buildbot.workers())?;
             let online = online_builders(&workers);
-            let mut shown: Vec<&Builder> =
-                builders.iter().filter(|b| all || b.is_active()).collect();
+            let mut shown: Vec<&Builder> = builders
+                .iter()
+                .filter(|b| app.shows(b) && (all || b.is_active()))
+                .collect();
             shown.sort_by_key(|b| b.name.to_lowercase());
             let entries: Vec<text::BuilderEntry<'_>> = shown
                 .into_iter()
@@ -434,6 +450,7 @@ async fn status_answer(app: &App, args: &str) -> Answer {
         app.buildbot.workers(),
         app.buildbot.running_builds()
     )?;
+    let builders: Vec<Builder> = builders.into_iter().filter(|b| app.shows(b)).collect();
     let chosen = select(&builders, &selection)?;
     let online = online_builders(&workers);
     let running: Vec<_> = running
@@ -487,7 +504,13 @@ pub async fn last(app: Arc<App>, msg: Message, args: String) -> HandlerResult {
 
 async fn last_answer(app: &App, args: &str) -> Answer {
     let selection = parse_selection(args, "last")?;
-    let builders = app.buildbot.builders().await?;
+    let builders: Vec<Builder> = app
+        .buildbot
+        .builders()
+        .await?
+        .into_iter()
+        .filter(|b| app.shows(b))
+        .collect();
     let chosen = select(&builders, &selection)?;
     let lasts = join_all(
         chosen
@@ -552,22 +575,188 @@ pub async fn callback(app: Arc<App>, query: CallbackQuery) -> HandlerResult {
     app.delivery
         .answer_callback(query.id.clone(), None, false)
         .await?;
-    let answer = match callback {
-        Callback::List(request) => render(list_answer(&app, request).await),
-    };
-    // The answer replaces the question when it fits; otherwise the buttons go and the answer
-    // follows as new messages.
-    if split(&answer.text, MESSAGE_LIMIT).len() == 1 {
-        app.delivery
-            .edit(message.chat.id, message.id, answer)
-            .await?;
-    } else {
-        app.delivery
-            .remove_keyboard(message.chat.id, message.id)
-            .await?;
-        app.delivery.send(message.chat.id, None, answer).await?;
+    let (chat, id) = (message.chat.id, message.id);
+    match callback {
+        Callback::List(request) => {
+            let answer = render(list_answer(&app, request).await);
+            // The answer replaces the question when it fits; otherwise the buttons go and the
+            // answer follows as new messages.
+            if split(&answer.text, MESSAGE_LIMIT).len() == 1 {
+                app.delivery.edit(chat, id, answer).await?;
+            } else {
+                app.delivery.remove_keyboard(chat, id).await?;
+                app.delivery.send(chat, None, answer).await?;
+            }
+        }
+        Callback::NotifyToggle(event) => {
+            let target = Chat::Id(chat.0);
+            let on = app.store.events(&target).await?.contains(&event);
+            let (add, remove) = if on {
+                (vec![], vec![event])
+            } else {
+                (vec![event], vec![])
+            };
+            let events = app.store.update_events(&target, &add, &remove).await?;
+            app.delivery
+                .edit_keyboard(chat, id, keyboards::notify_toggles(&events))
+                .await?;
+        }
+        Callback::NotifyDone => {
+            let events = app.store.events(&Chat::Id(chat.0)).await?;
+            app.delivery
+                .edit(chat, id, Outgoing::text(notify_list_text(&events)))
+                .await?;
+        }
+        Callback::Watch(buildid) => {
+            let answer = render(watch_one(&app, chat.0, buildid).await);
+            app.delivery.edit(chat, id, answer).await?;
+        }
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// /notify and /watch
+
+fn notify_list_text(events: &std::collections::BTreeSet<Event>) -> String {
+    let names: Vec<&str> = events.iter().map(|e| e.name()).collect();
+    text::notify_list(&names)
+}
+
+pub async fn notify(app: Arc<App>, msg: Message, args: String) -> HandlerResult {
+    reply(
+        &app,
+        &msg,
+        notify_answer(&app, &Chat::Id(msg.chat.id.0), &args).await,
+    )
+    .await
+}
+
+/// `/notify on|off|list [event ...]`; alone, the toggle keyboard. A private chat configures
+/// itself, a group configures the group.
+async fn notify_answer(app: &App, chat: &Chat, args: &str) -> Answer {
+    let words: Vec<String> = words(args, "notify")?
+        .iter()
+        .map(|w| w.to_lowercase())
+        .collect();
+    let Some((verb, names)) = words.split_first() else {
+        let events = app.store.events(chat).await?;
+        return Ok(
+            Outgoing::text(text::notify_prompt()).with_keyboard(keyboards::notify_toggles(&events))
+        );
+    };
+    let mut events = Vec::new();
+    for name in names {
+        let event = name
+            .parse::<Event>()
+            .map_err(|_| Failure::Usage(text::unknown_event(name, &Event::allowed_list())))?;
+        events.push(event);
+    }
+    let events = match verb.as_str() {
+        "list" if events.is_empty() => app.store.events(chat).await?,
+        "on" => {
+            // as in Buildbot's bot, "on" alone means the two basic events
+            let on = if events.is_empty() {
+                vec![Event::Started, Event::Finished]
+            } else {
+                events
+            };
+            app.store.update_events(chat, &on, &[]).await?
+        }
+        "off" => {
+            let off = if events.is_empty() {
+                Event::ALL.to_vec()
+            } else {
+                events
+            };
+            app.store.update_events(chat, &[], &off).await?
+        }
+        _ => {
+            return Err(usage_failure(
+                "notify",
+                "Say on, off or list, then the events.",
+            ));
+        }
+    };
+    Ok(Outgoing::text(notify_list_text(&events)))
+}
+
+pub async fn watch(app: Arc<App>, msg: Message, args: String) -> HandlerResult {
+    reply(&app, &msg, watch_answer(&app, msg.chat.id.0, &args).await).await
+}
+
+/// `/watch`: the running builds as buttons; `/watch builder`: watch all of its running builds.
+async fn watch_answer(app: &App, chat: i64, args: &str) -> Answer {
+    let words = words(args, "watch")?;
+    let (builders, running) =
+        tokio::try_join!(app.buildbot.builders(), app.buildbot.running_builds())?;
+    let builders: Vec<Builder> = builders.into_iter().filter(|b| app.shows(b)).collect();
+    match words.as_slice() {
+        [] => {
+            let choices: Vec<(String, i64)> = running
+                .iter()
+                .filter_map(|build| {
+                    let builder = builders.iter().find(|b| b.builderid == build.builderid)?;
+                    Some((
+                        format!("🔎 {} #{}", builder.name, build.number),
+                        build.buildid,
+                    ))
+                })
+                .collect();
+            if choices.is_empty() {
+                return Ok(Outgoing::text(text::no_running_builds(None)));
+            }
+            Ok(Outgoing::text(text::watch_prompt())
+                .with_keyboard(keyboards::watch_choices(&choices)))
+        }
+        [name] => {
+            let builder = select(&builders, &Selection::One(name.clone()))?[0];
+            let builds: Vec<_> = running
+                .iter()
+                .filter(|b| b.builderid == builder.builderid)
+                .collect();
+            if builds.is_empty() {
+                return Ok(Outgoing::text(text::no_running_builds(Some(&builder.name))));
+            }
+            let mut lines = Vec::new();
+            for build in builds {
+                app.store.add_watch(&Chat::Id(chat), build.buildid).await?;
+                let url = app.buildbot.build_url(build.builderid, build.number);
+                lines.push(text::watching(&builder.name, build.number, &url));
+            }
+            Ok(Outgoing::text(lines.join("\n")))
+        }
+        _ => Err(usage_failure(
+            "watch",
+            "Name one builder, or send /watch alone to choose.",
+        )),
+    }
+}
+
+/// A tapped watch button: the build may have finished (or gone) since the keyboard was sent.
+async fn watch_one(app: &App, chat: i64, buildid: i64) -> Answer {
+    let Some(build) = app.buildbot.build(buildid).await? else {
+        return Ok(Outgoing::text(text::build_gone()));
+    };
+    let builders = app.buildbot.builders().await?;
+    let name = builders
+        .iter()
+        .find(|b| b.builderid == build.builderid)
+        .map_or_else(
+            || format!("builder {}", build.builderid),
+            |b| b.name.clone(),
+        );
+    let url = app.buildbot.build_url(build.builderid, build.number);
+    if build.complete {
+        return Ok(Outgoing::text(text::already_finished(
+            &name,
+            build.number,
+            &url,
+            build.results,
+        )));
+    }
+    app.store.add_watch(&Chat::Id(chat), buildid).await?;
+    Ok(Outgoing::text(text::watching(&name, build.number, &url)))
 }
 
 #[cfg(test)]
@@ -616,7 +805,7 @@ mod tests {
         let text = |args: &str| match help_answer(args) {
             Ok(o) => o.text,
             Err(Failure::Usage(t)) => t,
-            Err(Failure::Master(_)) => unreachable!(),
+            Err(Failure::Master(_) | Failure::Storage(_)) => unreachable!(),
         };
         assert!(text("").contains("/status - list status"));
         assert!(text("/status").starts_with("Usage: /status [builder|all]"));

@@ -7,6 +7,8 @@
 
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 
+use crate::notify::Event;
+
 /// The format version written in front of every callback payload.
 const VERSION: &str = "1";
 
@@ -17,6 +19,12 @@ pub const MAX_CHANGES: u32 = 200;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Callback {
     List(ListRequest),
+    /// Flip one notification event (an index into [`Event::ALL`]) for this chat.
+    NotifyToggle(Event),
+    /// Put the `/notify` keyboard away and show the list instead.
+    NotifyDone,
+    /// Announce this build's completion in this chat.
+    Watch(i64),
 }
 
 impl Callback {
@@ -24,6 +32,8 @@ impl Callback {
     pub fn command(&self) -> &'static str {
         match self {
             Callback::List(_) => "list",
+            Callback::NotifyToggle(_) | Callback::NotifyDone => "notify",
+            Callback::Watch(_) => "watch",
         }
     }
 
@@ -42,6 +52,12 @@ impl Callback {
                 };
                 format!("{VERSION}/l/{target}/{scope}")
             }
+            Callback::NotifyToggle(event) => {
+                let index = Event::ALL.iter().position(|e| e == event).unwrap_or(0);
+                format!("{VERSION}/n/{index}")
+            }
+            Callback::NotifyDone => format!("{VERSION}/n/done"),
+            Callback::Watch(buildid) => format!("{VERSION}/w/{buildid}"),
         }
     }
 
@@ -69,10 +85,23 @@ impl Callback {
                 };
                 Callback::List(ListRequest { target, scope })
             }
+            "n" => match parts.next()? {
+                "done" => Callback::NotifyDone,
+                n => Callback::NotifyToggle(*Event::ALL.get(canonical_number(n)?)?),
+            },
+            "w" => Callback::Watch(i64::try_from(canonical_number(parts.next()?)?).ok()?),
             _ => return None,
         };
         parts.next().is_none().then_some(callback)
     }
+}
+
+/// A decimal number as [`Callback::encode`] writes it (no sign, no leading zeros).
+fn canonical_number(text: &str) -> Option<usize> {
+    let canonical = !text.is_empty()
+        && (text == "0" || !text.starts_with('0'))
+        && text.bytes().all(|b| b.is_ascii_digit());
+    canonical.then(|| text.parse().ok()).flatten()
 }
 
 /// What `/list` shows.
@@ -143,13 +172,49 @@ pub fn confirm_all_changes(all: u32, some: u32) -> InlineKeyboardMarkup {
     ])
 }
 
+/// Every event with its state, two per row, and a last row to put the keyboard away.
+pub fn notify_toggles(on: &std::collections::BTreeSet<Event>) -> InlineKeyboardMarkup {
+    let buttons: Vec<InlineKeyboardButton> = Event::ALL
+        .iter()
+        .map(|event| {
+            let name = event.name();
+            let label = format!(
+                "{}{} {}",
+                name[..1].to_uppercase(),
+                &name[1..],
+                if on.contains(event) { "🔔" } else { "🔕" }
+            );
+            button(&label, Callback::NotifyToggle(*event))
+        })
+        .collect();
+    let mut keyboard =
+        InlineKeyboardMarkup::new(buttons.chunks(2).map(<[InlineKeyboardButton]>::to_vec));
+    keyboard = keyboard.append_row([button("Done", Callback::NotifyDone)]);
+    keyboard
+}
+
+/// One button per running build: `(label, buildid)`.
+pub fn watch_choices(builds: &[(String, i64)]) -> InlineKeyboardMarkup {
+    InlineKeyboardMarkup::new(
+        builds
+            .iter()
+            .map(|(label, id)| vec![button(label, Callback::Watch(*id))]),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn every_button_round_trips_and_fits_64_bytes() {
-        let keyboards = [list_choices(), confirm_all_changes(MAX_CHANGES, 50)];
+        let on = std::collections::BTreeSet::from([Event::Failure]);
+        let keyboards = [
+            list_choices(),
+            confirm_all_changes(MAX_CHANGES, 50),
+            notify_toggles(&on),
+            watch_choices(&[("🔎 slow #3".into(), i64::MAX)]),
+        ];
         for keyboard in keyboards {
             for button in keyboard.inline_keyboard.iter().flatten() {
                 let teloxide::types::InlineKeyboardButtonKind::CallbackData(data) = &button.kind
@@ -185,6 +250,11 @@ mod tests {
         ] {
             assert_eq!(Callback::decode(data), None, "{data:?}");
         }
+        assert_eq!(
+            Callback::decode("1/n/4"),
+            Some(Callback::NotifyToggle(Event::Failure))
+        );
+        assert_eq!(Callback::decode("1/w/0"), Some(Callback::Watch(0)));
         assert_eq!(
             Callback::decode("1/l/c/50"),
             Some(list(ListTarget::Changes, Scope::Count(50)))

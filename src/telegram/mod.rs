@@ -19,7 +19,9 @@ use teloxide::{ApiError, RequestError};
 use crate::app::App;
 use crate::buildbot;
 use crate::delivery::Delivery;
-use crate::settings::{Settings, TelegramSettings};
+use crate::notify::pipeline::Notifier;
+use crate::settings::{ChatTarget, Settings, TelegramSettings};
+use crate::storage::{Chat, Store};
 use commands::{Command, Parsed};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -45,7 +47,9 @@ pub fn schema() -> UpdateHandler<BoxError> {
         .branch(case![Command::List(args)].endpoint(handlers::list))
         .branch(case![Command::Status(args)].endpoint(handlers::status))
         .branch(case![Command::Last(args)].endpoint(handlers::last))
-        // notify, watch, force, stop and shutdown come with the notification and control work
+        .branch(case![Command::Notify(args)].endpoint(handlers::notify))
+        .branch(case![Command::Watch(args)].endpoint(handlers::watch))
+        // force, stop and shutdown come with the build-control work
         .branch(dptree::endpoint(handlers::not_yet));
 
     let message = Update::filter_message()
@@ -79,10 +83,14 @@ pub enum StartError {
     NoUsername,
     #[error("cannot build the HTTP client for Telegram: {0}")]
     Client(String),
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
 }
 
 /// Starts the bot and runs it until SIGINT or SIGTERM.
 pub async fn run(settings: Settings) -> Result<(), StartError> {
+    let store = Store::open(&settings.storage.path)?;
+    apply_configured_chats(&store, &settings).await?;
     let bot = make_bot(&settings.telegram)?;
     let me = wait_for_me(&bot, &settings.telegram).await?;
     let username = me.user.username.clone().ok_or(StartError::NoUsername)?;
@@ -95,7 +103,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     }
     register_commands(&bot).await;
 
-    let client = buildbot::Client::new(&settings.buildbot);
+    let client = Arc::new(buildbot::Client::new(&settings.buildbot));
     match client.master_config().await {
         Ok(config) => log::info!(
             "Buildbot master at {} is version {}",
@@ -104,9 +112,21 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         ),
         Err(error) => log::warn!("{error}; commands will say so until the master answers"),
     }
+    let delivery = Delivery::new(bot.clone());
+    // Buildbot events → notifier → delivery, beside the dispatcher.
+    let (events_tx, events_rx) = tokio::sync::mpsc::channel(256);
+    tokio::spawn(buildbot::events::run(client.clone(), events_tx));
+    let notifier = Notifier::new(
+        client.clone(),
+        store.clone(),
+        delivery.clone(),
+        settings.notify.clone(),
+    );
+    tokio::spawn(notifier.run(events_rx));
     let app = Arc::new(App {
         buildbot: client,
-        delivery: Delivery::new(bot.clone()),
+        delivery,
+        store,
         bot_username: username.clone(),
         settings,
     });
@@ -145,6 +165,21 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         log::error!("the dispatcher stopped: {error}");
     }
     log::info!("stopped");
+    Ok(())
+}
+
+/// `[notify].events` are turned on for `[notify].chat_ids` at every start (and, as in
+/// Buildbot's bot, never turned off from here: `/notify off` does that).
+async fn apply_configured_chats(store: &Store, settings: &Settings) -> Result<(), StartError> {
+    for chat in &settings.notify.chat_ids {
+        let chat = match chat {
+            ChatTarget::Id(id) => Chat::Id(*id),
+            ChatTarget::Channel(name) => Chat::Channel(name.clone()),
+        };
+        store
+            .update_events(&chat, &settings.notify.events, &[])
+            .await?;
+    }
     Ok(())
 }
 

@@ -1,8 +1,11 @@
-//! Notification events, with the names Buildbot's own bot uses.
+//! Notifications: Buildbot events → [`classify`] → subscriptions → delivery.
 //!
-//! Only the vocabulary lives here for now: settings and `/notify` validate against it.
-//! Classifying Buildbot's events into these and delivering them is the notification
-//! pipeline's job (events → classify → subscriptions → delivery).
+//! The [`pipeline`] consumes the master's event stream (and the catch-up after every
+//! reconnect), decides which [`Event`]s a build or worker change is, finds the chats that asked
+//! for them, and hands the messages to delivery. The event names are Buildbot's own.
+
+pub mod classify;
+pub mod pipeline;
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,0 +1,239 @@
+//! The master's event websocket (`<url>ws`, Buildbot's `startConsuming` protocol), as a
+//! stream of [`MasterEvent`]s that survives any disconnect.
+//!
+//! Buildbot's events are fire-and-forget: whatever happens while the socket is down is never
+//! sent. So every (re)connect is announced as [`MasterEvent::Connected`] *after* the
+//! subscriptions are acknowledged, and the consumer catches up through the REST API from its
+//! persistent cursor: from that moment on nothing can fall into a gap.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, timeout};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+use super::Client;
+use super::models::Build;
+
+/// Something that happened on the master.
+#[derive(Debug, Clone)]
+pub enum MasterEvent {
+    /// The stream is (again) live: time to catch up on what happened before.
+    Connected,
+    BuildStarted(Build),
+    BuildFinished(Build),
+    WorkerMissing {
+        workerid: i64,
+        name: String,
+        last_connection: Option<String>,
+    },
+    WorkerConnected {
+        workerid: i64,
+        name: String,
+    },
+}
+
+/// The routing keys the bot listens to.
+const PATHS: [&str; 4] = [
+    "builders/*/builds/*/new",
+    "builders/*/builds/*/finished",
+    "workers/*/missing",
+    "workers/*/connected",
+];
+
+/// How often to ping, and how long silence may last before the socket counts as dead.
+const PING_EVERY: Duration = Duration::from_secs(20);
+const SILENCE_LIMIT: Duration = Duration::from_secs(50);
+/// Reconnect delays grow from 1 s to this.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Runs until `events` is closed: connects, forwards events, reconnects with capped backoff.
+pub async fn run(client: Arc<Client>, events: mpsc::Sender<MasterEvent>) {
+    let mut failures: u32 = 0;
+    let mut outage_reported = false;
+    loop {
+        let outcome = stream_once(&client, &events, &mut failures, &mut outage_reported).await;
+        if events.is_closed() {
+            return;
+        }
+        match outcome {
+            Ok(()) => log::info!("Buildbot event stream closed by the master; reconnecting"),
+            Err(error) => {
+                if !outage_reported {
+                    log::warn!(
+                        "Buildbot event stream at {} lost: {error}; reconnecting with backoff",
+                        client.base_url()
+                    );
+                    outage_reported = true;
+                } else {
+                    log::debug!("Buildbot event stream still down: {error}");
+                }
+            }
+        }
+        failures = failures.saturating_add(1);
+        let delay = Duration::from_secs(1u64 << failures.min(5).saturating_sub(1)).min(MAX_BACKOFF);
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// One connection: subscribe, report `Connected`, forward events until it breaks.
+async fn stream_once(
+    client: &Client,
+    events: &mpsc::Sender<MasterEvent>,
+    failures: &mut u32,
+    outage_reported: &mut bool,
+) -> Result<(), String> {
+    let (url, cookie) = client.websocket().await.map_err(|e| e.to_string())?;
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| e.to_string())?;
+    if let Some(cookie) = cookie {
+        let value = HeaderValue::from_str(&cookie).map_err(|e| e.to_string())?;
+        request.headers_mut().insert("Cookie", value);
+    }
+    let (mut socket, _) = timeout(
+        Duration::from_secs(15),
+        tokio_tungstenite::connect_async(request),
+    )
+    .await
+    .map_err(|_| "connecting timed out".to_owned())?
+    .map_err(|e| format!("cannot connect to {url}: {e}"))?;
+
+    for (id, path) in PATHS.iter().enumerate() {
+        let frame = json!({"cmd": "startConsuming", "path": path, "_id": id + 1});
+        socket
+            .send(WsMessage::text(frame.to_string()))
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let mut acknowledged = 0;
+    let mut next_id = PATHS.len() as u64 + 1;
+    let mut last_heard = Instant::now();
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            frame = socket.next() => {
+                let frame = match frame {
+                    None => return Ok(()),
+                    Some(Err(error)) => return Err(error.to_string()),
+                    Some(Ok(frame)) => frame,
+                };
+                last_heard = Instant::now();
+                let text = match frame {
+                    WsMessage::Text(text) => text.to_string(),
+                    WsMessage::Close(_) => return Ok(()),
+                    _ => continue,
+                };
+                let Ok(value) = serde_json::from_str::<Value>(&text) else {
+                    log::warn!("Buildbot sent a websocket frame that is not JSON: {text:.200}");
+                    continue;
+                };
+                if let Some(id) = value["_id"].as_u64().filter(|id| *id as usize <= PATHS.len()) {
+                    if value["code"].as_u64() != Some(200) {
+                        return Err(format!("the master refused to send {} events: {}", PATHS[id as usize - 1], value));
+                    }
+                    acknowledged += 1;
+                    if acknowledged == PATHS.len() {
+                        if *outage_reported {
+                            log::info!("Buildbot event stream is back");
+                        } else {
+                            log::info!("listening to Buildbot events at {url}");
+                        }
+                        *failures = 0;
+                        *outage_reported = false;
+                        if events.send(MasterEvent::Connected).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                    continue;
+                }
+                if let Some(event) = parse_event(&value) {
+                    if events.send(event).await.is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() > SILENCE_LIMIT {
+                    return Err(format!("no answer for {} s", SILENCE_LIMIT.as_secs()));
+                }
+                let frame = json!({"cmd": "ping", "_id": next_id});
+                next_id += 1;
+                socket.send(WsMessage::text(frame.to_string())).await.map_err(|e| e.to_string())?;
+            }
+        }
+    }
+}
+
+/// `{"k": "builders/3/builds/7/finished", "m": {...}}` → an event; anything else → None.
+pub fn parse_event(frame: &Value) -> Option<MasterEvent> {
+    let key = frame["k"].as_str()?;
+    let message = &frame["m"];
+    let parts: Vec<&str> = key.split('/').collect();
+    match parts.as_slice() {
+        ["builders", _, "builds", _, "new"] => serde_json::from_value(message.clone())
+            .ok()
+            .map(MasterEvent::BuildStarted),
+        ["builders", _, "builds", _, "finished"] => serde_json::from_value(message.clone())
+            .ok()
+            .map(MasterEvent::BuildFinished),
+        ["workers", id, kind @ ("missing" | "connected")] => {
+            let workerid = message["workerid"].as_i64().or_else(|| id.parse().ok())?;
+            let name = message["name"].as_str().unwrap_or("?").to_owned();
+            Some(if *kind == "missing" {
+                let last_connection = message["last_connection"].as_str().map(str::to_owned);
+                MasterEvent::WorkerMissing {
+                    workerid,
+                    name,
+                    last_connection,
+                }
+            } else {
+                MasterEvent::WorkerConnected { workerid, name }
+            })
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_recorded_frames() {
+        let started = json!({"k": "builders/3/builds/7/new", "m": {"buildid": 12, "number": 7, "builderid": 3,
+            "buildrequestid": 9, "complete": false, "results": null, "started_at": 1795616756, "state_string": "starting"}});
+        assert!(
+            matches!(parse_event(&started), Some(MasterEvent::BuildStarted(b)) if b.buildid == 12 && b.number == 7)
+        );
+        let finished = json!({"k": "builders/3/builds/7/finished", "m": {"buildid": 12, "number": 7, "builderid": 3,
+            "complete": true, "results": 2, "complete_at": 1795616760}});
+        assert!(
+            matches!(parse_event(&finished), Some(MasterEvent::BuildFinished(b)) if b.results == Some(2))
+        );
+        let missing = json!({"k": "workers/4/missing", "m": {"workerid": 4, "name": "w1", "last_connection": "Wed Nov 25 14:00:00 2026"}});
+        assert!(matches!(
+            parse_event(&missing),
+            Some(MasterEvent::WorkerMissing { workerid: 4, .. })
+        ));
+        let back = json!({"k": "workers/4/connected", "m": {"workerid": 4, "name": "w1"}});
+        assert!(matches!(
+            parse_event(&back),
+            Some(MasterEvent::WorkerConnected { workerid: 4, .. })
+        ));
+        for other in [
+            json!({"k": "builds/12/update", "m": {}}),
+            json!({"msg": "pong"}),
+            json!({"k": "builders/3/builds/7/new", "m": "junk"}),
+        ] {
+            assert!(parse_event(&other).is_none(), "{other}");
+        }
+    }
+}

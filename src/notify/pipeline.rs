@@ -1,0 +1,388 @@
+//! The notification pipeline: master events in, messages to the chats that asked for them out.
+//!
+//! One task handles every event in order, live ones and those the catch-up finds after a
+//! (re)connect, so the bookkeeping needs no locks: an event is *claimed* in storage before it
+//! is announced (a repeat finds the claim and stays quiet), and the cursor remembers where the
+//! next catch-up starts. That is what makes a build announced once, even across restarts of
+//! the master or of the bot.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use teloxide::RequestError;
+use teloxide::types::{ChatId, Recipient};
+use tokio::sync::mpsc;
+
+use crate::buildbot::events::MasterEvent;
+use crate::buildbot::models::{Build, Builder, Outcome};
+use crate::buildbot::{self, Client};
+use crate::delivery::{Delivery, Outgoing};
+use crate::notify::{Event, classify};
+use crate::settings::NotifySettings;
+use crate::storage::{Chat, Cursor, StorageError, Store};
+use crate::text;
+
+/// Builds fetched per page during a catch-up.
+const PAGE: usize = 200;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error(transparent)]
+    Buildbot(#[from] buildbot::Error),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+type Result<T> = std::result::Result<T, NotifyError>;
+
+pub struct Notifier {
+    client: Arc<Client>,
+    store: Store,
+    delivery: Delivery,
+    settings: NotifySettings,
+    builders: HashMap<i64, Builder>,
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+pub fn recipient(chat: &Chat) -> Recipient {
+    match chat {
+        Chat::Id(id) => Recipient::Id(ChatId(*id)),
+        Chat::Channel(name) => Recipient::ChannelUsername(name.clone()),
+    }
+}
+
+/// Telegram answers that mean "this chat will never take a message from the bot again".
+fn chat_is_gone(error: &RequestError) -> bool {
+    use teloxide::ApiError::*;
+    match error {
+        RequestError::Api(api) => match api {
+            BotBlocked
+            | BotKicked
+            | BotKickedFromSupergroup
+            | BotKickedFromChannel
+            | UserDeactivated
+            | ChatNotFound
+            | GroupDeactivated
+            | CantInitiateConversation
+            | CantTalkWithBots => true,
+            // e.g. "Forbidden: bot was kicked from the group chat", not mapped by teloxide
+            Unknown(description) => description.starts_with("Forbidden:"),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+impl Notifier {
+    pub fn new(
+        client: Arc<Client>,
+        store: Store,
+        delivery: Delivery,
+        settings: NotifySettings,
+    ) -> Notifier {
+        Notifier {
+            client,
+            store,
+            delivery,
+            settings,
+            builders: HashMap::new(),
+        }
+    }
+
+    /// Handles events until the stream ends.
+    pub async fn run(mut self, mut events: mpsc::Receiver<MasterEvent>) {
+        while let Some(event) = events.recv().await {
+            let what = match &event {
+                MasterEvent::Connected => "catching up".to_owned(),
+                MasterEvent::BuildStarted(b) => format!("build {} started", b.buildid),
+                MasterEvent::BuildFinished(b) => format!("build {} finished", b.buildid),
+                MasterEvent::WorkerMissing { name, .. } => format!("worker {name} missing"),
+                MasterEvent::WorkerConnected { name, .. } => format!("worker {name} connected"),
+            };
+            let outcome = match event {
+                MasterEvent::Connected => self.catch_up().await,
+                MasterEvent::BuildStarted(build) => self.started(&build).await,
+                MasterEvent::BuildFinished(build) => self.finished(&build).await,
+                MasterEvent::WorkerMissing {
+                    workerid,
+                    name,
+                    last_connection,
+                } => {
+                    self.worker_missing(workerid, &name, last_connection.as_deref())
+                        .await
+                }
+                MasterEvent::WorkerConnected { workerid, name } => {
+                    self.worker_back(workerid, &name).await
+                }
+            };
+            if let Err(error) = outcome {
+                log::warn!("notifications for {what} failed: {error}");
+            }
+        }
+    }
+
+    /// Announces what happened since the cursor: builds started or finished while the event
+    /// stream was down (or the bot was not running), and workers that came back meanwhile.
+    async fn catch_up(&mut self) -> Result<()> {
+        let Some(cursor) = self.store.cursor().await? else {
+            // First start: history is not news. Announce from now on.
+            let newest = self.client.newest_build().await?;
+            let cursor = Cursor {
+                last_buildid: newest.map_or(0, |b| b.buildid),
+                last_complete_at: now(),
+            };
+            self.store.advance_cursor(cursor).await?;
+            log::info!(
+                "first start: announcing builds after build id {}",
+                cursor.last_buildid
+            );
+            return Ok(());
+        };
+        let mut after = cursor.last_buildid;
+        loop {
+            let page = self.client.builds_after(after, PAGE).await?;
+            for build in &page {
+                self.started(build).await?;
+                if build.complete {
+                    self.finished(build).await?;
+                }
+                after = after.max(build.buildid);
+            }
+            if page.len() < PAGE {
+                break;
+            }
+        }
+        let mut since = cursor.last_complete_at;
+        loop {
+            let page = self.client.builds_completed_since(since, PAGE).await?;
+            let before = since;
+            for build in &page {
+                self.finished(build).await?;
+                since = since.max(build.complete_at.unwrap_or(since));
+            }
+            // a full page of one second would repeat forever; the claims make re-reads harmless
+            if page.len() < PAGE || since == before {
+                break;
+            }
+        }
+        for worker in self.client.workers().await? {
+            if worker.is_connected() {
+                self.worker_back(worker.workerid, &worker.name).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn builder(&mut self, builderid: i64) -> Result<Option<Builder>> {
+        if !self.builders.contains_key(&builderid) {
+            self.builders = self
+                .client
+                .builders()
+                .await?
+                .into_iter()
+                .map(|b| (b.builderid, b))
+                .collect();
+        }
+        Ok(self.builders.get(&builderid).cloned())
+    }
+
+    /// `[notify].tags`: with tags set, only builders carrying one of them are reported.
+    fn reported(&self, builder: &Builder) -> bool {
+        self.settings.tags.is_empty() || builder.tags.iter().any(|t| self.settings.tags.contains(t))
+    }
+
+    /// Chats subscribed to any of `events`.
+    async fn subscribers(&self, events: &[Event]) -> Result<BTreeSet<Chat>> {
+        Ok(self
+            .store
+            .subscriptions()
+            .await?
+            .into_iter()
+            .filter(|(_, wanted)| events.iter().any(|e| wanted.contains(e)))
+            .map(|(chat, _)| chat)
+            .collect())
+    }
+
+    async fn note<'a>(
+        &self,
+        builder: &'a Builder,
+        build: &'a Build,
+    ) -> Result<text::BuildNote<'a>> {
+        let (reason, owner) = self.client.build_reason_and_owner(build.buildid).await?;
+        let revisions = match (self.settings.use_revisions, build.buildrequestid) {
+            (true, Some(request)) => Some(self.client.build_revisions(request).await?),
+            _ => None,
+        };
+        Ok(text::BuildNote {
+            builder,
+            build,
+            url: self.client.build_url(build.builderid, build.number),
+            reason,
+            owner,
+            revisions,
+        })
+    }
+
+    async fn started(&mut self, build: &Build) -> Result<()> {
+        if !self.store.claim(build.buildid, "started", now()).await? {
+            return Ok(());
+        }
+        let cursor = Cursor {
+            last_buildid: build.buildid,
+            last_complete_at: 0,
+        };
+        let Some(builder) = self
+            .builder(build.builderid)
+            .await?
+            .filter(|b| self.reported(b))
+        else {
+            return Ok(self.store.advance_cursor(cursor).await?);
+        };
+        let chats = self.subscribers(&[Event::Started]).await?;
+        if !chats.is_empty() {
+            let message = text::build_started(&self.note(&builder, build).await?);
+            self.send_all(&chats, &message).await?;
+        }
+        Ok(self.store.advance_cursor(cursor).await?)
+    }
+
+    async fn finished(&mut self, build: &Build) -> Result<()> {
+        let Some(result) = build
+            .results
+            .and_then(Outcome::from_code)
+            .filter(|_| build.complete)
+        else {
+            return Ok(());
+        };
+        if !self.store.claim(build.buildid, "finished", now()).await? {
+            return Ok(());
+        }
+        let cursor = Cursor {
+            last_buildid: 0,
+            last_complete_at: build.complete_at.unwrap_or(0),
+        };
+        let watchers = self.store.take_watchers(build.buildid).await?;
+        let builder = self.builder(build.builderid).await?;
+        let reported = builder.as_ref().is_some_and(|b| self.reported(b));
+
+        let comparing = [Event::Worse, Event::Better, Event::Problem, Event::Recovery];
+        let wants_comparison = reported && !self.subscribers(&comparing).await?.is_empty();
+        let previous = if wants_comparison {
+            self.client
+                .previous_finished_build(build.builderid, build.number)
+                .await?
+                .and_then(|b| b.results)
+                .and_then(Outcome::from_code)
+        } else {
+            None
+        };
+        let events = classify::finished(result, previous);
+        let mut chats = if reported {
+            self.subscribers(&events).await?
+        } else {
+            BTreeSet::new()
+        };
+        chats.extend(watchers);
+        if let (Some(builder), false) = (builder, chats.is_empty()) {
+            let note = self.note(&builder, build).await?;
+            let failure = self.failure_details(build, result).await?;
+            let message = text::build_finished(&note, previous, &failure);
+            self.send_all(&chats, &message).await?;
+        }
+        Ok(self.store.advance_cursor(cursor).await?)
+    }
+
+    /// The failing step and, with `show_blame_list`, who is to blame.
+    async fn failure_details(&self, build: &Build, result: Outcome) -> Result<text::Failure> {
+        if !matches!(result, Outcome::Failure | Outcome::Exception) {
+            return Ok(text::Failure {
+                step: None,
+                blame: None,
+            });
+        }
+        let steps = self.client.steps(build.buildid).await?;
+        let step = steps
+            .iter()
+            .find(|s| matches!(s.results, Some(2 | 4)) && !s.hidden)
+            .map(|s| s.name.clone());
+        let blame = if self.settings.show_blame_list {
+            let mut authors: Vec<String> = Vec::new();
+            for change in self.client.build_changes(build.buildid).await? {
+                if let Some(author) = change.author.filter(|a| !authors.contains(a)) {
+                    authors.push(author);
+                }
+            }
+            Some(authors)
+        } else {
+            None
+        };
+        Ok(text::Failure { step, blame })
+    }
+
+    async fn worker_missing(
+        &mut self,
+        workerid: i64,
+        name: &str,
+        last_connection: Option<&str>,
+    ) -> Result<()> {
+        if !self.store.mark_missing(workerid, name).await? {
+            return Ok(());
+        }
+        let chats = self.subscribers(&[Event::Worker]).await?;
+        self.send_all(&chats, &text::worker_missing(name, last_connection))
+            .await
+    }
+
+    async fn worker_back(&mut self, workerid: i64, name: &str) -> Result<()> {
+        if !self.store.clear_missing(workerid).await? {
+            return Ok(());
+        }
+        let chats = self.subscribers(&[Event::Worker]).await?;
+        self.send_all(&chats, &text::worker_back(name)).await
+    }
+
+    /// Sends one message to several chats. A chat that blocked or removed the bot loses its
+    /// subscriptions; a group that became a supergroup keeps them under its new id, and the
+    /// message is sent there.
+    async fn send_all(&self, chats: &BTreeSet<Chat>, message: &str) -> Result<()> {
+        for chat in chats {
+            let outgoing = Outgoing::text(message);
+            match self
+                .delivery
+                .send(recipient(chat), None, outgoing.clone())
+                .await
+            {
+                Ok(()) => {}
+                Err(RequestError::MigrateToChatId(new_id)) => {
+                    let new_chat = Chat::Id(new_id.0);
+                    log::info!(
+                        "chat {chat:?} became supergroup {}; moving its subscriptions",
+                        new_id.0
+                    );
+                    self.store.move_chat(chat, &new_chat).await?;
+                    if let Err(error) = self
+                        .delivery
+                        .send(recipient(&new_chat), None, outgoing)
+                        .await
+                    {
+                        log::warn!("could not notify chat {}: {error}", new_id.0);
+                    }
+                }
+                Err(error) if chat_is_gone(&error) => {
+                    log::info!(
+                        "chat {chat:?} no longer takes messages ({error}); dropping its subscriptions"
+                    );
+                    self.store.remove_chat(chat).await?;
+                }
+                Err(error) => log::warn!("could not notify chat {chat:?}: {error}"),
+            }
+        }
+        Ok(())
+    }
+}
