@@ -97,12 +97,11 @@ impl Store {
         if let Some(parent) = Path::new(path)
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
+            && !parent.is_dir()
         {
-            if !parent.is_dir() {
-                return Err(open_error(rusqlite::Error::InvalidPath(
-                    parent.to_path_buf(),
-                )));
-            }
+            return Err(open_error(rusqlite::Error::InvalidPath(
+                parent.to_path_buf(),
+            )));
         }
         let conn = Connection::open(path).map_err(open_error)?;
         let corrupt = |e: rusqlite::Error| StorageError::Corrupt {

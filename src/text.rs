@@ -486,15 +486,15 @@ pub fn status(statuses: &[BuilderStatus<'_>], long: bool, now: i64) -> String {
             if let Some(description) = s.builder.description.as_deref().filter(|d| !d.is_empty()) {
                 lines.push(format!("Description: {}", escape(description)));
             }
-            if !s.running.is_empty() {
-                if let Some((build, url)) = &s.last {
-                    lines.push(format!(
-                        "Last finished build {} {}{}",
-                        link(url, &format!("#{}", build.number)),
-                        result(build.results),
-                        ago(build.complete_at, now)
-                    ));
-                }
+            if !s.running.is_empty()
+                && let Some((build, url)) = &s.last
+            {
+                lines.push(format!(
+                    "Last finished build {} {}{}",
+                    link(url, &format!("#{}", build.number)),
+                    result(build.results),
+                    ago(build.complete_at, now)
+                ));
             }
         }
     }
@@ -538,10 +538,10 @@ pub fn last_builds(entries: &[BuilderLast<'_>], now: i64) -> String {
                     }
                     line.push(')');
                 }
-                if build.results != Some(0) {
-                    if let Some(state) = build.state_string.as_deref().filter(|s| !s.is_empty()) {
-                        let _ = write!(line, ": {}", escape(state));
-                    }
+                if build.results != Some(0)
+                    && let Some(state) = build.state_string.as_deref().filter(|s| !s.is_empty())
+                {
+                    let _ = write!(line, ": {}", escape(state));
                 }
                 lines.push(line);
             }
@@ -643,10 +643,10 @@ pub fn build_finished(
         let _ = write!(out, ", took {}", duration(done - started));
     }
     out.push('.');
-    if outcome != Some(Outcome::Success) {
-        if let Some(state) = note.build.state_string.as_deref().filter(|s| !s.is_empty()) {
-            let _ = write!(out, "\n{}", escape(state));
-        }
+    if outcome != Some(Outcome::Success)
+        && let Some(state) = note.build.state_string.as_deref().filter(|s| !s.is_empty())
+    {
+        let _ = write!(out, "\n{}", escape(state));
     }
     if let Some(step) = &failure.step {
         let _ = write!(out, "\nFailed step: <b>{}</b>", escape(step));

@@ -154,11 +154,10 @@ async fn stream_once(
                     }
                     continue;
                 }
-                if let Some(event) = parse_event(&value) {
-                    if events.send(event).await.is_err() {
+                if let Some(event) = parse_event(&value)
+                    && events.send(event).await.is_err() {
                         return Ok(());
                     }
-                }
             }
             _ = ping.tick() => {
                 if last_heard.elapsed() > SILENCE_LIMIT {

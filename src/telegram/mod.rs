@@ -94,12 +94,12 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     let bot = make_bot(&settings.telegram)?;
     let me = wait_for_me(&bot, &settings.telegram).await?;
     let username = me.user.username.clone().ok_or(StartError::NoUsername)?;
-    if let Some(configured) = &settings.telegram.bot_username {
-        if !configured.eq_ignore_ascii_case(&username) {
-            log::warn!(
-                "telegram.bot_username is {configured:?} but the token belongs to @{username}; answering as @{username}"
-            );
-        }
+    if let Some(configured) = &settings.telegram.bot_username
+        && !configured.eq_ignore_ascii_case(&username)
+    {
+        log::warn!(
+            "telegram.bot_username is {configured:?} but the token belongs to @{username}; answering as @{username}"
+        );
     }
     register_commands(&bot).await;
 

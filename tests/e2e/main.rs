@@ -6,5 +6,6 @@ mod support;
 mod access;
 mod builds;
 mod fake_selftest;
+mod notifications;
 mod startup;
 mod talk;

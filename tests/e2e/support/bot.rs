@@ -40,18 +40,14 @@ impl BotProcess {
             ),
         )
         .unwrap();
-        let log = std::fs::File::create(dir.path().join("bot.log")).unwrap();
-        let mark = fake.mark();
-        let child = Command::new(binary())
-            .arg("--config")
-            .arg(&settings)
-            .env("BBTG_TELEGRAM__BOT_TOKEN", TOKEN)
-            .env("RUST_LOG", "trace")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+        let child = spawn(&dir);
         let mut bot = BotProcess { child, dir };
+        bot.wait_until_polling(fake, 0).await;
+        bot
+    }
+
+    /// Waits until the bot polls Telegram after `mark`.
+    async fn wait_until_polling(&mut self, fake: &FakeTelegram, mark: usize) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while !fake
             .calls()
@@ -59,17 +55,31 @@ impl BotProcess {
             .skip(mark)
             .any(|c| c.method == "getupdates")
         {
-            if let Ok(Some(status)) = bot.child.try_wait() {
-                panic!("the bot exited at start ({status}):\n{}", bot.log());
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("the bot exited at start ({status}):\n{}", self.log());
             }
             assert!(
                 Instant::now() < deadline,
                 "the bot did not start polling:\n{}",
-                bot.log()
+                self.log()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        bot
+    }
+
+    /// Stops the bot with SIGTERM, runs `meanwhile`, and starts the bot again with the same
+    /// settings and storage.
+    pub async fn restart_after(
+        mut self,
+        fake: &FakeTelegram,
+        meanwhile: impl std::future::Future<Output = ()>,
+    ) -> BotProcess {
+        assert!(self.stop().await, "the bot stops cleanly on SIGTERM");
+        meanwhile.await;
+        let mark = fake.mark();
+        self.child = spawn(&self.dir);
+        self.wait_until_polling(fake, mark).await;
+        self
     }
 
     /// Everything the bot logged so far (it runs with RUST_LOG=trace).
@@ -79,6 +89,10 @@ impl BotProcess {
 
     /// Sends SIGTERM and waits for the process to end; returns whether it exited cleanly.
     pub async fn terminate(mut self) -> bool {
+        self.stop().await
+    }
+
+    async fn stop(&mut self) -> bool {
         unsafe {
             libc::kill(self.child.id() as i32, libc::SIGTERM);
         }
@@ -93,6 +107,24 @@ impl BotProcess {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// Starts the binary on the settings in `dir`, appending to its log there.
+fn spawn(dir: &tempfile::TempDir) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.path().join("bot.log"))
+        .unwrap();
+    Command::new(binary())
+        .arg("--config")
+        .arg(dir.path().join("settings.toml"))
+        .env("BBTG_TELEGRAM__BOT_TOKEN", TOKEN)
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
 }
 
 impl Drop for BotProcess {

@@ -9,7 +9,7 @@ use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -22,6 +22,16 @@ pub struct Master {
     pub dir: PathBuf,
     /// www credentials, for masters that require a login.
     pub login: Option<(String, String)>,
+    /// Orders for the thread that owns the processes.
+    control: mpsc::Sender<(Control, mpsc::Sender<()>)>,
+}
+
+/// What a test can do to a master's processes.
+#[derive(Debug, Clone, Copy)]
+enum Control {
+    StopWorker,
+    StartWorker,
+    RestartMaster,
 }
 
 /// The www user of the master that requires a login.
@@ -30,11 +40,23 @@ pub const LOGIN: (&str, &str) = ("tgbot", "s3cret-pass");
 static SHARED: OnceLock<Master> = OnceLock::new();
 static WITH_LOGIN: OnceLock<Master> = OnceLock::new();
 
+/// How a master is set up.
+#[derive(Clone, Copy)]
+struct Options {
+    login: Option<(&'static str, &'static str)>,
+    /// Seconds after a disconnect before Buildbot reports local-worker missing.
+    missing_timeout: u32,
+}
+
 /// The master most tests share (anonymous www, one connected worker).
 pub async fn shared() -> Master {
-    tokio::task::spawn_blocking(|| {
+    let options = Options {
+        login: None,
+        missing_timeout: 3600,
+    };
+    tokio::task::spawn_blocking(move || {
         SHARED
-            .get_or_init(|| start_in_keeper_thread("shared", None))
+            .get_or_init(|| start_in_keeper_thread("shared", options))
             .clone()
     })
     .await
@@ -43,34 +65,161 @@ pub async fn shared() -> Master {
 
 /// A master whose www requires [`LOGIN`] for everything, as locked-down masters do.
 pub async fn with_login() -> Master {
-    tokio::task::spawn_blocking(|| {
+    let options = Options {
+        login: Some(LOGIN),
+        missing_timeout: 3600,
+    };
+    tokio::task::spawn_blocking(move || {
         WITH_LOGIN
-            .get_or_init(|| start_in_keeper_thread("login", Some(LOGIN)))
+            .get_or_init(|| start_in_keeper_thread("login", options))
             .clone()
     })
     .await
     .unwrap()
 }
 
-fn start_in_keeper_thread(
-    name: &'static str,
-    login: Option<(&'static str, &'static str)>,
-) -> Master {
-    let (tx, rx) = std::sync::mpsc::channel();
+/// A master of the test's own, to stop and restart at will; its processes end when the last
+/// clone of the returned value is dropped. local-worker is reported missing 3 s after it goes.
+pub async fn dedicated(name: &'static str) -> Master {
+    let options = Options {
+        login: None,
+        missing_timeout: 3,
+    };
+    tokio::task::spawn_blocking(move || start_in_keeper_thread(name, options))
+        .await
+        .unwrap()
+}
+
+impl Master {
+    async fn order(&self, control: Control) {
+        let (ack, done) = mpsc::channel();
+        self.control
+            .send((control, ack))
+            .expect("the master's keeper thread is gone");
+        tokio::task::spawn_blocking(move || {
+            done.recv()
+                .expect("the order failed; see the messages above")
+        })
+        .await
+        .unwrap();
+    }
+
+    /// Stops the worker (as a crash or a reboot of its machine would).
+    pub async fn stop_worker(&self) {
+        self.order(Control::StopWorker).await;
+    }
+
+    /// Starts the worker again and waits until it is connected.
+    pub async fn start_worker(&self) {
+        self.order(Control::StartWorker).await;
+    }
+
+    /// Stops the master with SIGTERM, as `buildbot stop` does, starts it again and waits until
+    /// it serves its API and the worker is back.
+    pub async fn restart(&self) {
+        self.order(Control::RestartMaster).await;
+    }
+}
+
+/// The processes of one master, owned by its keeper thread.
+struct Site {
+    venv: PathBuf,
+    master_dir: PathBuf,
+    worker_dir: PathBuf,
+    www_port: u16,
+    pb_port: u16,
+    options: Options,
+    master: Option<Child>,
+    worker: Option<Child>,
+}
+
+impl Site {
+    fn start_master(&mut self) {
+        let login = self.options.login;
+        self.master = Some(spawn_tied(
+            twistd(&self.venv, &self.master_dir)
+                .env("BBTG_TEST_WWW_PORT", self.www_port.to_string())
+                .env("BBTG_TEST_PB_PORT", self.pb_port.to_string())
+                .env("BBTG_TEST_AUTH_USER", login.map_or("", |l| l.0))
+                .env("BBTG_TEST_AUTH_PASSWORD", login.map_or("", |l| l.1))
+                .env(
+                    "BBTG_TEST_MISSING_TIMEOUT",
+                    self.options.missing_timeout.to_string(),
+                )
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        ));
+    }
+
+    fn start_worker(&mut self) {
+        self.worker = Some(spawn_tied(
+            twistd(&self.venv, &self.worker_dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        ));
+    }
+
+    fn apply(&mut self, control: Control) {
+        match control {
+            Control::StopWorker => terminate(self.worker.take()),
+            Control::StartWorker => self.start_worker(),
+            Control::RestartMaster => {
+                terminate(self.master.take());
+                self.start_master();
+            }
+        }
+    }
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        terminate(self.worker.take());
+        terminate(self.master.take());
+    }
+}
+
+/// SIGTERM, then SIGKILL if the process is still there after 30 s.
+fn terminate(child: Option<Child>) {
+    let Some(mut child) = child else { return };
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().ok().flatten().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn start_in_keeper_thread(name: &'static str, options: Options) -> Master {
+    let (tx, rx) = mpsc::channel();
     std::thread::Builder::new()
         .name(format!("buildbot-{name}"))
         .spawn(move || {
-            let (master, _children) = match std::panic::catch_unwind(|| start(name, login)) {
+            let (master, mut site, orders) = match std::panic::catch_unwind(|| start(name, options))
+            {
                 Ok(started) => started,
                 Err(panic) => {
                     let _ = tx.send(Err(panic));
                     return;
                 }
             };
-            let _ = tx.send(Ok(master));
-            // The children die with this thread (PDEATHSIG): keep it until the process ends.
-            loop {
-                std::thread::park();
+            let _ = tx.send(Ok(master.clone()));
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            // The children die with this thread (PDEATHSIG) or when `site` drops: the thread
+            // lives until the last Master clone is gone, for the shared ones the whole run.
+            drop(master);
+            while let Ok((control, ack)) = orders.recv() {
+                site.apply(control);
+                if !matches!(control, Control::StopWorker) {
+                    runtime.block_on(wait_until_up(&site));
+                }
+                let _ = ack.send(());
             }
         })
         .unwrap();
@@ -149,84 +298,103 @@ fn run(command: &mut Command, what: &str) {
     );
 }
 
-fn start(name: &str, login: Option<(&str, &str)>) -> (Master, Vec<Child>) {
+type Orders = mpsc::Receiver<(Control, mpsc::Sender<()>)>;
+
+fn start(name: &str, options: Options) -> (Master, Site, Orders) {
     let venv = venv();
     let dir = root()
         .join("target/e2e")
         .join(format!("{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let master_dir = dir.join("master");
-    let worker_dir = dir.join("worker");
     std::fs::create_dir_all(&dir).unwrap();
-
-    let www_port = free_port();
-    let pb_port = free_port();
     let started = Instant::now();
+    let mut site = Site {
+        master_dir: dir.join("master"),
+        worker_dir: dir.join("worker"),
+        www_port: free_port(),
+        pb_port: free_port(),
+        venv,
+        options,
+        master: None,
+        worker: None,
+    };
     run(
-        Command::new(venv.join("bin/buildbot"))
+        Command::new(site.venv.join("bin/buildbot"))
             .args(["create-master", "-r"])
-            .arg(&master_dir),
+            .arg(&site.master_dir),
         "buildbot create-master",
     );
     std::fs::copy(
         root().join("tests/buildbot/master.cfg"),
-        master_dir.join("master.cfg"),
+        site.master_dir.join("master.cfg"),
     )
     .unwrap();
-    let master_process = spawn_tied(
-        twistd(&venv, &master_dir)
-            .env("BBTG_TEST_WWW_PORT", www_port.to_string())
-            .env("BBTG_TEST_PB_PORT", pb_port.to_string())
-            .env("BBTG_TEST_AUTH_USER", login.map_or("", |l| l.0))
-            .env("BBTG_TEST_AUTH_PASSWORD", login.map_or("", |l| l.1))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
+    site.start_master();
     run(
-        Command::new(venv.join("bin/buildbot-worker"))
+        Command::new(site.venv.join("bin/buildbot-worker"))
             .args(["create-worker", "--umask=0o22"])
-            .arg(&worker_dir)
-            .arg(format!("127.0.0.1:{pb_port}"))
+            .arg(&site.worker_dir)
+            .arg(format!("127.0.0.1:{}", site.pb_port))
             .args(["local-worker", "pass"]),
         "buildbot-worker create-worker",
     );
-    let worker_process = spawn_tied(
-        twistd(&venv, &worker_dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
+    site.start_worker();
 
+    let (control, orders) = mpsc::channel();
     let master = Master {
-        url: format!("http://127.0.0.1:{www_port}/"),
+        url: format!("http://127.0.0.1:{}/", site.www_port),
         dir,
-        login: login.map(|(u, p)| (u.to_owned(), p.to_owned())),
+        login: options.login.map(|(u, p)| (u.to_owned(), p.to_owned())),
+        control,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(async {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            if let Ok(workers) = master.get("workers?name=local-worker").await {
-                if workers["workers"][0]["connected_to"].as_array().is_some_and(|c| !c.is_empty()) {
-                    break;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the Buildbot master in {} did not come up with its worker within 90 s; see twistd.log there",
-                master_dir.display()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    });
+    runtime.block_on(wait_until_up(&site));
     eprintln!(
         "Buildbot master {name} up at {} in {:.1} s",
         master.url,
         started.elapsed().as_secs_f64()
     );
-    (master, vec![master_process, worker_process])
+    (master, site, orders)
+}
+
+/// Waits (up to 90 s) until the master answers and local-worker is connected to it.
+async fn wait_until_up(site: &Site) {
+    let url = format!("http://127.0.0.1:{}/", site.www_port);
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Some((user, password)) = site.options.login {
+            let _ = client
+                .get(format!("{url}auth/login"))
+                .basic_auth(user, Some(password))
+                .send()
+                .await;
+        }
+        let workers = client
+            .get(format!("{url}api/v2/workers?name=local-worker"))
+            .send()
+            .await;
+        if let Ok(response) = workers
+            && let Ok(body) = response.json::<Value>().await
+            && body["workers"][0]["connected_to"]
+                .as_array()
+                .is_some_and(|c| !c.is_empty())
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the Buildbot master in {} did not come up with its worker within 90 s; see twistd.log there",
+            site.master_dir.display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 impl Master {
@@ -300,10 +468,10 @@ impl Master {
                 .get(&format!("builds?buildrequestid={request}"))
                 .await
                 .unwrap();
-            if let Some(build) = builds["builds"].as_array().and_then(|b| b.first()) {
-                if !finished || build["complete"] == true {
-                    return build.clone();
-                }
+            if let Some(build) = builds["builds"].as_array().and_then(|b| b.first())
+                && (!finished || build["complete"] == true)
+            {
+                return build.clone();
             }
             assert!(
                 Instant::now() < deadline,

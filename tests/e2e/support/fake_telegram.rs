@@ -100,7 +100,8 @@ struct Inner {
     next_message_id: i64,
     next_callback_id: i64,
     calls: Vec<Call>,
-    faults: HashMap<String, VecDeque<Fault>>,
+    /// Scripted answers by method, each optionally only for one chat.
+    faults: HashMap<String, VecDeque<(Option<i64>, Fault)>>,
     /// Messages the bot sent, by id, so a test can tap their buttons.
     sent: HashMap<i64, Value>,
 }
@@ -270,7 +271,17 @@ impl FakeTelegram {
             .faults
             .entry(method.to_lowercase())
             .or_default()
-            .push_back(fault);
+            .push_back((None, fault));
+    }
+
+    /// Like [`FakeTelegram::inject`], for the next call of `method` to one chat only.
+    pub fn inject_for(&self, method: &str, chat: i64, fault: Fault) {
+        let mut inner = self.shared.inner.lock().unwrap();
+        inner
+            .faults
+            .entry(method.to_lowercase())
+            .or_default()
+            .push_back((Some(chat), fault));
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -356,13 +367,16 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         return get_updates(&shared, &params).await;
     }
 
-    let fault = shared
-        .inner
-        .lock()
-        .unwrap()
-        .faults
-        .get_mut(&method)
-        .and_then(VecDeque::pop_front);
+    let fault = {
+        let mut inner = shared.inner.lock().unwrap();
+        inner.faults.get_mut(&method).and_then(|queue| {
+            let chat = params["chat_id"].as_i64();
+            let index = queue
+                .iter()
+                .position(|(only, _)| only.is_none() || *only == chat)?;
+            queue.remove(index).map(|(_, fault)| fault)
+        })
+    };
     if let Some(fault) = fault {
         record(&shared, &method, params, fault.body.clone());
         return (
