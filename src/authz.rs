@@ -94,16 +94,25 @@ impl Authz {
         Ok(authz)
     }
 
+    /// May an unknown sender (someone posting as the group or as a channel) run `command`?
+    /// Only where the command is open to everybody.
+    pub fn allows_anonymous(&self, command: &str) -> bool {
+        *self.access(command) == Access::Everybody
+    }
+
     /// May `user_id` run `command` (a name from [`Command::names`])?
     pub fn allows(&self, command: &str, user_id: i64) -> bool {
-        let access = self.per_command.get(command).unwrap_or_else(|| {
-            if is_dangerous(command) {
+        self.access(command).admits(user_id)
+    }
+
+    fn access(&self, command: &str) -> &Access {
+        self.per_command
+            .get(command)
+            .unwrap_or(if is_dangerous(command) {
                 &self.dangerous
             } else {
                 &self.harmless
-            }
-        });
-        access.admits(user_id)
+            })
     }
 }
 
@@ -126,6 +135,8 @@ fn parse_access(setting: &str, value: &serde_json::Value) -> Result<Access, Sett
                 serde_json::Value::String(s) => s.trim().parse().ok(),
                 _ => None,
             })
+            // user ids are positive; a negative one is a group, which authz cannot name
+            .map(|id| id.filter(|id| *id > 0))
             .collect::<Option<BTreeSet<i64>>>()
             .map(Access::Users)
             .ok_or_else(|| SettingsError::invalid(setting, value, allowed)),
@@ -186,6 +197,11 @@ mod tests {
         assert!(
             err.contains("authz.\"force\"") && err.contains("list of numeric"),
             "{err}"
+        );
+        let err = authz(json!({"force": [-1001234]})).unwrap_err().to_string();
+        assert!(
+            err.contains("authz.\"force\""),
+            "a group id is not a user id: {err}"
         );
         let err = authz(json!({"force": [1, "x"]})).unwrap_err().to_string();
         assert!(err.contains("authz.\"force\""), "{err}");

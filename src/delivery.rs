@@ -132,6 +132,15 @@ impl Delivery {
         }
         match with_retries(request.clone()).await {
             Err(RequestError::Api(ApiError::MessageNotModified)) => Ok(()),
+            Err(RequestError::Api(ApiError::CantParseEntities(reason))) => {
+                log::error!(
+                    "Telegram could not parse an edit ({reason}); sending it as plain text"
+                );
+                let mut plain = request;
+                plain.payload_mut().text = plain_text(&plain.payload_mut().text);
+                plain.payload_mut().parse_mode = None;
+                with_retries(plain).await
+            }
             other => other,
         }
     }
@@ -257,6 +266,9 @@ pub fn split(text: &str, limit: usize) -> Vec<String> {
 /// whole, and "…" marks the cut.
 fn cut_line(line: &str, limit: usize) -> String {
     let bare = strip_tags(line);
+    if utf16_len(&bare) <= limit {
+        return bare; // only the markup was too much: the words all fit
+    }
     let mut out = String::new();
     let mut len = 0;
     let mut entity_start = None;

@@ -32,7 +32,7 @@ pub struct Settings {
     pub storage: StorageSettings,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TelegramSettings {
     pub bot_token: String,
     /// Without the leading `@`; `None` means "ask Telegram with getMe".
@@ -42,6 +42,20 @@ pub struct TelegramSettings {
     pub retry_delay: u32,
     pub use_webhook: bool,
     pub certificate: Option<String>,
+}
+
+impl fmt::Debug for TelegramSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TelegramSettings")
+            .field("bot_token", &"<redacted>")
+            .field("bot_username", &self.bot_username)
+            .field("api_url", &self.api_url)
+            .field("poll_timeout", &self.poll_timeout)
+            .field("retry_delay", &self.retry_delay)
+            .field("use_webhook", &self.use_webhook)
+            .field("certificate", &self.certificate)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -159,9 +173,12 @@ struct RawBuildbot {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawNotify {
+    #[serde(deserialize_with = "list_or_commas")]
     chat_ids: Vec<serde_json::Value>,
-    events: Vec<String>,
-    tags: Vec<String>,
+    #[serde(deserialize_with = "list_or_commas")]
+    events: Vec<serde_json::Value>,
+    #[serde(deserialize_with = "list_or_commas")]
+    tags: Vec<serde_json::Value>,
     show_blame_list: bool,
     use_revisions: bool,
 }
@@ -170,6 +187,28 @@ struct RawNotify {
 #[serde(deny_unknown_fields)]
 struct RawStorage {
     path: String,
+}
+
+/// A list from a file, or a comma-separated string from the environment
+/// (`BBTG_NOTIFY__EVENTS=failure,recovery`). Values stay as given: "007" is not a number.
+fn list_or_commas<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<serde_json::Value>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrString {
+        List(Vec<serde_json::Value>),
+        Text(String),
+    }
+    Ok(match ListOrString::deserialize(deserializer)? {
+        ListOrString::List(items) => items,
+        ListOrString::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(|item| serde_json::Value::String(item.to_owned()))
+            .collect(),
+    })
 }
 
 /// Loads the defaults, the optional settings file and the process environment.
@@ -195,16 +234,11 @@ pub fn load_with_env(
     let environment = Environment::with_prefix(ENV_PREFIX)
         .prefix_separator("_")
         .separator("__")
-        .list_separator(",")
-        .with_list_parse_key("notify.chat_ids")
-        .with_list_parse_key("notify.events")
-        .with_list_parse_key("notify.tags")
-        .try_parsing(true)
         .source(env);
     let config = builder
         .add_source(environment)
         .build()
-        .map_err(|e| SettingsError::Source(e.to_string()))?;
+        .map_err(|e| SettingsError::Source(explain_config_error(&e.to_string())))?;
     let raw: Raw = config
         .try_deserialize()
         .map_err(|e| SettingsError::Source(explain_config_error(&e.to_string())))?;
@@ -213,6 +247,26 @@ pub fn load_with_env(
 
 /// `config`'s messages name the field but not always what to do; add the fix.
 fn explain_config_error(message: &str) -> String {
+    // TOML parse errors quote the offending line, which may hold the bot token or a password:
+    // keep the position and the explanation, drop the quote.
+    let message: Vec<&str> = message
+        .lines()
+        .filter(|line| {
+            let line = line.trim_start();
+            let numbered_quote = line
+                .split_once('|')
+                .is_some_and(|(n, _)| n.trim().chars().all(|c| c.is_ascii_digit()));
+            !numbered_quote
+                && line != "|"
+                && !(line.starts_with('|')
+                    && line
+                        .trim_start_matches('|')
+                        .trim()
+                        .chars()
+                        .all(|c| c == '^'))
+        })
+        .collect();
+    let message = message.join(" ");
     if message.contains("unknown field") {
         format!(
             "{message}.\n  Check the spelling against settings/default.toml, which lists every key."
@@ -243,13 +297,18 @@ fn validate_telegram(raw: RawTelegram) -> Result<TelegramSettings, SettingsError
     }
     // BotFather tokens look like "123456789:AAE...". Do not echo the token back: it is a secret.
     let well_formed = token.split_once(':').is_some_and(|(id, secret)| {
-        !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) && !secret.is_empty()
+        !id.is_empty()
+            && id.bytes().all(|b| b.is_ascii_digit())
+            && !secret.is_empty()
+            && secret
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
     });
     if !well_formed {
         return Err(SettingsError::invalid(
             "telegram.bot_token",
             "(not shown)",
-            "a token as BotFather prints it: digits, a colon, then letters, e.g. 123456789:AAE...",
+            "a token as BotFather prints it: digits, a colon, then letters, digits, _ and -, e.g. 123456789:AAE...",
         ));
     }
     let username = raw.bot_username.trim().trim_start_matches('@').to_owned();
@@ -266,7 +325,17 @@ fn validate_telegram(raw: RawTelegram) -> Result<TelegramSettings, SettingsError
             "empty (read from Telegram), or the bot's username: 5-32 letters, digits or underscores",
         ));
     }
-    let api_url = parse_http_url("telegram.api_url", &raw.api_url)?;
+    let mut api_url = parse_http_url("telegram.api_url", &raw.api_url)?;
+    if api_url.query().is_some() || api_url.fragment().is_some() {
+        return Err(SettingsError::invalid(
+            "telegram.api_url",
+            format!("{:?}", raw.api_url),
+            "the Bot API base URL without query or #fragment, e.g. https://api.telegram.org",
+        ));
+    }
+    // teloxide appends "/bot<token>/<method>": a trailing slash would double it
+    let trimmed = api_url.path().trim_end_matches('/').to_owned();
+    api_url.set_path(&trimmed);
     let poll_timeout = in_range("telegram.poll_timeout", raw.poll_timeout, 1, 600)?;
     let retry_delay = in_range("telegram.retry_delay", raw.retry_delay, 1, 3600)?;
     if raw.use_webhook {
@@ -310,6 +379,15 @@ fn validate_buildbot(raw: RawBuildbot) -> Result<BuildbotSettings, SettingsError
                 "a www user name, since buildbot.password is set (or leave both empty)",
             ));
         }
+        (username, "") => {
+            return Err(SettingsError::invalid(
+                "buildbot.password",
+                "\"\"",
+                format!(
+                    "the password of www user {username:?}, since buildbot.username is set (or leave both empty)"
+                ),
+            ));
+        }
         (username, password) => Some(Credentials {
             username: username.to_owned(),
             password: password.to_owned(),
@@ -325,7 +403,10 @@ fn validate_notify(raw: RawNotify) -> Result<NotifySettings, SettingsError> {
         .map(parse_chat_target)
         .collect::<Result<Vec<_>, _>>()?;
     let mut events = Vec::new();
-    for name in &raw.events {
+    for value in &raw.events {
+        let name = value
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_owned);
         let event = name.trim().parse::<Event>().map_err(|_| {
             SettingsError::invalid("notify.events", format!("{name:?}"), Event::allowed_list())
         })?;
@@ -336,7 +417,12 @@ fn validate_notify(raw: RawNotify) -> Result<NotifySettings, SettingsError> {
     let tags = raw
         .tags
         .iter()
-        .map(|t| t.trim().to_owned())
+        .map(|t| {
+            t.as_str()
+                .map_or_else(|| t.to_string(), str::to_owned)
+                .trim()
+                .to_owned()
+        })
         .filter(|t| !t.is_empty())
         .collect();
     Ok(NotifySettings {
@@ -395,10 +481,24 @@ fn parse_chat_target(value: &serde_json::Value) -> Result<ChatTarget, SettingsEr
 
 fn parse_http_url(key: &str, value: &str) -> Result<Url, SettingsError> {
     let allowed = "an http:// or https:// URL, e.g. http://localhost:8010/";
-    let url = Url::parse(value.trim())
-        .map_err(|e| SettingsError::invalid(key, format!("{value:?} ({e})"), allowed))?;
+    let url = Url::parse(value.trim()).map_err(|e| {
+        let shown = if value.contains('@') {
+            "(not shown: it may hold credentials)".to_owned()
+        } else {
+            format!("{value:?}")
+        };
+        SettingsError::invalid(key, format!("{shown} ({e})"), allowed)
+    })?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(SettingsError::invalid(key, format!("{value:?}"), allowed));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        // never echo it: the URL holds a password
+        return Err(SettingsError::invalid(
+            key,
+            "(a URL with user:password@, not shown)",
+            "a URL without credentials; put them in buildbot.username and buildbot.password",
+        ));
     }
     Ok(url)
 }
@@ -506,6 +606,20 @@ mod tests {
             ]
         );
         assert_eq!(s.notify.events, vec![Event::Failure, Event::Recovery]);
+
+        // values keep their text: a password of digits is not a number
+        let env = HashMap::from([
+            (
+                "BBTG_TELEGRAM__BOT_TOKEN".to_owned(),
+                "42:secret".to_owned(),
+            ),
+            ("BBTG_BUILDBOT__USERNAME".to_owned(), "tg".to_owned()),
+            ("BBTG_BUILDBOT__PASSWORD".to_owned(), "007".to_owned()),
+            ("BBTG_NOTIFY__CHAT_IDS".to_owned(), "-1001234".to_owned()),
+        ]);
+        let s = load_with_env(None, Some(env)).unwrap();
+        assert_eq!(s.buildbot.credentials.unwrap().password, "007");
+        assert_eq!(s.notify.chat_ids, vec![ChatTarget::Id(-1001234)]);
     }
 
     #[test]
@@ -549,6 +663,38 @@ mod tests {
             err.contains("telegram.poll_timeout") && err.contains("1 to 600"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn credentials_in_urls_and_lonely_usernames_are_rejected() {
+        let err = error_text(&with_token(
+            "[buildbot]\nurl = \"http://tg:hunter2@ci.example.org/\"\n",
+        ));
+        assert!(
+            err.contains("buildbot.url") && err.contains("buildbot.username"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+        let err = error_text(&with_token("[buildbot]\nusername = \"tg\"\n"));
+        assert!(err.contains("buildbot.password"), "{err}");
+    }
+
+    #[test]
+    fn api_url_is_normalised() {
+        let s = load_toml(&with_token("api_url = \"http://127.0.0.1:8081/tg/\"\n")).unwrap();
+        assert_eq!(s.telegram.api_url.as_str(), "http://127.0.0.1:8081/tg");
+        let err = error_text(&with_token("api_url = \"http://127.0.0.1:8081/?x=1\"\n"));
+        assert!(err.contains("telegram.api_url"), "{err}");
+    }
+
+    #[test]
+    fn syntax_errors_do_not_quote_the_line() {
+        // an unquoted token is a TOML syntax error whose message would quote the line
+        let err = error_text("[telegram]\nbot_token = 123456:AAEsecret\n");
+        assert!(err.contains("line 2"), "{err}");
+        assert!(!err.contains("AAEsecret"), "{err}");
+        let s = format!("{:?}", load_toml(&with_token("")).unwrap());
+        assert!(!s.contains("ABCdef"), "Debug never shows the token: {s}");
     }
 
     #[test]

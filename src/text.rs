@@ -261,6 +261,19 @@ pub fn not_allowed(command: &str, user_id: i64, dangerous: bool) -> String {
     )
 }
 
+pub fn anonymous_not_allowed(command: &str) -> String {
+    format!(
+        "⛔ You are posting as the group or as a channel, so I cannot tell who you are, and /{command} needs that. Post as yourself to use it."
+    )
+}
+
+pub fn getid_anonymous(chat_id: i64) -> String {
+    format!(
+        "You are posting as the group or as a channel, so Telegram does not tell me who you are: post as yourself to learn your ID.\nThis chat's ID is {}.",
+        code(&chat_id.to_string())
+    )
+}
+
 pub fn button_not_allowed(command: &str) -> String {
     format!("⛔ Sorry, you are not allowed to use /{command}.")
 }
@@ -369,7 +382,11 @@ pub fn changes_list(changes: &[Change]) -> String {
             .and_then(|c| c.lines().map(str::trim).find(|l| !l.is_empty()))
             .unwrap_or("(no comment)");
         let summary: String = summary.chars().take(200).collect();
-        match change.revlink.as_deref().filter(|l| l.starts_with("http")) {
+        let web_link = change
+            .revlink
+            .as_deref()
+            .filter(|l| url::Url::parse(l).is_ok_and(|u| matches!(u.scheme(), "http" | "https")));
+        match web_link {
             Some(url) => {
                 let _ = write!(out, "\n📄 {}", link(url, &summary));
             }
@@ -457,12 +474,22 @@ pub fn status(statuses: &[BuilderStatus<'_>], long: bool, now: i64) -> String {
                     let running_for = r
                         .build
                         .started_at
-                        .map(|t| format!(", for {}", duration(now - t)))
+                        .map(|t| format!(", for {}", duration(now.saturating_sub(t))))
                         .unwrap_or_default();
                     format!("build {number} ({step}{running_for})")
                 })
                 .collect();
-            format!("🌀 {name}: running {}", builds.join(", "))
+            // one line per build: a busy builder must not make a line too long to send
+            match builds.as_slice() {
+                [one] => format!("🌀 {name}: running {one}"),
+                many => format!(
+                    "🌀 {name}: running {} builds:\n    {}",
+                    many.len(),
+                    many.join("\n    ")
+                ),
+            }
+        } else if !s.builder.is_active() {
+            format!("🗄️ {name}: retired")
         } else if !s.online {
             format!("🔌 {name}: offline")
         } else {
@@ -486,9 +513,8 @@ pub fn status(statuses: &[BuilderStatus<'_>], long: bool, now: i64) -> String {
             if let Some(description) = s.builder.description.as_deref().filter(|d| !d.is_empty()) {
                 lines.push(format!("Description: {}", escape(description)));
             }
-            if !s.running.is_empty()
-                && let Some((build, url)) = &s.last
-            {
+            let last_not_shown_yet = !s.running.is_empty() || !s.online || !s.builder.is_active();
+            if last_not_shown_yet && let Some((build, url)) = &s.last {
                 lines.push(format!(
                     "Last finished build {} {}{}",
                     link(url, &format!("#{}", build.number)),
@@ -503,7 +529,7 @@ pub fn status(statuses: &[BuilderStatus<'_>], long: bool, now: i64) -> String {
 
 fn ago(at: Option<i64>, now: i64) -> String {
     match at {
-        Some(t) => format!(", {} ago", fuzzy_interval(now - t)),
+        Some(t) => format!(", {} ago", fuzzy_interval(now.saturating_sub(t))),
         None => String::new(),
     }
 }
@@ -532,9 +558,9 @@ pub fn last_builds(entries: &[BuilderLast<'_>], now: i64) -> String {
                     result(build.results)
                 );
                 if let Some(done) = build.complete_at {
-                    let _ = write!(line, " ({} ago", fuzzy_interval(now - done));
+                    let _ = write!(line, " ({} ago", fuzzy_interval(now.saturating_sub(done)));
                     if let Some(started) = build.started_at {
-                        let _ = write!(line, ", took {}", duration(done - started));
+                        let _ = write!(line, ", took {}", duration(done.saturating_sub(started)));
                     }
                     line.push(')');
                 }
@@ -640,7 +666,7 @@ pub fn build_finished(
         });
     let mut out = format!("{emoji} {}: {word}", build_name(note));
     if let (Some(started), Some(done)) = (note.build.started_at, note.build.complete_at) {
-        let _ = write!(out, ", took {}", duration(done - started));
+        let _ = write!(out, ", took {}", duration(done.saturating_sub(started)));
     }
     out.push('.');
     if outcome != Some(Outcome::Success)
@@ -1052,5 +1078,48 @@ mod tests {
                 notify_list(&[])
             )
         );
+    }
+
+    #[test]
+    fn busy_retired_and_offline_builders() {
+        let busy = builder(1, "busy", &[], true);
+        let gone = builder(2, "gone", &[], false);
+        let down = builder(3, "down", &[], true);
+        let a = build(20, 4, None, NOW - 10, None, "building");
+        let b = build(21, 5, None, NOW - 5, None, "building");
+        let last = build(9, 2, Some(2), NOW - 4000, Some(NOW - 3900), "failed");
+        fn running(build: &Build) -> RunningBuild<'_> {
+            let url = format!("http://bb/#/builders/1/builds/{}", build.number);
+            RunningBuild {
+                build,
+                url,
+                step: None,
+            }
+        }
+        let statuses = vec![
+            BuilderStatus {
+                builder: &busy,
+                url: "http://bb/#/builders/1".into(),
+                online: true,
+                running: vec![running(&a), running(&b)],
+                last: None,
+            },
+            BuilderStatus {
+                builder: &gone,
+                url: "http://bb/#/builders/2".into(),
+                online: false,
+                running: vec![],
+                last: None,
+            },
+            BuilderStatus {
+                builder: &down,
+                url: "http://bb/#/builders/3".into(),
+                online: false,
+                running: vec![],
+                last: Some((&last, "http://bb/#/builders/3/builds/2".into())),
+            },
+        ];
+        insta::assert_snapshot!("status_busy", status(&statuses, false, NOW));
+        insta::assert_snapshot!("status_offline_long", status(&statuses[2..], true, NOW));
     }
 }

@@ -74,7 +74,9 @@ pub struct Client {
     base: Url,
     credentials: Option<Credentials>,
     /// Serialises logins so that a burst of requests after an expiry logs in once.
-    login: Mutex<bool>,
+    /// How many logins succeeded: a request that was refused with an older session logs in
+    /// again only if nobody did meanwhile, so a burst of refusals costs one login.
+    login: Mutex<u64>,
 }
 
 impl Client {
@@ -92,7 +94,7 @@ impl Client {
             cookies,
             base: settings.url.clone(),
             credentials: settings.credentials.clone(),
-            login: Mutex::new(false),
+            login: Mutex::new(0),
         }
     }
 
@@ -350,7 +352,7 @@ impl Client {
     /// GET with the session cookie; logs in first when credentials are set, and once more
     /// when the master says the session is no longer good.
     async fn get_json(&self, url: &Url) -> Result<serde_json::Value> {
-        self.ensure_logged_in().await?;
+        let session = self.ensure_logged_in().await?;
         let response = self.send_get(url).await?;
         let response = match response.status() {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN if self.credentials.is_some() => {
@@ -358,7 +360,7 @@ impl Client {
                     "Buildbot session no longer accepted ({}); logging in again",
                     response.status()
                 );
-                self.log_in().await?;
+                self.renew_login(session).await?;
                 self.send_get(url).await?
             }
             _ => response,
@@ -389,13 +391,22 @@ impl Client {
         })
     }
 
-    async fn ensure_logged_in(&self) -> Result<()> {
-        if self.credentials.is_some() {
-            let mut logged_in = self.login.lock().await;
-            if !*logged_in {
-                self.log_in().await?;
-                *logged_in = true;
-            }
+    /// Logs in once, when credentials are set; returns the session's number.
+    async fn ensure_logged_in(&self) -> Result<u64> {
+        let mut logins = self.login.lock().await;
+        if self.credentials.is_some() && *logins == 0 {
+            self.log_in().await?;
+            *logins = 1;
+        }
+        Ok(*logins)
+    }
+
+    /// Logs in again after session `refused` was turned away, unless another request already did.
+    async fn renew_login(&self, refused: u64) -> Result<()> {
+        let mut logins = self.login.lock().await;
+        if *logins == refused {
+            self.log_in().await?;
+            *logins += 1;
         }
         Ok(())
     }

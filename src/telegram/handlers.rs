@@ -6,7 +6,7 @@ use std::error::Error;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use futures::future::join_all;
+use futures::{StreamExt, TryStreamExt};
 use teloxide::prelude::*;
 use teloxide::types::ChatKind;
 
@@ -68,6 +68,17 @@ async fn reply(app: &App, msg: &Message, answer: Answer) -> HandlerResult {
     Ok(())
 }
 
+/// Telegram's stand-ins for people who post as the group (anonymous admins) or as a channel.
+const STAND_INS: [u64; 2] = [1_087_968_824, 136_817_688];
+
+/// Who sent a message, when Telegram says: `None` for posts made as the group or a channel,
+/// whose `from` is a stand-in shared by everybody who posts that way.
+pub fn sender(msg: &Message) -> Option<&teloxide::types::User> {
+    msg.from
+        .as_ref()
+        .filter(|user| msg.sender_chat.is_none() && !STAND_INS.contains(&user.id.0))
+}
+
 pub fn user_id(user: &teloxide::types::User) -> i64 {
     // Telegram user ids fit in 52 bits.
     i64::try_from(user.id.0).unwrap_or(i64::MAX)
@@ -101,15 +112,21 @@ fn usage_failure(command: &str, reason: &str) -> Failure {
 
 /// True when the sender may not run this command; the schema then routes to [`deny`].
 pub fn is_denied(app: Arc<App>, msg: Message, command: Command) -> bool {
-    match msg.from.as_ref() {
+    match sender(&msg) {
         Some(user) => !app.allows(command.name(), user_id(user)),
-        None => true,
+        None => !app.settings.authz.allows_anonymous(command.name()),
     }
 }
 
 pub async fn deny(app: Arc<App>, msg: Message, command: Command) -> HandlerResult {
-    let Some(user) = msg.from.as_ref() else {
-        return Ok(()); // no sender (e.g. a channel post): nobody to answer
+    let Some(user) = sender(&msg) else {
+        log::info!("denied /{} to an anonymous sender", command.name());
+        app.reply(
+            &msg,
+            Outgoing::text(text::anonymous_not_allowed(command.name())),
+        )
+        .await?;
+        return Ok(());
     };
     log::info!("denied /{} to user {}", command.name(), user_id(user));
     let denial = text::not_allowed(
@@ -151,8 +168,9 @@ pub async fn nay(app: Arc<App>, msg: Message) -> HandlerResult {
 }
 
 pub async fn getid(app: Arc<App>, msg: Message) -> HandlerResult {
-    let Some(user) = msg.from.as_ref() else {
-        return Ok(());
+    let Some(user) = sender(&msg) else {
+        let answer = text::getid_anonymous(msg.chat.id.0);
+        return reply(&app, &msg, Ok(Outgoing::text(answer))).await;
     };
     let answer = if msg.chat.is_private() {
         text::getid_private(user_id(user))
@@ -439,6 +457,17 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+/// Runs per-builder requests a few at a time: quick, without flooding the master when a
+/// chat asks about many builders.
+async fn ask_each<T>(
+    requests: impl Iterator<Item = impl std::future::Future<Output = buildbot::Result<T>>>,
+) -> buildbot::Result<Vec<T>> {
+    futures::stream::iter(requests)
+        .buffered(8)
+        .try_collect()
+        .await
+}
+
 pub async fn status(app: Arc<App>, msg: Message, args: String) -> HandlerResult {
     reply(&app, &msg, status_answer(&app, &args).await).await
 }
@@ -458,15 +487,17 @@ async fn status_answer(app: &App, args: &str) -> Answer {
         .filter(|b| chosen.iter().any(|c| c.builderid == b.builderid))
         .collect();
     // Ask for every running build's step and every builder's last build at once.
-    let steps = join_all(running.iter().map(|b| app.buildbot.current_step(b.buildid)));
-    let lasts = join_all(
-        chosen
-            .iter()
-            .map(|b| app.buildbot.last_finished_build(b.builderid)),
+    let client = &app.buildbot;
+    let build_ids: Vec<i64> = running.iter().map(|b| b.buildid).collect();
+    let builder_ids: Vec<i64> = chosen.iter().map(|b| b.builderid).collect();
+    let steps = ask_each(build_ids.into_iter().map(|id| client.current_step(id)));
+    let lasts = ask_each(
+        builder_ids
+            .into_iter()
+            .map(|id| client.last_finished_build(id)),
     );
     let (steps, lasts) = tokio::join!(steps, lasts);
-    let steps = steps.into_iter().collect::<Result<Vec<_>, _>>()?;
-    let lasts = lasts.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let (steps, lasts) = (steps?, lasts?);
 
     let mut running_by_builder: HashMap<i64, Vec<text::RunningBuild<'_>>> = HashMap::new();
     for (build, step) in running.iter().zip(&steps) {
@@ -512,14 +543,14 @@ async fn last_answer(app: &App, args: &str) -> Answer {
         .filter(|b| app.shows(b))
         .collect();
     let chosen = select(&builders, &selection)?;
-    let lasts = join_all(
-        chosen
-            .iter()
-            .map(|b| app.buildbot.last_finished_build(b.builderid)),
+    let client = &app.buildbot;
+    let builder_ids: Vec<i64> = chosen.iter().map(|b| b.builderid).collect();
+    let lasts = ask_each(
+        builder_ids
+            .into_iter()
+            .map(|id| client.last_finished_build(id)),
     )
-    .await
-    .into_iter()
-    .collect::<Result<Vec<_>, _>>()?;
+    .await?;
     let entries: Vec<_> = chosen
         .iter()
         .zip(&lasts)

@@ -209,6 +209,13 @@ async fn wait_for_me(bot: &Bot, settings: &TelegramSettings) -> Result<Me, Start
                     reason: "Unauthorized".into(),
                 });
             }
+            // Telegram (or whatever answers at api_url) said no: waiting will not change that.
+            Err(RequestError::Api(error)) => {
+                return Err(StartError::BadToken {
+                    api_url: settings.api_url.to_string(),
+                    reason: error.to_string(),
+                });
+            }
             Err(error) => {
                 if !reported {
                     log::warn!(

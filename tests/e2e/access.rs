@@ -112,3 +112,43 @@ async fn buttons_check_authz_again_and_refuse_forged_data() {
         .await;
     assert!(edit.text().contains("runtests"), "{}", edit.text());
 }
+
+#[tokio::test]
+async fn anonymous_admins_are_nobody_for_authz() {
+    const ANONYMOUS_GROUP: i64 = -4003;
+    let master = buildbot::shared().await;
+    let fake = FakeTelegram::start().await;
+    // even if the stand-in's id were listed, posting as the group must not unlock /force
+    let authz = "[authz]\n\"force,stop\" = [111111, 1087968824]\n";
+    let _bot = BotProcess::start(&fake, &master.url, authz).await;
+
+    let mark = fake.mark();
+    fake.anonymous_group_message(ANONYMOUS_GROUP, "/force");
+    let denied = fake.reply_in(mark, ANONYMOUS_GROUP).await;
+    assert!(
+        denied
+            .text()
+            .contains("posting as the group or as a channel"),
+        "{}",
+        denied.text()
+    );
+
+    let mark = fake.mark();
+    fake.anonymous_group_message(ANONYMOUS_GROUP, "/getid");
+    let id = fake.reply_in(mark, ANONYMOUS_GROUP).await;
+    assert!(
+        id.text().contains("post as yourself") && id.text().contains("<code>-4003</code>"),
+        "{}",
+        id.text()
+    );
+
+    // harmless commands open to everybody still work for them
+    let mark = fake.mark();
+    fake.anonymous_group_message(ANONYMOUS_GROUP, "/hello");
+    assert!(
+        fake.reply_in(mark, ANONYMOUS_GROUP)
+            .await
+            .text()
+            .ends_with("👋")
+    );
+}

@@ -235,6 +235,21 @@ impl FakeTelegram {
         self.push_update(json!({"message": message}));
     }
 
+    /// An anonymous group admin writes `text` in `chat_id`: Telegram sends the group as
+    /// `sender_chat` and a stand-in bot user as `from`.
+    pub fn anonymous_group_message(&self, chat_id: i64, text: &str) {
+        let chat = chat_json(&json!(chat_id));
+        let stand_in = Person {
+            id: 1_087_968_824,
+            first_name: "Group",
+            username: "GroupAnonymousBot",
+        };
+        let mut message = self.message(chat.clone(), &stand_in, text);
+        message["from"]["is_bot"] = json!(true);
+        message["sender_chat"] = chat;
+        self.push_update(json!({"message": message}));
+    }
+
     /// `from` taps a button with `data` under the message the bot sent as `sent`.
     pub fn tap(&self, from: &Person, sent: &Call, data: &str) -> String {
         let message_id = sent.result["message_id"]
