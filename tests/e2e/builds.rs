@@ -354,3 +354,32 @@ async fn masters_that_require_a_login() {
         status.text()
     );
 }
+
+#[tokio::test]
+async fn tags_limit_what_the_bot_shows() {
+    let master = buildbot::shared().await;
+    let fake = FakeTelegram::start().await;
+    let _bot = BotProcess::start(&fake, &master.url, "[notify]\ntags = [\"unit\"]\n").await;
+
+    let list = fake.ask(&ALICE, "/list builders").await;
+    assert!(
+        list.text().contains(">runtests</a>") && list.text().contains(">failing</a>"),
+        "{}",
+        list.text()
+    );
+    assert!(
+        !list.text().contains(">slow</a>") && !list.text().contains("lint_"),
+        "{}",
+        list.text()
+    );
+    let status = fake.ask(&ALICE, "/status").await;
+    assert_eq!(status.text().lines().count(), 2, "{}", status.text());
+    let other = fake.ask(&ALICE, "/last slow").await;
+    assert!(
+        other
+            .text()
+            .starts_with("There is no builder called <code>slow</code>"),
+        "{}",
+        other.text()
+    );
+}

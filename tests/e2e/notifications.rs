@@ -437,3 +437,50 @@ async fn blocked_chats_are_dropped_and_migrated_groups_follow() {
     let bob = fake.ask(&BOB, "/notify list").await;
     assert_eq!(bob.text(), "🔕 No events are being notified in this chat.");
 }
+
+#[tokio::test]
+async fn blame_list_and_revisions() {
+    let master = buildbot::dedicated("blame").await;
+    let fake = FakeTelegram::start().await;
+    let settings = format!(
+        "[notify]\nchat_ids = [{}]\nevents = [\"started\", \"failure\"]\nshow_blame_list = true\nuse_revisions = true\n",
+        ALICE.id
+    );
+    let _bot = BotProcess::start(&fake, &master.url, &settings).await;
+    fake.ask(&ALICE, "/hello").await;
+    let mark = fake.mark();
+
+    let revision = "deadbeefcafe0123456789abcdef0123456789ab";
+    master
+        .add_change_on(
+            "blame",
+            "Dana <dana@example.org>",
+            "Break the check",
+            revision,
+        )
+        .await;
+    let started = fake
+        .wait_for(mark, "sendMessage", |c| c.text().starts_with("🚀"))
+        .await;
+    assert!(
+        started
+            .text()
+            .contains("of <b>toggle</b> containing revision <code>deadbee</code> started."),
+        "{}",
+        started.text()
+    );
+    let failed = fake
+        .wait_for(mark, "sendMessage", |c| c.text().starts_with("❌"))
+        .await;
+    let text = failed.text();
+    assert!(
+        text.contains("containing revision <code>deadbee</code>: failure"),
+        "{text}"
+    );
+    assert!(text.contains("Failed step: <b>check</b>"), "{text}");
+    assert!(
+        text.contains("Blame: Dana &lt;dana@example.org&gt;"),
+        "{text}"
+    );
+    assert!(!text.contains(revision), "hashes are shortened: {text}");
+}

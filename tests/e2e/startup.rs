@@ -195,3 +195,32 @@ async fn token_never_reaches_the_log_even_at_trace() {
     let secret = TOKEN.split_once(':').unwrap().1;
     assert!(!log.contains(secret), "the token leaked:\n{log}");
 }
+
+#[test]
+fn unusable_storage_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("bot.sqlite");
+    std::fs::write(
+        &garbage,
+        "not a database, but long enough to look like one to SQLite",
+    )
+    .unwrap();
+    let file = settings_file(&format!("[storage]\npath = \"{}\"\n", garbage.display()));
+    let (code, _, err) = run_to_exit(
+        &["--config", file.path().to_str().unwrap()],
+        &[("BBTG_TELEGRAM__BOT_TOKEN", TOKEN)],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("not a usable SQLite database") && err.contains("bot.sqlite"),
+        "{err}"
+    );
+
+    let file = settings_file("[storage]\npath = \"/nonexistent-dir/bot.sqlite\"\n");
+    let (code, _, err) = run_to_exit(
+        &["--config", file.path().to_str().unwrap()],
+        &[("BBTG_TELEGRAM__BOT_TOKEN", TOKEN)],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("storage.path"), "{err}");
+}

@@ -488,15 +488,20 @@ impl Master {
         self.wait_build(request, true).await
     }
 
-    /// Records a change through the `base` change hook, as a VCS hook would.
+    /// Records a change on branch "main" through the `base` change hook, as a VCS hook would.
     pub async fn add_change(&self, author: &str, comments: &str, revision: &str) {
+        self.add_change_on("main", author, comments, revision).await;
+    }
+
+    /// Records a change on `branch` (changes on "blame" start a failing toggle build).
+    pub async fn add_change_on(&self, branch: &str, author: &str, comments: &str, revision: &str) {
         let response = reqwest::Client::new()
             .post(format!("{}change_hook/base", self.url))
             .form(&[
                 ("author", author),
                 ("comments", comments),
                 ("revision", revision),
-                ("branch", "main"),
+                ("branch", branch),
                 ("repository", "https://example.org/repo.git"),
                 ("revlink", &format!("https://example.org/commit/{revision}")),
             ])
