@@ -42,6 +42,9 @@ pub struct Notifier {
     delivery: Delivery,
     settings: NotifySettings,
     builders: HashMap<i64, Builder>,
+    /// The newest finished build seen per builder, `(number, result)`: when a build's number
+    /// follows it, the previous result is known without asking the master.
+    last_results: HashMap<i64, (i64, Outcome)>,
 }
 
 fn now() -> i64 {
@@ -92,6 +95,7 @@ impl Notifier {
             delivery,
             settings,
             builders: HashMap::new(),
+            last_results: HashMap::new(),
         }
     }
 
@@ -273,15 +277,24 @@ impl Notifier {
 
         let comparing = [Event::Worse, Event::Better, Event::Problem, Event::Recovery];
         let wants_comparison = reported && !self.subscribers(&comparing).await?.is_empty();
-        let previous = if wants_comparison {
-            self.client
+        let previous = match self.last_results.get(&build.builderid) {
+            _ if !wants_comparison => None,
+            Some((number, outcome)) if *number == build.number - 1 => Some(*outcome),
+            _ => self
+                .client
                 .previous_finished_build(build.builderid, build.number)
                 .await?
                 .and_then(|b| b.results)
-                .and_then(Outcome::from_code)
-        } else {
-            None
+                .and_then(Outcome::from_code),
         };
+        let newest = self
+            .last_results
+            .get(&build.builderid)
+            .is_none_or(|(n, _)| *n < build.number);
+        if newest {
+            self.last_results
+                .insert(build.builderid, (build.number, result));
+        }
         let events = classify::finished(result, previous);
         let mut chats = if reported {
             self.subscribers(&events).await?

@@ -413,6 +413,9 @@ async fn blocked_chats_are_dropped_and_migrated_groups_follow() {
     let moved = fake
         .wait_for(mark, "sendMessage", |c| c.chat_id() == Some(NEW_GROUP))
         .await;
+    // Bob's turn comes after the group's: wait for the refusal before counting anew
+    fake.wait_for(mark, "sendMessage", |c| c.chat_id() == Some(BOB.id))
+        .await;
     assert!(
         moved.text().contains(&reference),
         "re-sent to the supergroup: {}",
@@ -483,4 +486,30 @@ async fn blame_list_and_revisions() {
         "{text}"
     );
     assert!(!text.contains(revision), "hashes are shortened: {text}");
+}
+
+#[tokio::test]
+async fn events_flow_from_a_master_that_requires_a_login() {
+    let master = buildbot::with_login().await;
+    let (user, password) = buildbot::LOGIN;
+    let fake = FakeTelegram::start().await;
+    let login = format!("username = \"{user}\"\npassword = \"{password}\"\n");
+    let settings = format!(
+        "[notify]\nchat_ids = [{}]\nevents = [\"finished\"]\n",
+        ALICE.id
+    );
+    let bot = BotProcess::start_with(&fake, &master.url, &login, &settings).await;
+    fake.ask(&ALICE, "/hello").await;
+    let mark = fake.mark();
+    let build = master.build("runtests").await;
+    let done = fake
+        .wait_for(mark, "sendMessage", |c| {
+            c.text().contains(&build_ref(&build, "runtests"))
+        })
+        .await;
+    assert!(done.text().contains(": success"), "{}", done.text());
+    assert!(
+        bot.log().contains("listening to Buildbot events"),
+        "the websocket took the session cookie"
+    );
 }
