@@ -12,6 +12,7 @@ pub struct App {
     pub buildbot: std::sync::Arc<buildbot::Client>,
     pub delivery: Delivery,
     pub store: Store,
+    pub master_control: crate::master_control::MasterControl,
     /// This bot's username (without `@`), as Telegram knows it.
     pub bot_username: String,
 }

@@ -12,7 +12,8 @@ use teloxide::RequestError;
 use teloxide::prelude::*;
 use teloxide::requests::{HasPayload, Request};
 use teloxide::types::{
-    InlineKeyboardMarkup, LinkPreviewOptions, MessageId, ParseMode, Recipient, ReplyParameters,
+    ForceReply, InlineKeyboardMarkup, LinkPreviewOptions, MessageId, ParseMode, Recipient,
+    ReplyMarkup, ReplyParameters,
 };
 
 /// Telegram's limit on a message's text, in UTF-16 code units after entity parsing. Measuring
@@ -27,6 +28,9 @@ const ATTEMPTS: u32 = 4;
 pub struct Outgoing {
     pub text: String,
     pub keyboard: Option<InlineKeyboardMarkup>,
+    /// Ask the client to answer this message (Telegram's force_reply): in groups, where a
+    /// bot only sees replies to it, this is how a typed answer reaches the bot.
+    pub asks: bool,
 }
 
 impl Outgoing {
@@ -34,7 +38,14 @@ impl Outgoing {
         Outgoing {
             text: text.into(),
             keyboard: None,
+            asks: false,
         }
+    }
+
+    /// Marks the message as a question whose answer is typed.
+    pub fn asking(mut self) -> Outgoing {
+        self.asks = true;
+        self
     }
 
     pub fn with_keyboard(mut self, keyboard: InlineKeyboardMarkup) -> Outgoing {
@@ -64,14 +75,16 @@ impl Delivery {
         let parts = split(&message.text, MESSAGE_LIMIT);
         let count = parts.len();
         for (index, part) in parts.into_iter().enumerate() {
-            let keyboard = if index + 1 == count {
-                message.keyboard.clone()
-            } else {
-                None
+            let last = index + 1 == count;
+            let markup = match (&message.keyboard, message.asks) {
+                (Some(keyboard), _) if last => Some(ReplyMarkup::InlineKeyboard(keyboard.clone())),
+                (None, true) if last => {
+                    Some(ReplyMarkup::ForceReply(ForceReply::new().selective()))
+                }
+                _ => None,
             };
             let reply_to = if index == 0 { reply_to } else { None };
-            self.send_part(chat.clone(), reply_to, part, keyboard)
-                .await?;
+            self.send_part(chat.clone(), reply_to, part, markup).await?;
         }
         Ok(())
     }
@@ -81,7 +94,7 @@ impl Delivery {
         chat: Recipient,
         reply_to: Option<MessageId>,
         text: String,
-        keyboard: Option<InlineKeyboardMarkup>,
+        markup: Option<ReplyMarkup>,
     ) -> Result<(), RequestError> {
         let mut request = self
             .bot
@@ -92,8 +105,8 @@ impl Delivery {
             request =
                 request.reply_parameters(ReplyParameters::new(id).allow_sending_without_reply());
         }
-        if let Some(keyboard) = keyboard {
-            request = request.reply_markup(keyboard);
+        if let Some(markup) = markup {
+            request = request.reply_markup(markup);
         }
         match with_retries(request.clone()).await {
             Err(RequestError::Api(ApiError::CantParseEntities(reason))) => {

@@ -17,6 +17,7 @@
 //! - [`delivery`]: the one way out to Telegram: splitting, `retry_after`, plain-text fallback.
 //! - [`notify`]: notifications: Buildbot events → classify → subscriptions → delivery.
 //! - [`storage`]: the SQLite file with subscriptions, watches and the event cursor.
+//! - [`master_control`]: how `/shutdown` reaches the master process (pid file or commands).
 //! - [`logging`]: `log` + `pretty_env_logger`, with the bot token removed from every line.
 //! - [`app`]: the shared state every handler receives.
 
@@ -25,6 +26,7 @@ pub mod authz;
 pub mod buildbot;
 pub mod delivery;
 pub mod logging;
+pub mod master_control;
 pub mod notify;
 pub mod settings;
 pub mod storage;

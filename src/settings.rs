@@ -42,6 +42,8 @@ pub struct TelegramSettings {
     pub retry_delay: u32,
     pub use_webhook: bool,
     pub certificate: Option<String>,
+    /// Seconds a conversation (/force, /stop, /shutdown) waits for its next answer.
+    pub conversation_timeout: u32,
 }
 
 impl fmt::Debug for TelegramSettings {
@@ -54,15 +56,32 @@ impl fmt::Debug for TelegramSettings {
             .field("retry_delay", &self.retry_delay)
             .field("use_webhook", &self.use_webhook)
             .field("certificate", &self.certificate)
+            .field("conversation_timeout", &self.conversation_timeout)
             .finish()
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct BuildbotSettings {
+    /// How `/shutdown` reaches the master process, if at all.
+    pub master_control: MasterControlSettings,
     /// Always ends with `/`, so `url.join("api/v2/...")` stays under it.
     pub url: Url,
     pub credentials: Option<Credentials>,
+}
+
+/// `[buildbot.master_control]`: Buildbot has no API to shut a master down, so `/shutdown`
+/// signals a local master through its pid file, or runs the admin's commands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MasterControlSettings {
+    None,
+    Pidfile(std::path::PathBuf),
+    Commands {
+        check: Option<Vec<String>>,
+        start: Option<Vec<String>>,
+        stop: Option<Vec<String>>,
+        now: Option<Vec<String>>,
+    },
 }
 
 #[derive(Clone)]
@@ -99,6 +118,8 @@ pub enum ChatTarget {
 #[derive(Debug, Clone)]
 pub struct StorageSettings {
     pub path: String,
+    /// Conversations go to Redis when set (shared by several bot replicas).
+    pub redis_url: Option<String>,
 }
 
 /// A setting that cannot be used, said so that the admin knows what to change.
@@ -153,6 +174,7 @@ struct Raw {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTelegram {
+    conversation_timeout: i64,
     bot_token: String,
     bot_username: String,
     api_url: String,
@@ -168,6 +190,17 @@ struct RawBuildbot {
     url: String,
     username: String,
     password: String,
+    master_control: RawMasterControl,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMasterControl {
+    pidfile: String,
+    check: Vec<String>,
+    start: Vec<String>,
+    stop: Vec<String>,
+    now: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -187,6 +220,7 @@ struct RawNotify {
 #[serde(deny_unknown_fields)]
 struct RawStorage {
     path: String,
+    redis_url: String,
 }
 
 /// A list from a file, or a comma-separated string from the environment
@@ -338,6 +372,12 @@ fn validate_telegram(raw: RawTelegram) -> Result<TelegramSettings, SettingsError
     api_url.set_path(&trimmed);
     let poll_timeout = in_range("telegram.poll_timeout", raw.poll_timeout, 1, 600)?;
     let retry_delay = in_range("telegram.retry_delay", raw.retry_delay, 1, 3600)?;
+    let conversation_timeout = in_range(
+        "telegram.conversation_timeout",
+        raw.conversation_timeout,
+        2,
+        86_400,
+    )?;
     if raw.use_webhook {
         return Err(SettingsError::invalid(
             "telegram.use_webhook",
@@ -354,6 +394,7 @@ fn validate_telegram(raw: RawTelegram) -> Result<TelegramSettings, SettingsError
         retry_delay,
         use_webhook: raw.use_webhook,
         certificate,
+        conversation_timeout,
     })
 }
 
@@ -393,7 +434,43 @@ fn validate_buildbot(raw: RawBuildbot) -> Result<BuildbotSettings, SettingsError
             password: password.to_owned(),
         }),
     };
-    Ok(BuildbotSettings { url, credentials })
+    let master_control = validate_master_control(raw.master_control)?;
+    Ok(BuildbotSettings {
+        url,
+        credentials,
+        master_control,
+    })
+}
+
+fn validate_master_control(raw: RawMasterControl) -> Result<MasterControlSettings, SettingsError> {
+    let pidfile = raw.pidfile.trim();
+    let command = |argv: Vec<String>| Some(argv).filter(|a| !a.is_empty());
+    let commands = [
+        command(raw.check),
+        command(raw.start),
+        command(raw.stop),
+        command(raw.now),
+    ];
+    if !pidfile.is_empty() {
+        if commands.iter().any(Option::is_some) {
+            return Err(SettingsError::invalid(
+                "buildbot.master_control",
+                "both pidfile and commands",
+                "either pidfile (a master on this host) or the check/start/stop/now commands (elsewhere), not both",
+            ));
+        }
+        return Ok(MasterControlSettings::Pidfile(pidfile.into()));
+    }
+    let [check, start, stop, now] = commands;
+    if check.is_none() && start.is_none() && stop.is_none() && now.is_none() {
+        return Ok(MasterControlSettings::None);
+    }
+    Ok(MasterControlSettings::Commands {
+        check,
+        start,
+        stop,
+        now,
+    })
 }
 
 fn validate_notify(raw: RawNotify) -> Result<NotifySettings, SettingsError> {
@@ -443,7 +520,20 @@ fn validate_storage(raw: RawStorage) -> Result<StorageSettings, SettingsError> {
             "a file path for the SQLite database, e.g. buildbot-telegram.sqlite",
         ));
     }
-    Ok(StorageSettings { path })
+    let redis_url = Some(raw.redis_url.trim().to_owned()).filter(|u| !u.is_empty());
+    if let Some(url) = &redis_url {
+        let ok = Url::parse(url).is_ok_and(|u| {
+            matches!(u.scheme(), "redis" | "rediss" | "redis+unix") && u.host_str().is_some()
+        });
+        if !ok {
+            return Err(SettingsError::invalid(
+                "storage.redis_url",
+                "(not shown: it may hold a password)",
+                "empty (conversations in the SQLite file), or a Redis URL such as redis://127.0.0.1:6379/0",
+            ));
+        }
+    }
+    Ok(StorageSettings { path, redis_url })
 }
 
 fn parse_chat_target(value: &serde_json::Value) -> Result<ChatTarget, SettingsError> {
@@ -702,6 +792,41 @@ mod tests {
         let err = error_text(&with_token("[buildbot]\npassword = \"hunter2\"\n"));
         assert!(err.contains("buildbot.username"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn master_control_modes() {
+        let s = load_toml(&with_token(
+            "[buildbot.master_control]\npidfile = \"/srv/master/twistd.pid\"\n",
+        ))
+        .unwrap();
+        assert_eq!(
+            s.buildbot.master_control,
+            MasterControlSettings::Pidfile("/srv/master/twistd.pid".into())
+        );
+        let s = load_toml(&with_token(
+            "[buildbot.master_control]\ncheck = [\"ssh\", \"ci\", \"check\"]\n",
+        ))
+        .unwrap();
+        assert!(matches!(
+            s.buildbot.master_control,
+            MasterControlSettings::Commands {
+                check: Some(_),
+                start: None,
+                ..
+            }
+        ));
+        let s = load_toml(&with_token("")).unwrap();
+        assert_eq!(s.buildbot.master_control, MasterControlSettings::None);
+        let err = error_text(&with_token(
+            "[buildbot.master_control]\npidfile = \"x\"\nnow = [\"kill\"]\n",
+        ));
+        assert!(
+            err.contains("buildbot.master_control") && err.contains("not both"),
+            "{err}"
+        );
+        let err = error_text(&with_token("[storage]\nredis_url = \"http://x\"\n"));
+        assert!(err.contains("storage.redis_url"), "{err}");
     }
 
     #[test]

@@ -79,7 +79,8 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE watches (chat TEXT NOT NULL, buildid INTEGER NOT NULL, PRIMARY KEY (chat, buildid));
      CREATE TABLE announced (buildid INTEGER NOT NULL, kind TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (buildid, kind));
      CREATE TABLE missing_workers (workerid INTEGER PRIMARY KEY, name TEXT NOT NULL);
-     CREATE TABLE cursor (id INTEGER PRIMARY KEY CHECK (id = 1), last_buildid INTEGER NOT NULL, last_complete_at INTEGER NOT NULL);",
+          CREATE TABLE cursor (id INTEGER PRIMARY KEY CHECK (id = 1), last_buildid INTEGER NOT NULL, last_complete_at INTEGER NOT NULL);",
+    "CREATE TABLE dialogues (chat INTEGER PRIMARY KEY, state TEXT NOT NULL);",
 ];
 
 #[derive(Clone)]
@@ -365,6 +366,75 @@ impl Store {
             )? == 1)
         })
         .await
+    }
+}
+
+/// Conversations (teloxide dialogues) in the same file, as JSON. A state this version cannot
+/// read (written by another version) counts as no conversation rather than a stuck chat.
+impl<D> teloxide::dispatching::dialogue::Storage<D> for Store
+where
+    D: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+{
+    type Error = StorageError;
+
+    fn remove_dialogue(
+        self: Arc<Self>,
+        chat_id: teloxide::types::ChatId,
+    ) -> futures::future::BoxFuture<'static, Result<(), Self::Error>> {
+        Box::pin(async move {
+            self.with(move |conn| {
+                conn.execute("DELETE FROM dialogues WHERE chat = ?1", [chat_id.0])
+                    .map(|_| ())
+            })
+            .await
+        })
+    }
+
+    fn update_dialogue(
+        self: Arc<Self>,
+        chat_id: teloxide::types::ChatId,
+        dialogue: D,
+    ) -> futures::future::BoxFuture<'static, Result<(), Self::Error>> {
+        Box::pin(async move {
+            let json =
+                serde_json::to_string(&dialogue).map_err(|e| StorageError::Task(e.to_string()))?;
+            self.with(move |conn| {
+                conn.execute(
+                    "INSERT INTO dialogues (chat, state) VALUES (?1, ?2) ON CONFLICT (chat) DO UPDATE SET state = ?2",
+                    params![chat_id.0, json],
+                )
+                .map(|_| ())
+            })
+            .await
+        })
+    }
+
+    fn get_dialogue(
+        self: Arc<Self>,
+        chat_id: teloxide::types::ChatId,
+    ) -> futures::future::BoxFuture<'static, Result<Option<D>, Self::Error>> {
+        Box::pin(async move {
+            let json: Option<String> = self
+                .with(move |conn| {
+                    conn.query_row(
+                        "SELECT state FROM dialogues WHERE chat = ?1",
+                        [chat_id.0],
+                        |row| row.get(0),
+                    )
+                    .optional()
+                })
+                .await?;
+            Ok(json.and_then(|json| match serde_json::from_str(&json) {
+                Ok(state) => Some(state),
+                Err(error) => {
+                    log::warn!(
+                        "forgetting an unreadable conversation in chat {}: {error}",
+                        chat_id.0
+                    );
+                    None
+                }
+            }))
+        })
     }
 }
 

@@ -278,12 +278,6 @@ pub fn button_not_allowed(command: &str) -> String {
     format!("⛔ Sorry, you are not allowed to use /{command}.")
 }
 
-pub fn not_available_yet(command: &str) -> String {
-    format!(
-        "/{command} is not available in this version of buildbot-telegram yet. Send /help to see what works today."
-    )
-}
-
 pub fn storage_failed() -> String {
     "⚠️ Something went wrong with my storage; the bot's admin will find the details in its log."
         .to_owned()
@@ -763,6 +757,221 @@ pub fn already_finished(builder: &str, number: i64, url: &str, results: Option<i
 
 pub fn build_gone() -> String {
     "That build no longer exists on the master.".to_owned()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversations: /force, /stop, /shutdown, /nay
+
+pub fn nay(first_name: Option<&str>, ended: Option<&str>) -> String {
+    match ended {
+        Some(command) => format!(
+            "{} I forgot the /{command} conversation.",
+            never_mind(first_name)
+        ),
+        None => format!("{} There was nothing to forget.", never_mind(first_name)),
+    }
+}
+
+pub fn conversation_not_yours(owner: &str, command: &str) -> String {
+    format!(
+        "This /{command} conversation belongs to {}. Start your own with /{command}.",
+        escape(owner)
+    )
+}
+
+pub fn conversation_expired(command: &str) -> String {
+    format!("This conversation expired; start again with /{command}.")
+}
+
+pub fn conversation_over() -> String {
+    "This conversation is over; start again with the command.".to_owned()
+}
+
+pub fn cancelled() -> String {
+    "✖️ Cancelled: nothing was changed.".to_owned()
+}
+
+pub fn no_force_schedulers() -> String {
+    "This master has no ForceScheduler, so there is nothing /force can start.".to_owned()
+}
+
+pub fn force_choose_scheduler() -> String {
+    "Which force scheduler do you want to use?".to_owned()
+}
+
+pub fn force_choose_builder(scheduler: &str) -> String {
+    format!(
+        "Which builder do you want to build with <i>{}</i>?",
+        escape(scheduler)
+    )
+}
+
+pub fn force_unknown_builder(name: &str, known: &[&str]) -> String {
+    let names: Vec<String> = known.iter().map(|n| code(n)).collect();
+    format!(
+        "No force scheduler can build {}. Builders you can force: {}.",
+        code(name),
+        names.join(", ")
+    )
+}
+
+/// One parameter on the `/force` screen.
+pub struct FormRow<'a> {
+    pub label: &'a str,
+    pub value: &'a str,
+    pub required: bool,
+    /// Required and still empty, after a Start was refused.
+    pub missing: bool,
+}
+
+pub fn force_form(builder: &str, scheduler: &str, rows: &[FormRow<'_>]) -> String {
+    let mut out = format!(
+        "🚀 New build of <b>{}</b> with <i>{}</i>.\nThe parameters are:",
+        escape(builder),
+        escape(scheduler)
+    );
+    for row in rows {
+        let value = if row.value.is_empty() {
+            "<i>(empty)</i>".to_owned()
+        } else {
+            code(row.value)
+        };
+        let mark = match (row.missing, row.required) {
+            (true, _) => " ⚠️ required",
+            (false, true) => " (required)",
+            _ => "",
+        };
+        let _ = write!(out, "\n• {}: {value}{mark}", escape(row.label));
+    }
+    out.push_str("\nTap a parameter to change it, then Start build.");
+    out
+}
+
+pub fn force_ask_value(label: &str, current: &str, mention: Option<&str>) -> String {
+    let who = mention
+        .map(|m| format!("@{} ", escape(m)))
+        .unwrap_or_default();
+    let current = if current.is_empty() {
+        "empty".to_owned()
+    } else {
+        code(current)
+    };
+    format!(
+        "{who}Send the new value for <b>{}</b> (now {current}).",
+        escape(label)
+    )
+}
+
+pub fn force_bad_value(label: &str, problem: &str, again: bool) -> String {
+    let again = if again { " Send it again." } else { "" };
+    format!(
+        "That is not a good value for <b>{}</b>: {}.{again}",
+        escape(label),
+        escape(problem)
+    )
+}
+
+pub fn force_missing(labels: &[&str]) -> String {
+    let names: Vec<String> = labels
+        .iter()
+        .map(|l| format!("<b>{}</b>", escape(l)))
+        .collect();
+    format!("⚠️ Set {} first: the build needs it.", names.join(", "))
+}
+
+pub fn force_rejected(problems: &[(String, String)]) -> String {
+    let mut out = "⚠️ Buildbot did not start the build:".to_owned();
+    for (label, problem) in problems {
+        let _ = write!(out, "\n• <b>{}</b>: {}", escape(label), escape(problem));
+    }
+    out
+}
+
+/// The reason Buildbot records: who asked, since the build's owner is the bot's www user.
+pub fn force_reason(reason: &str, who: &str, user_id: i64) -> String {
+    let reason = reason.trim();
+    let asked = format!("forced from Telegram by {who}, id {user_id}");
+    if reason.is_empty() {
+        asked
+    } else {
+        format!("{reason} ({asked})")
+    }
+}
+
+pub fn force_requested(builder: &str, requests: &[(i64, String)]) -> String {
+    let links: Vec<String> = requests
+        .iter()
+        .map(|(id, url)| link(url, &format!("#{id}")))
+        .collect();
+    let what = if links.is_empty() {
+        String::new()
+    } else {
+        format!(": build request {}", links.join(", "))
+    };
+    format!("✅ Build of <b>{}</b> requested{what}.", escape(builder))
+}
+
+pub fn nothing_to_stop(builder: Option<&str>) -> String {
+    match builder {
+        Some(name) => format!("There are no running builds of {} to stop.", code(name)),
+        None => "There are no running builds to stop.".to_owned(),
+    }
+}
+
+pub fn stop_choose() -> String {
+    "Which build do you want to stop?".to_owned()
+}
+
+pub fn stop_confirm(label: &str) -> String {
+    format!("Stop build <b>{}</b>?", escape(label))
+}
+
+pub fn stop_reason(who: &str, user_id: i64) -> String {
+    format!("stopped from Telegram by {who}, id {user_id}")
+}
+
+pub fn stop_done(label: &str) -> String {
+    format!("🚫 Stopping build <b>{}</b>.", escape(label))
+}
+
+pub fn shutdown_button(action: &str) -> String {
+    match action {
+        "check" => "🔍 Check".to_owned(),
+        "start" => "↘️ Begin clean shutdown".to_owned(),
+        "stop" => "🔙 Cancel clean shutdown".to_owned(),
+        _ => "‼️ Shut down now".to_owned(),
+    }
+}
+
+pub fn shutdown_menu(unavailable: &[(&str, &str)], any: bool) -> String {
+    let mut out = if any {
+        "What do you want to do with the master?".to_owned()
+    } else {
+        "I cannot shut the master down:".to_owned()
+    };
+    for (action, why) in unavailable {
+        let _ = write!(out, "\n• {action}: not offered, {}", escape(why));
+    }
+    out
+}
+
+pub fn shutdown_unavailable(action: &str, why: &str) -> String {
+    format!("I cannot do /shutdown {action}: {}.", escape(why))
+}
+
+pub fn shutdown_confirm(action: &str) -> String {
+    match action {
+        "start" => "Begin a clean shutdown? The master takes no new builds and exits when the running ones finish.".to_owned(),
+        _ => "Shut the master down now? Running builds are interrupted.".to_owned(),
+    }
+}
+
+pub fn shutdown_done(outcome: &str) -> String {
+    format!("✅ {}", escape(outcome))
+}
+
+pub fn shutdown_failed(error: &str) -> String {
+    format!("⚠️ That did not work: {}", escape(error))
 }
 
 #[cfg(test)]

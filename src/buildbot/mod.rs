@@ -19,7 +19,7 @@ use tokio::sync::Mutex;
 use url::Url;
 
 use crate::settings::{BuildbotSettings, Credentials};
-use models::{Build, Builder, Change, MasterConfig, Step, Worker};
+use models::{Build, Builder, Change, ForceScheduler, MasterConfig, Step, Worker};
 
 /// Why a request to the master failed, said so that it can be shown to a user.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +44,10 @@ pub enum Error {
         "the Buildbot master refused access to {url} ({message}); it requires a login: set buildbot.username and buildbot.password"
     )]
     LoginRequired { url: String, message: String },
+    #[error("the Buildbot master refused: {}", describe_fields(.fields))]
+    Rejected {
+        fields: std::collections::BTreeMap<String, String>,
+    },
     #[error("unexpected answer from {url}: {detail}")]
     Decode { url: String, detail: String },
 }
@@ -251,6 +255,118 @@ impl Client {
             .collect())
     }
 
+    pub async fn force_schedulers(&self) -> Result<Vec<ForceScheduler>> {
+        let url = self.api_url("forceschedulers", &[])?;
+        let body = self.get_json(&url).await?;
+        Ok(body["forceschedulers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(ForceScheduler::from_json)
+            .collect())
+    }
+
+    /// Forces a build: JSON-RPC `force` on the scheduler. Returns the new build request ids.
+    /// Buildbot's per-field validation errors come back as [`Error::Rejected`].
+    pub async fn force(
+        &self,
+        scheduler: &str,
+        builderid: i64,
+        values: &std::collections::BTreeMap<String, serde_json::Value>,
+    ) -> Result<Vec<i64>> {
+        let mut params: serde_json::Map<String, serde_json::Value> =
+            values.clone().into_iter().collect();
+        params.insert(
+            "builderid".into(),
+            serde_json::Value::String(builderid.to_string()),
+        );
+        let result = self
+            .call(
+                &format!("forceschedulers/{scheduler}"),
+                "force",
+                serde_json::Value::Object(params),
+            )
+            .await?;
+        Ok(result[1]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(_, brid)| brid.as_i64())
+            .collect())
+    }
+
+    /// Stops a running build (JSON-RPC `stop`); the reason shows on the build page.
+    pub async fn stop_build(&self, buildid: i64, reason: &str) -> Result<()> {
+        self.call(
+            &format!("builds/{buildid}"),
+            "stop",
+            serde_json::json!({ "reason": reason }),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// A JSON-RPC 2.0 control call, with the www session; returns `result`.
+    async fn call(
+        &self,
+        path: &str,
+        method: &str,
+        params: serde_json::Value,
+    ) -> Result<serde_json::Value> {
+        let url = self.api_url(path, &[])?;
+        let session = self.ensure_logged_in().await?;
+        let body =
+            serde_json::json!({"jsonrpc": "2.0", "method": method, "params": params, "id": 1});
+        let send = || async {
+            log::debug!("POST {url} {method}");
+            self.http
+                .post(url.clone())
+                .json(&body)
+                .send()
+                .await
+                .map_err(|e| Error::unreachable(&url, e))
+        };
+        let mut response = send().await?;
+        if response.status() == StatusCode::UNAUTHORIZED && self.credentials.is_some() {
+            self.renew_login(session).await?;
+            response = send().await?;
+        }
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| Error::unreachable(&url, e))?;
+        let answer: serde_json::Value = serde_json::from_str(&text).map_err(|_| Error::Status {
+            url: url.to_string(),
+            status: status.as_u16(),
+            message: error_message(&text),
+        })?;
+        let error = &answer["error"];
+        if error.is_null() && status.is_success() {
+            return Ok(answer["result"].clone());
+        }
+        match &error["message"] {
+            serde_json::Value::Object(fields) => Err(Error::Rejected {
+                fields: fields
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                        )
+                    })
+                    .collect(),
+            }),
+            message => Err(Error::Status {
+                url: url.to_string(),
+                status: status.as_u16(),
+                message: message
+                    .as_str()
+                    .map_or_else(|| message.to_string(), str::to_owned),
+            }),
+        }
+    }
+
     pub async fn master_config(&self) -> Result<MasterConfig> {
         let url = self.url("config")?;
         let body = self.get_json(&url).await?;
@@ -447,6 +563,14 @@ impl Client {
             })
         }
     }
+}
+
+fn describe_fields(fields: &std::collections::BTreeMap<String, String>) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// A 404 for a single entity means "there is none".

@@ -134,6 +134,114 @@ impl MasterConfig {
     }
 }
 
+/// A ForceScheduler, with its parameters flattened out of their nested groups.
+#[derive(Debug, Clone)]
+pub struct ForceScheduler {
+    pub name: String,
+    pub label: String,
+    pub builder_names: Vec<String>,
+    pub fields: Vec<ForceField>,
+}
+
+/// One parameter of a ForceScheduler, as its `getSpec` describes it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
+pub struct ForceField {
+    /// What the force call takes the value as (`second_branch` for nested codebases).
+    pub full_name: String,
+    pub label: String,
+    pub kind: FieldKind,
+    /// The value as a string (defaults come as strings, numbers or booleans).
+    pub default: String,
+    pub required: bool,
+    pub maxsize: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
+pub enum FieldKind {
+    /// text, textarea, username: free text.
+    Text,
+    Int,
+    Bool,
+    /// A list; `strict` means only the choices are allowed.
+    Choice {
+        choices: Vec<String>,
+        strict: bool,
+    },
+    /// Fixed, hidden, or of a kind a chat cannot edit (files): sent as its default.
+    Fixed,
+}
+
+impl ForceScheduler {
+    /// Reads `/forceschedulers` JSON; `None` when it is not a scheduler.
+    pub fn from_json(value: &serde_json::Value) -> Option<ForceScheduler> {
+        let mut fields = Vec::new();
+        collect_fields(value["all_fields"].as_array()?, &mut fields);
+        Some(ForceScheduler {
+            name: value["name"].as_str()?.to_owned(),
+            label: value["label"].as_str().unwrap_or_default().to_owned(),
+            builder_names: value["builder_names"]
+                .as_array()?
+                .iter()
+                .filter_map(|b| b.as_str().map(str::to_owned))
+                .collect(),
+            fields,
+        })
+    }
+}
+
+fn default_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::Array(items) => items.first().map(default_text).unwrap_or_default(),
+        other => other.to_string(),
+    }
+}
+
+fn collect_fields(specs: &[serde_json::Value], out: &mut Vec<ForceField>) {
+    for spec in specs {
+        if spec["type"] == "nested" {
+            if let Some(inner) = spec["fields"].as_array() {
+                collect_fields(inner, out);
+            }
+            continue;
+        }
+        let Some(full_name) = spec["fullName"].as_str().filter(|n| !n.is_empty()) else {
+            continue;
+        };
+        let hidden = spec["hide"].as_bool().unwrap_or(false);
+        let kind = match spec["type"].as_str().unwrap_or("") {
+            _ if hidden => FieldKind::Fixed,
+            "text" | "textarea" | "username" => FieldKind::Text,
+            "int" => FieldKind::Int,
+            "bool" => FieldKind::Bool,
+            "list" if !spec["multiple"].as_bool().unwrap_or(false) => FieldKind::Choice {
+                choices: spec["choices"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(default_text)
+                    .collect(),
+                strict: spec["strict"].as_bool().unwrap_or(true),
+            },
+            _ => FieldKind::Fixed,
+        };
+        let label = spec["label"]
+            .as_str()
+            .map(|l| l.trim().trim_end_matches(':').to_owned())
+            .filter(|l| !l.is_empty())
+            .unwrap_or_else(|| full_name.to_owned());
+        out.push(ForceField {
+            full_name: full_name.to_owned(),
+            label,
+            kind,
+            default: default_text(&spec["default"]),
+            required: spec["required"].as_bool().unwrap_or(false),
+            maxsize: spec["maxsize"].as_u64().map(|m| m as usize),
+        });
+    }
+}
+
 /// A build's result code, as `buildbot.process.results` numbers them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -200,6 +308,62 @@ mod tests {
             "buildbotURL": "http://127.0.0.1:18010/", "title": "t", "user": {"anonymous": true}}"#;
         let c: MasterConfig = serde_json::from_str(json).unwrap();
         assert_eq!(c.buildbot_version(), Some("4.3.0"));
+    }
+
+    #[test]
+    fn force_scheduler_fields_are_flattened() {
+        // recorded from the test master's "force" scheduler (shortened)
+        let json = serde_json::json!({"name": "force", "label": "Force a build", "builder_names": ["runtests"],
+            "all_fields": [
+                {"name": "", "fullName": null, "type": "nested", "fields": [
+                    {"name": "username", "fullName": "username", "type": "username", "default": "", "label": "Your name:"},
+                    {"name": "reason", "fullName": "reason", "type": "text", "default": "", "required": true, "label": "Reason"}]},
+                {"name": "", "fullName": null, "type": "nested", "fields": [
+                    {"name": "branch", "fullName": "second_branch", "type": "text", "default": "main", "label": "Branch:"}]},
+                {"name": "retries", "fullName": "retries", "type": "int", "default": 1, "label": "Retries"},
+                {"name": "clean", "fullName": "clean", "type": "bool", "default": false, "label": "Clean build"},
+                {"name": "target", "fullName": "target", "type": "list", "default": "debug", "choices": ["debug", "release"], "strict": true, "label": "Target"},
+                {"name": "pipeline", "fullName": "pipeline", "type": "fixed", "default": "telegram", "hide": true},
+                {"name": "patch", "fullName": "patch", "type": "file", "default": ""}]});
+        let s = ForceScheduler::from_json(&json).unwrap();
+        let names: Vec<&str> = s.fields.iter().map(|f| f.full_name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "username",
+                "reason",
+                "second_branch",
+                "retries",
+                "clean",
+                "target",
+                "pipeline",
+                "patch"
+            ]
+        );
+        assert_eq!(s.fields[0].label, "Your name");
+        assert!(s.fields[1].required);
+        assert_eq!(s.fields[2].default, "main");
+        assert_eq!(
+            (s.fields[3].kind.clone(), s.fields[3].default.as_str()),
+            (FieldKind::Int, "1")
+        );
+        assert_eq!(
+            (s.fields[4].kind.clone(), s.fields[4].default.as_str()),
+            (FieldKind::Bool, "false")
+        );
+        assert_eq!(
+            s.fields[5].kind,
+            FieldKind::Choice {
+                choices: vec!["debug".into(), "release".into()],
+                strict: true
+            }
+        );
+        assert_eq!(s.fields[6].kind, FieldKind::Fixed);
+        assert_eq!(
+            s.fields[7].kind,
+            FieldKind::Fixed,
+            "files cannot come from a chat"
+        );
     }
 
     #[test]

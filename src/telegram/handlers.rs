@@ -17,6 +17,7 @@ use crate::delivery::{MESSAGE_LIMIT, Outgoing, split};
 use crate::notify::Event;
 use crate::storage::{Chat, StorageError};
 use crate::telegram::commands::Command;
+use crate::telegram::dialogues::{self, Conversation};
 use crate::telegram::keyboards::{self, Callback, ListRequest, ListTarget, MAX_CHANGES, Scope};
 use crate::text;
 
@@ -155,18 +156,6 @@ pub async fn hello(app: Arc<App>, msg: Message) -> HandlerResult {
     reply(&app, &msg, Ok(Outgoing::text(text::greeting()))).await
 }
 
-pub async fn nay(app: Arc<App>, msg: Message) -> HandlerResult {
-    let name = (!msg.chat.is_private())
-        .then(|| msg.from.as_ref().map(|u| u.first_name.clone()))
-        .flatten();
-    reply(
-        &app,
-        &msg,
-        Ok(Outgoing::text(text::never_mind(name.as_deref()))),
-    )
-    .await
-}
-
 pub async fn getid(app: Arc<App>, msg: Message) -> HandlerResult {
     let Some(user) = sender(&msg) else {
         let answer = text::getid_anonymous(msg.chat.id.0);
@@ -234,16 +223,6 @@ pub async fn version(app: Arc<App>, msg: Message) -> HandlerResult {
         )))
     };
     reply(&app, &msg, answer.await).await
-}
-
-/// Commands whose implementation comes in a later version: say so instead of pretending.
-pub async fn not_yet(app: Arc<App>, msg: Message, command: Command) -> HandlerResult {
-    reply(
-        &app,
-        &msg,
-        Ok(Outgoing::text(text::not_available_yet(command.name()))),
-    )
-    .await
 }
 
 pub async fn unknown(app: Arc<App>, msg: Message, name: String) -> HandlerResult {
@@ -569,7 +548,11 @@ async fn last_answer(app: &App, args: &str) -> Answer {
 // Buttons
 
 /// A tapped inline button: check the data, check authz again, then do what it says.
-pub async fn callback(app: Arc<App>, query: CallbackQuery) -> HandlerResult {
+pub async fn callback(
+    app: Arc<App>,
+    query: CallbackQuery,
+    dialogue: Conversation,
+) -> HandlerResult {
     let Some(message) = query.regular_message().cloned() else {
         // Buttons on inline-mode messages are not ours; answer so the client stops waiting.
         app.delivery
@@ -602,6 +585,9 @@ pub async fn callback(app: Arc<App>, query: CallbackQuery) -> HandlerResult {
             .answer_callback(query.id.clone(), Some(notice), true)
             .await?;
         return Ok(());
+    }
+    if let Callback::Conversation(tap) = callback {
+        return dialogues::on_tap(&app, &dialogue, &query, &message, tap).await;
     }
     app.delivery
         .answer_callback(query.id.clone(), None, false)
@@ -642,6 +628,8 @@ pub async fn callback(app: Arc<App>, query: CallbackQuery) -> HandlerResult {
             let answer = render(watch_one(&app, chat.0, buildid).await);
             app.delivery.edit(chat, id, answer).await?;
         }
+        // answered inside: conversations may need a notice rather than a silent answer
+        Callback::Conversation(_) => unreachable!("conversation taps are routed before answering"),
     }
     Ok(())
 }

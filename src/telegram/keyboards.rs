@@ -7,6 +7,7 @@
 
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 
+use crate::master_control::ShutdownAction;
 use crate::notify::Event;
 
 /// The format version written in front of every callback payload.
@@ -25,6 +26,75 @@ pub enum Callback {
     NotifyDone,
     /// Announce this build's completion in this chat.
     Watch(i64),
+    /// A step of a `/force`, `/stop` or `/shutdown` conversation.
+    Conversation(Tap),
+}
+
+/// A button in a conversation; indexes point into the conversation's stored state, so the
+/// data stays short and means nothing outside that conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tap {
+    Scheduler(usize),
+    Builder(usize),
+    Edit(usize),
+    Value(usize),
+    Start,
+    StopBuild(usize),
+    ConfirmStop,
+    Shutdown(ShutdownAction),
+    ConfirmShutdown,
+    Cancel,
+}
+
+impl Tap {
+    /// The command whose authz rule applies.
+    pub fn command(&self) -> &'static str {
+        match self {
+            Tap::Scheduler(_) | Tap::Builder(_) | Tap::Edit(_) | Tap::Value(_) | Tap::Start => {
+                "force"
+            }
+            Tap::StopBuild(_) | Tap::ConfirmStop => "stop",
+            Tap::Shutdown(_) | Tap::ConfirmShutdown => "shutdown",
+            Tap::Cancel => "nay",
+        }
+    }
+
+    fn encode(&self) -> String {
+        match self {
+            Tap::Scheduler(i) => format!("s/{i}"),
+            Tap::Builder(i) => format!("b/{i}"),
+            Tap::Edit(i) => format!("e/{i}"),
+            Tap::Value(i) => format!("v/{i}"),
+            Tap::Start => "go".to_owned(),
+            Tap::StopBuild(i) => format!("k/{i}"),
+            Tap::ConfirmStop => "ky".to_owned(),
+            Tap::Shutdown(action) => format!("d/{}", action.name()),
+            Tap::ConfirmShutdown => "dy".to_owned(),
+            Tap::Cancel => "x".to_owned(),
+        }
+    }
+
+    fn decode<'a>(mut parts: impl Iterator<Item = &'a str>) -> Option<Tap> {
+        let tap = match parts.next()? {
+            "s" => Tap::Scheduler(canonical_number(parts.next()?)?),
+            "b" => Tap::Builder(canonical_number(parts.next()?)?),
+            "e" => Tap::Edit(canonical_number(parts.next()?)?),
+            "v" => Tap::Value(canonical_number(parts.next()?)?),
+            "go" => Tap::Start,
+            "k" => Tap::StopBuild(canonical_number(parts.next()?)?),
+            "ky" => Tap::ConfirmStop,
+            "d" => Tap::Shutdown(ShutdownAction::parse(parts.next()?).filter(|a| {
+                a.name() == "check"
+                    || a.name() == "start"
+                    || a.name() == "stop"
+                    || a.name() == "now"
+            })?),
+            "dy" => Tap::ConfirmShutdown,
+            "x" => Tap::Cancel,
+            _ => return None,
+        };
+        parts.next().is_none().then_some(tap)
+    }
 }
 
 impl Callback {
@@ -34,6 +104,7 @@ impl Callback {
             Callback::List(_) => "list",
             Callback::NotifyToggle(_) | Callback::NotifyDone => "notify",
             Callback::Watch(_) => "watch",
+            Callback::Conversation(tap) => tap.command(),
         }
     }
 
@@ -58,6 +129,7 @@ impl Callback {
             }
             Callback::NotifyDone => format!("{VERSION}/n/done"),
             Callback::Watch(buildid) => format!("{VERSION}/w/{buildid}"),
+            Callback::Conversation(tap) => format!("{VERSION}/c/{}", tap.encode()),
         }
     }
 
@@ -90,6 +162,7 @@ impl Callback {
                 n => Callback::NotifyToggle(*Event::ALL.get(canonical_number(n)?)?),
             },
             "w" => Callback::Watch(i64::try_from(canonical_number(parts.next()?)?).ok()?),
+            "c" => return Tap::decode(parts).map(Callback::Conversation),
             _ => return None,
         };
         parts.next().is_none().then_some(callback)
@@ -254,6 +327,37 @@ mod tests {
             Callback::decode("1/n/4"),
             Some(Callback::NotifyToggle(Event::Failure))
         );
+        for tap in [
+            Tap::Scheduler(1),
+            Tap::Builder(0),
+            Tap::Edit(12),
+            Tap::Value(3),
+            Tap::Start,
+            Tap::StopBuild(2),
+            Tap::ConfirmStop,
+            Tap::Shutdown(ShutdownAction::Now),
+            Tap::ConfirmShutdown,
+            Tap::Cancel,
+        ] {
+            let data = Callback::Conversation(tap).encode();
+            assert!(data.len() <= 64);
+            assert_eq!(
+                Callback::decode(&data),
+                Some(Callback::Conversation(tap)),
+                "{data}"
+            );
+        }
+        for bad in [
+            "1/c",
+            "1/c/s",
+            "1/c/s/01",
+            "1/c/go/1",
+            "1/c/d/reboot",
+            "1/c/e/-1",
+            "1/c/zz",
+        ] {
+            assert_eq!(Callback::decode(bad), None, "{bad}");
+        }
         assert_eq!(Callback::decode("1/w/0"), Some(Callback::Watch(0)));
         assert_eq!(
             Callback::decode("1/l/c/50"),

@@ -3,6 +3,7 @@
 //! [`schema`] is the whole map of what an update can do; read it first.
 
 pub mod commands;
+pub mod dialogues;
 pub mod handlers;
 pub mod keyboards;
 
@@ -23,6 +24,8 @@ use crate::notify::pipeline::Notifier;
 use crate::settings::{ChatTarget, Settings, TelegramSettings};
 use crate::storage::{Chat, Store};
 use commands::{Command, Parsed};
+use dialogues::{ConversationStorage, State};
+use teloxide::dispatching::dialogue::{self, RedisStorage, Storage, serializer::Json};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -43,14 +46,15 @@ pub fn schema() -> UpdateHandler<BoxError> {
         .branch(case![Command::Getid(args)].endpoint(handlers::getid))
         .branch(case![Command::Source(args)].endpoint(handlers::source))
         .branch(case![Command::Version(args)].endpoint(handlers::version))
-        .branch(case![Command::Nay(args)].endpoint(handlers::nay))
+        .branch(case![Command::Nay(args)].endpoint(dialogues::nay))
         .branch(case![Command::List(args)].endpoint(handlers::list))
         .branch(case![Command::Status(args)].endpoint(handlers::status))
         .branch(case![Command::Last(args)].endpoint(handlers::last))
         .branch(case![Command::Notify(args)].endpoint(handlers::notify))
         .branch(case![Command::Watch(args)].endpoint(handlers::watch))
-        // force, stop and shutdown come with the build-control work
-        .branch(dptree::endpoint(handlers::not_yet));
+        .branch(case![Command::Force(args)].endpoint(dialogues::force))
+        .branch(case![Command::Stop(args)].endpoint(dialogues::stop))
+        .branch(case![Command::Shutdown(args)].endpoint(dialogues::shutdown));
 
     let message = Update::filter_message()
         .filter_map(|msg: Message, app: Arc<App>| {
@@ -59,15 +63,25 @@ pub fn schema() -> UpdateHandler<BoxError> {
         })
         .branch(case![Parsed::Command(command)].chain(command))
         .branch(case![Parsed::Unknown(name)].endpoint(handlers::unknown))
+        // a typed answer to a conversation's question
         .branch(
             case![Parsed::Text]
-                .filter(|msg: Message| msg.chat.is_private())
-                .endpoint(handlers::chatter),
+                .branch(
+                    case![State::AwaitingValue { owner, form, field }]
+                        .endpoint(dialogues::receive_value),
+                )
+                .branch(
+                    dptree::filter(|msg: Message| msg.chat.is_private())
+                        .endpoint(handlers::chatter),
+                ),
         );
 
     let button = Update::filter_callback_query().endpoint(handlers::callback);
 
-    dptree::entry().branch(message).branch(button)
+    // Every update sees its chat's conversation state (dialogues are kept per chat).
+    dialogue::enter::<Update, ConversationStorage, State, _>()
+        .branch(message)
+        .branch(button)
 }
 
 /// Why the bot could not start.
@@ -85,6 +99,8 @@ pub enum StartError {
     Client(String),
     #[error(transparent)]
     Storage(#[from] crate::storage::StorageError),
+    #[error("cannot use Redis at storage.redis_url for conversations: {0}")]
+    Redis(String),
 }
 
 /// Starts the bot and runs it until SIGINT or SIGTERM.
@@ -126,10 +142,14 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     let app = Arc::new(App {
         buildbot: client,
         delivery,
-        store,
+        store: store.clone(),
+        master_control: crate::master_control::MasterControl::new(
+            settings.buildbot.master_control.clone(),
+        ),
         bot_username: username.clone(),
         settings,
     });
+    let conversations = conversation_storage(&store, &app.settings).await?;
 
     let retry_delay = Duration::from_secs(app.settings.telegram.retry_delay.into());
     let listener = Polling::builder(bot.clone())
@@ -142,7 +162,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         .build();
 
     let mut dispatcher = Dispatcher::builder(bot, schema())
-        .dependencies(dptree::deps![app])
+        .dependencies(dptree::deps![app, conversations])
         // Group chatter, photos, commands for other bots: nothing to do, nothing to warn about.
         .default_handler(|update| async move { log::debug!("ignored update {}", update.id.0) })
         .error_handler(LoggingErrorHandler::with_custom_text(
@@ -166,6 +186,26 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     }
     log::info!("stopped");
     Ok(())
+}
+
+/// Conversations live beside the subscriptions in SQLite, or in Redis when several replicas
+/// must share them.
+async fn conversation_storage(
+    store: &Store,
+    settings: &Settings,
+) -> Result<Arc<ConversationStorage>, StartError> {
+    let Some(url) = &settings.storage.redis_url else {
+        return Ok(Arc::new(store.clone()).erase());
+    };
+    let redis = RedisStorage::open(url, Json)
+        .await
+        .map_err(|e| StartError::Redis(e.to_string()))?;
+    // one round trip now, so that a wrong URL stops the start instead of every conversation
+    <RedisStorage<Json> as Storage<State>>::get_dialogue(redis.clone(), ChatId(0))
+        .await
+        .map_err(|e| StartError::Redis(e.to_string()))?;
+    log::info!("conversations are kept in Redis");
+    Ok(redis.erase())
 }
 
 /// `[notify].events` are turned on for `[notify].chat_ids` at every start (and, as in

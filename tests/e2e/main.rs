@@ -5,6 +5,7 @@ mod support;
 
 mod access;
 mod builds;
+mod control;
 mod fake_selftest;
 mod notifications;
 mod startup;

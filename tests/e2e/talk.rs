@@ -118,12 +118,15 @@ async fn getid_hello_nay_source_version() {
     let hello = fake.ask(&ALICE, "/hello").await;
     assert!(hello.text().ends_with("! 👋"), "{}", hello.text());
 
-    assert_eq!(fake.ask(&ALICE, "/nay").await.text(), "Never mind...");
+    assert_eq!(
+        fake.ask(&ALICE, "/nay").await.text(),
+        "Never mind... There was nothing to forget."
+    );
     let mark = fake.mark();
     fake.group_message(GROUP, &ALICE, "/nay");
     assert_eq!(
         fake.reply_in(mark, GROUP).await.text(),
-        "Never mind, Alice..."
+        "Never mind, Alice... There was nothing to forget."
     );
 
     let source = fake.ask(&ALICE, "/source").await;

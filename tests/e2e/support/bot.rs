@@ -6,6 +6,14 @@ use std::time::{Duration, Instant};
 
 use super::fake_telegram::{FakeTelegram, TOKEN};
 
+/// Extra keys for the sections the harness writes itself.
+#[derive(Default)]
+struct Sections<'a> {
+    telegram: &'a str,
+    buildbot: &'a str,
+    storage: &'a str,
+}
+
 pub struct BotProcess {
     child: Child,
     dir: tempfile::TempDir,
@@ -29,14 +37,74 @@ impl BotProcess {
         buildbot_keys: &str,
         extra: &str,
     ) -> BotProcess {
+        BotProcess::launch(
+            fake,
+            buildbot_url,
+            Sections {
+                buildbot: buildbot_keys,
+                ..Sections::default()
+            },
+            extra,
+        )
+        .await
+    }
+
+    /// Like [`BotProcess::start`], with more keys for the `[telegram]` section.
+    pub async fn start_with_telegram(
+        fake: &FakeTelegram,
+        buildbot_url: &str,
+        telegram_keys: &str,
+        extra: &str,
+    ) -> BotProcess {
+        BotProcess::launch(
+            fake,
+            buildbot_url,
+            Sections {
+                telegram: telegram_keys,
+                ..Sections::default()
+            },
+            extra,
+        )
+        .await
+    }
+
+    /// Like [`BotProcess::start`], keeping conversations in Redis at `redis_url`.
+    pub async fn start_with_storage(
+        fake: &FakeTelegram,
+        buildbot_url: &str,
+        redis_url: &str,
+        extra: &str,
+    ) -> BotProcess {
+        let storage = format!("redis_url = \"{redis_url}\"\n");
+        BotProcess::launch(
+            fake,
+            buildbot_url,
+            Sections {
+                storage: &storage,
+                ..Sections::default()
+            },
+            extra,
+        )
+        .await
+    }
+
+    async fn launch(
+        fake: &FakeTelegram,
+        buildbot_url: &str,
+        sections: Sections<'_>,
+        extra: &str,
+    ) -> BotProcess {
         let dir = tempfile::tempdir().unwrap();
         let settings = dir.path().join("settings.toml");
         std::fs::write(
             &settings,
             format!(
-                "[telegram]\napi_url = \"{}\"\npoll_timeout = 1\nretry_delay = 1\n\n[buildbot]\nurl = \"{buildbot_url}\"\n{buildbot_keys}\n\n[storage]\npath = \"{}\"\n\n{extra}\n",
+                "[telegram]\napi_url = \"{}\"\npoll_timeout = 1\nretry_delay = 1\n{}\n[buildbot]\nurl = \"{buildbot_url}\"\n{}\n[storage]\npath = \"{}\"\n{}\n{extra}\n",
                 fake.url,
-                dir.path().join("bot.sqlite").display()
+                sections.telegram,
+                sections.buildbot,
+                dir.path().join("bot.sqlite").display(),
+                sections.storage,
             ),
         )
         .unwrap();

@@ -23,7 +23,7 @@ pub struct Master {
     /// www credentials, for masters that require a login.
     pub login: Option<(String, String)>,
     /// Orders for the thread that owns the processes.
-    control: mpsc::Sender<(Control, mpsc::Sender<()>)>,
+    control: mpsc::Sender<(Control, mpsc::Sender<bool>)>,
 }
 
 /// What a test can do to a master's processes.
@@ -32,6 +32,8 @@ enum Control {
     StopWorker,
     StartWorker,
     RestartMaster,
+    /// Answers whether the master process exits within 60 s.
+    WaitMasterExit,
 }
 
 /// The www user of the master that requires a login.
@@ -91,7 +93,7 @@ pub async fn dedicated(name: &'static str) -> Master {
 }
 
 impl Master {
-    async fn order(&self, control: Control) {
+    async fn order(&self, control: Control) -> bool {
         let (ack, done) = mpsc::channel();
         self.control
             .send((control, ack))
@@ -101,7 +103,17 @@ impl Master {
                 .expect("the order failed; see the messages above")
         })
         .await
-        .unwrap();
+        .unwrap()
+    }
+
+    /// Whether the master process ends by itself within 60 s.
+    pub async fn exits(&self) -> bool {
+        self.order(Control::WaitMasterExit).await
+    }
+
+    /// The master's pid file, for `[buildbot.master_control] pidfile`.
+    pub fn pidfile(&self) -> PathBuf {
+        self.dir.join("master/twistd.pid")
     }
 
     /// Stops the worker (as a crash or a reboot of its machine would).
@@ -159,8 +171,22 @@ impl Site {
         ));
     }
 
-    fn apply(&mut self, control: Control) {
+    fn apply(&mut self, control: Control) -> bool {
         match control {
+            Control::WaitMasterExit => {
+                let Some(master) = self.master.as_mut() else {
+                    return true;
+                };
+                let deadline = Instant::now() + Duration::from_secs(60);
+                while Instant::now() < deadline {
+                    if master.try_wait().ok().flatten().is_some() {
+                        self.master = None;
+                        return true;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                return false;
+            }
             Control::StopWorker => terminate(self.worker.take()),
             Control::StartWorker => self.start_worker(),
             Control::RestartMaster => {
@@ -168,6 +194,7 @@ impl Site {
                 self.start_master();
             }
         }
+        true
     }
 }
 
@@ -215,11 +242,11 @@ fn start_in_keeper_thread(name: &'static str, options: Options) -> Master {
             // lives until the last Master clone is gone, for the shared ones the whole run.
             drop(master);
             while let Ok((control, ack)) = orders.recv() {
-                site.apply(control);
-                if !matches!(control, Control::StopWorker) {
+                let answer = site.apply(control);
+                if matches!(control, Control::StartWorker | Control::RestartMaster) {
                     runtime.block_on(wait_until_up(&site));
                 }
-                let _ = ack.send(());
+                let _ = ack.send(answer);
             }
         })
         .unwrap();
@@ -298,7 +325,7 @@ fn run(command: &mut Command, what: &str) {
     );
 }
 
-type Orders = mpsc::Receiver<(Control, mpsc::Sender<()>)>;
+type Orders = mpsc::Receiver<(Control, mpsc::Sender<bool>)>;
 
 fn start(name: &str, options: Options) -> (Master, Site, Orders) {
     let venv = venv();

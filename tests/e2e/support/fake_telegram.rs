@@ -137,6 +137,11 @@ pub const ALICE: Person = Person {
     first_name: "Alice",
     username: "alice",
 };
+pub const CAROL: Person = Person {
+    id: 333_333,
+    first_name: "Carol",
+    username: "carol",
+};
 pub const BOB: Person = Person {
     id: 222_222,
     first_name: "Bob",
@@ -310,7 +315,17 @@ impl FakeTelegram {
 
     /// Waits (up to 30 s) for a call of `method` after `mark` that satisfies `pred`.
     pub async fn wait_for(&self, mark: usize, method: &str, pred: impl Fn(&Call) -> bool) -> Call {
-        let method = method.to_lowercase();
+        self.wait_for_any(mark, &[method], pred).await
+    }
+
+    /// Like [`FakeTelegram::wait_for`], for a call of any of `methods`.
+    pub async fn wait_for_any(
+        &self,
+        mark: usize,
+        methods: &[&str],
+        pred: impl Fn(&Call) -> bool,
+    ) -> Call {
+        let methods: Vec<String> = methods.iter().map(|m| m.to_lowercase()).collect();
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut changed = self.shared.changed.subscribe();
         loop {
@@ -318,7 +333,7 @@ impl FakeTelegram {
                 .calls()
                 .into_iter()
                 .skip(mark)
-                .find(|c| c.method == method && pred(c))
+                .find(|c| methods.contains(&c.method) && pred(c))
             {
                 return call;
             }
@@ -331,7 +346,7 @@ impl FakeTelegram {
                     .map(|c| format!("{} {}", c.method, c.params))
                     .collect();
                 panic!(
-                    "no {method} call came within 30 s; calls since the mark:\n{}",
+                    "no {methods:?} call came within 30 s; calls since the mark:\n{}",
                     log.join("\n")
                 );
             }
