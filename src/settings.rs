@@ -44,6 +44,10 @@ pub struct TelegramSettings {
     pub certificate: Option<String>,
     /// Seconds a conversation (/force, /stop, /shutdown) waits for its next answer.
     pub conversation_timeout: u32,
+    /// Telegram's sending limits, as the bot keeps them.
+    pub limits: crate::delivery::limits::Limits,
+    /// How long a notification is retried through network trouble before it is dropped.
+    pub give_up_after: std::time::Duration,
 }
 
 impl fmt::Debug for TelegramSettings {
@@ -57,6 +61,8 @@ impl fmt::Debug for TelegramSettings {
             .field("use_webhook", &self.use_webhook)
             .field("certificate", &self.certificate)
             .field("conversation_timeout", &self.conversation_timeout)
+            .field("limits", &self.limits)
+            .field("give_up_after", &self.give_up_after)
             .finish()
     }
 }
@@ -175,6 +181,7 @@ struct Raw {
 #[serde(deny_unknown_fields)]
 struct RawTelegram {
     conversation_timeout: i64,
+    limits: RawLimits,
     bot_token: String,
     bot_username: String,
     api_url: String,
@@ -182,6 +189,15 @@ struct RawTelegram {
     retry_delay: i64,
     use_webhook: bool,
     certificate: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    overall_per_second: i64,
+    chat_per_second: i64,
+    group_per_minute: i64,
+    give_up_after: i64,
 }
 
 #[derive(Deserialize)]
@@ -378,6 +394,35 @@ fn validate_telegram(raw: RawTelegram) -> Result<TelegramSettings, SettingsError
         2,
         86_400,
     )?;
+    let limits = crate::delivery::limits::Limits {
+        overall_per_second: in_range(
+            "telegram.limits.overall_per_second",
+            raw.limits.overall_per_second,
+            1,
+            1000,
+        )?,
+        chat_per_second: in_range(
+            "telegram.limits.chat_per_second",
+            raw.limits.chat_per_second,
+            1,
+            30,
+        )?,
+        group_per_minute: in_range(
+            "telegram.limits.group_per_minute",
+            raw.limits.group_per_minute,
+            1,
+            1000,
+        )?,
+    };
+    let give_up_after = std::time::Duration::from_secs(
+        in_range(
+            "telegram.limits.give_up_after",
+            raw.limits.give_up_after,
+            10,
+            604_800,
+        )?
+        .into(),
+    );
     if raw.use_webhook {
         return Err(SettingsError::invalid(
             "telegram.use_webhook",
@@ -395,6 +440,8 @@ fn validate_telegram(raw: RawTelegram) -> Result<TelegramSettings, SettingsError
         use_webhook: raw.use_webhook,
         certificate,
         conversation_timeout,
+        limits,
+        give_up_after,
     })
 }
 

@@ -23,6 +23,12 @@ pub enum Chat {
     Channel(String),
 }
 
+impl std::fmt::Display for Chat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.key())
+    }
+}
+
 impl Chat {
     fn key(&self) -> String {
         match self {
@@ -80,8 +86,18 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE announced (buildid INTEGER NOT NULL, kind TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (buildid, kind));
      CREATE TABLE missing_workers (workerid INTEGER PRIMARY KEY, name TEXT NOT NULL);
           CREATE TABLE cursor (id INTEGER PRIMARY KEY CHECK (id = 1), last_buildid INTEGER NOT NULL, last_complete_at INTEGER NOT NULL);",
-    "CREATE TABLE dialogues (chat INTEGER PRIMARY KEY, state TEXT NOT NULL);",
+        "CREATE TABLE dialogues (chat INTEGER PRIMARY KEY, state TEXT NOT NULL);",
+    "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, chat TEXT NOT NULL, text TEXT NOT NULL, created_at INTEGER NOT NULL);",
 ];
+
+/// A notification waiting in the outbox for one chat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub chat: Chat,
+    pub text: String,
+    pub created_at: i64,
+}
 
 #[derive(Clone)]
 pub struct Store {
@@ -303,6 +319,92 @@ impl Store {
                 params![buildid, kind, now],
             )?;
             Ok(inserted == 1)
+        })
+        .await
+    }
+
+    pub async fn is_claimed(&self, buildid: i64, kind: &'static str) -> Result<bool, StorageError> {
+        self.with(move |conn| {
+            conn.query_row(
+                "SELECT 1 FROM announced WHERE buildid = ?1 AND kind = ?2",
+                params![buildid, kind],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|row| row.is_some())
+        })
+        .await
+    }
+
+    // -- the outbox ---------------------------------------------------------------------------
+
+    /// Queues one message for several chats, all or none.
+    pub async fn outbox_add(
+        &self,
+        chats: &[Chat],
+        text: &str,
+        now: i64,
+    ) -> Result<(), StorageError> {
+        let keys: Vec<String> = chats.iter().map(Chat::key).collect();
+        let text = text.to_owned();
+        self.with(move |conn| {
+            let tx = conn.transaction()?;
+            for key in keys {
+                tx.execute(
+                    "INSERT INTO outbox (chat, text, created_at) VALUES (?1, ?2, ?3)",
+                    params![key, text, now],
+                )?;
+            }
+            tx.commit()
+        })
+        .await
+    }
+
+    /// The oldest waiting messages.
+    pub async fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxRow>, StorageError> {
+        self.with(move |conn| {
+            let mut statement =
+                conn.prepare("SELECT id, chat, text, created_at FROM outbox ORDER BY id LIMIT ?1")?;
+            let rows = statement.query_map([limit as i64], |row| {
+                Ok(OutboxRow {
+                    id: row.get(0)?,
+                    chat: Chat::from_key(&row.get::<_, String>(1)?),
+                    text: row.get(2)?,
+                    created_at: row.get(3)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    pub async fn outbox_done(&self, id: i64) -> Result<(), StorageError> {
+        self.with(move |conn| {
+            conn.execute("DELETE FROM outbox WHERE id = ?1", [id])
+                .map(|_| ())
+        })
+        .await
+    }
+
+    /// Sends a waiting message somewhere else (a group that became a supergroup).
+    pub async fn outbox_retarget(&self, id: i64, chat: &Chat) -> Result<(), StorageError> {
+        let key = chat.key();
+        self.with(move |conn| {
+            conn.execute(
+                "UPDATE outbox SET chat = ?2 WHERE id = ?1",
+                params![id, key],
+            )
+            .map(|_| ())
+        })
+        .await
+    }
+
+    /// Drops every waiting message of a chat that no longer takes messages.
+    pub async fn outbox_drop_chat(&self, chat: &Chat) -> Result<(), StorageError> {
+        let key = chat.key();
+        self.with(move |conn| {
+            conn.execute("DELETE FROM outbox WHERE chat = ?1", [key])
+                .map(|_| ())
         })
         .await
     }
@@ -533,6 +635,38 @@ mod tests {
         assert!(!store.mark_missing(3, "w").await.unwrap());
         assert!(store.clear_missing(3).await.unwrap());
         assert!(!store.clear_missing(3).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn outbox_keeps_order_and_moves() {
+        let (_dir, store) = temp_store();
+        store
+            .outbox_add(&[Chat::Id(1), Chat::Id(-2)], "first", 10)
+            .await
+            .unwrap();
+        store
+            .outbox_add(&[Chat::Id(1)], "second", 11)
+            .await
+            .unwrap();
+        let rows = store.outbox_pending(10).await.unwrap();
+        let texts: Vec<(&Chat, &str)> = rows.iter().map(|r| (&r.chat, r.text.as_str())).collect();
+        assert_eq!(
+            texts,
+            [
+                (&Chat::Id(1), "first"),
+                (&Chat::Id(-2), "first"),
+                (&Chat::Id(1), "second")
+            ]
+        );
+        store
+            .outbox_retarget(rows[1].id, &Chat::Id(-1_000_000_000_002))
+            .await
+            .unwrap();
+        store.outbox_done(rows[0].id).await.unwrap();
+        store.outbox_drop_chat(&Chat::Id(1)).await.unwrap();
+        let rows = store.outbox_pending(10).await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].chat, Chat::Id(-1_000_000_000_002));
     }
 
     #[test]

@@ -10,14 +10,12 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use teloxide::RequestError;
-use teloxide::types::{ChatId, Recipient};
 use tokio::sync::mpsc;
 
 use crate::buildbot::events::MasterEvent;
 use crate::buildbot::models::{Build, Builder, Outcome};
 use crate::buildbot::{self, Client};
-use crate::delivery::{Delivery, Outgoing};
+use crate::delivery::outbox::Outbox;
 use crate::notify::{Event, classify};
 use crate::settings::NotifySettings;
 use crate::storage::{Chat, Cursor, StorageError, Store};
@@ -39,7 +37,7 @@ type Result<T> = std::result::Result<T, NotifyError>;
 pub struct Notifier {
     client: Arc<Client>,
     store: Store,
-    delivery: Delivery,
+    outbox: Outbox,
     settings: NotifySettings,
     builders: HashMap<i64, Builder>,
     /// The newest finished build seen per builder, `(number, result)`: when a build's number
@@ -53,46 +51,17 @@ fn now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-pub fn recipient(chat: &Chat) -> Recipient {
-    match chat {
-        Chat::Id(id) => Recipient::Id(ChatId(*id)),
-        Chat::Channel(name) => Recipient::ChannelUsername(name.clone()),
-    }
-}
-
-/// Telegram answers that mean "this chat will never take a message from the bot again".
-fn chat_is_gone(error: &RequestError) -> bool {
-    use teloxide::ApiError::*;
-    match error {
-        RequestError::Api(api) => match api {
-            BotBlocked
-            | BotKicked
-            | BotKickedFromSupergroup
-            | BotKickedFromChannel
-            | UserDeactivated
-            | ChatNotFound
-            | GroupDeactivated
-            | CantInitiateConversation
-            | CantTalkWithBots => true,
-            // e.g. "Forbidden: bot was kicked from the group chat", not mapped by teloxide
-            Unknown(description) => description.starts_with("Forbidden:"),
-            _ => false,
-        },
-        _ => false,
-    }
-}
-
 impl Notifier {
     pub fn new(
         client: Arc<Client>,
         store: Store,
-        delivery: Delivery,
+        outbox: Outbox,
         settings: NotifySettings,
     ) -> Notifier {
         Notifier {
             client,
             store,
-            delivery,
+            outbox,
             settings,
             builders: HashMap::new(),
             last_results: HashMap::new(),
@@ -234,7 +203,8 @@ impl Notifier {
     }
 
     async fn started(&mut self, build: &Build) -> Result<()> {
-        if !self.store.claim(build.buildid, "started", now()).await? {
+        // Queued first, claimed after: a crash in between repeats the message, never loses it.
+        if self.store.is_claimed(build.buildid, "started").await? {
             return Ok(());
         }
         let cursor = Cursor {
@@ -246,6 +216,7 @@ impl Notifier {
             .await?
             .filter(|b| self.reported(b))
         else {
+            self.store.claim(build.buildid, "started", now()).await?;
             return Ok(self.store.advance_cursor(cursor).await?);
         };
         let chats = self.subscribers(&[Event::Started]).await?;
@@ -253,6 +224,7 @@ impl Notifier {
             let message = text::build_started(&self.note(&builder, build).await?);
             self.send_all(&chats, &message).await?;
         }
+        self.store.claim(build.buildid, "started", now()).await?;
         Ok(self.store.advance_cursor(cursor).await?)
     }
 
@@ -264,7 +236,7 @@ impl Notifier {
         else {
             return Ok(());
         };
-        if !self.store.claim(build.buildid, "finished", now()).await? {
+        if self.store.is_claimed(build.buildid, "finished").await? {
             return Ok(());
         }
         let cursor = Cursor {
@@ -308,6 +280,7 @@ impl Notifier {
             let message = text::build_finished(&note, previous, &failure);
             self.send_all(&chats, &message).await?;
         }
+        self.store.claim(build.buildid, "finished", now()).await?;
         Ok(self.store.advance_cursor(cursor).await?)
     }
 
@@ -360,42 +333,9 @@ impl Notifier {
         self.send_all(&chats, &text::worker_back(name)).await
     }
 
-    /// Sends one message to several chats. A chat that blocked or removed the bot loses its
-    /// subscriptions; a group that became a supergroup keeps them under its new id, and the
-    /// message is sent there.
+    /// Queues one message for several chats in the outbox, which delivers it.
     async fn send_all(&self, chats: &BTreeSet<Chat>, message: &str) -> Result<()> {
-        for chat in chats {
-            let outgoing = Outgoing::text(message);
-            match self
-                .delivery
-                .send(recipient(chat), None, outgoing.clone())
-                .await
-            {
-                Ok(()) => {}
-                Err(RequestError::MigrateToChatId(new_id)) => {
-                    let new_chat = Chat::Id(new_id.0);
-                    log::info!(
-                        "chat {chat:?} became supergroup {}; moving its subscriptions",
-                        new_id.0
-                    );
-                    self.store.move_chat(chat, &new_chat).await?;
-                    if let Err(error) = self
-                        .delivery
-                        .send(recipient(&new_chat), None, outgoing)
-                        .await
-                    {
-                        log::warn!("could not notify chat {}: {error}", new_id.0);
-                    }
-                }
-                Err(error) if chat_is_gone(&error) => {
-                    log::info!(
-                        "chat {chat:?} no longer takes messages ({error}); dropping its subscriptions"
-                    );
-                    self.store.remove_chat(chat).await?;
-                }
-                Err(error) => log::warn!("could not notify chat {chat:?}: {error}"),
-            }
-        }
-        Ok(())
+        let chats: Vec<Chat> = chats.iter().cloned().collect();
+        Ok(self.outbox.enqueue(&chats, message).await?)
     }
 }

@@ -20,6 +20,7 @@ use teloxide::{ApiError, RequestError};
 use crate::app::App;
 use crate::buildbot;
 use crate::delivery::Delivery;
+use crate::delivery::outbox::Outbox;
 use crate::notify::pipeline::Notifier;
 use crate::settings::{ChatTarget, Settings, TelegramSettings};
 use crate::storage::{Chat, Store};
@@ -128,14 +129,19 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         ),
         Err(error) => log::warn!("{error}; commands will say so until the master answers"),
     }
-    let delivery = Delivery::new(bot.clone());
+    let delivery = Delivery::new(bot.clone(), settings.telegram.limits);
+    let outbox = Outbox::start(
+        store.clone(),
+        delivery.clone(),
+        settings.telegram.give_up_after,
+    );
     // Buildbot events → notifier → delivery, beside the dispatcher.
     let (events_tx, events_rx) = tokio::sync::mpsc::channel(256);
     tokio::spawn(buildbot::events::run(client.clone(), events_tx));
     let notifier = Notifier::new(
         client.clone(),
         store.clone(),
-        delivery.clone(),
+        outbox,
         settings.notify.clone(),
     );
     tokio::spawn(notifier.run(events_rx));

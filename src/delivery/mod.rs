@@ -5,7 +5,13 @@
 //! part, keyboard on the last), a `retry_after` answer is waited out and the message sent
 //! again, and a message Telegram cannot parse is sent again as plain text rather than lost.
 
+pub mod limits;
+pub mod outbox;
+
+use std::sync::Arc;
 use std::time::Duration;
+
+use limits::{Limiter, Limits, Priority};
 
 use teloxide::ApiError;
 use teloxide::RequestError;
@@ -21,7 +27,7 @@ use teloxide::types::{
 pub const MESSAGE_LIMIT: usize = 4096;
 
 /// How often one message is tried when Telegram asks to slow down.
-const ATTEMPTS: u32 = 4;
+const ATTEMPTS: u32 = 10;
 
 /// A message to send: HTML text and, optionally, an inline keyboard under it.
 #[derive(Debug, Clone)]
@@ -57,11 +63,30 @@ impl Outgoing {
 #[derive(Clone)]
 pub struct Delivery {
     bot: Bot,
+    limiter: Arc<Limiter>,
 }
 
 impl Delivery {
-    pub fn new(bot: Bot) -> Delivery {
-        Delivery { bot }
+    pub fn new(bot: Bot, limits: Limits) -> Delivery {
+        Delivery {
+            bot,
+            limiter: Arc::new(Limiter::new(limits)),
+        }
+    }
+
+    /// The shared windows, for the benchmark's figures.
+    pub fn limiter(&self) -> &Limiter {
+        &self.limiter
+    }
+
+    /// Sends a notification (plain parts, no reply, no keyboard) at bulk priority; the
+    /// outbox decides what an error means.
+    pub async fn send_bulk(&self, chat: Recipient, text: &str) -> Result<(), RequestError> {
+        for part in split(text, MESSAGE_LIMIT) {
+            self.send_part(chat.clone(), None, part, None, Priority::Bulk)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Sends `message` to `chat`, split into as many parts as it needs.
@@ -84,7 +109,8 @@ impl Delivery {
                 _ => None,
             };
             let reply_to = if index == 0 { reply_to } else { None };
-            self.send_part(chat.clone(), reply_to, part, markup).await?;
+            self.send_part(chat.clone(), reply_to, part, markup, Priority::Urgent)
+                .await?;
         }
         Ok(())
     }
@@ -95,10 +121,11 @@ impl Delivery {
         reply_to: Option<MessageId>,
         text: String,
         markup: Option<ReplyMarkup>,
+        priority: Priority,
     ) -> Result<(), RequestError> {
         let mut request = self
             .bot
-            .send_message(chat, text.clone())
+            .send_message(chat.clone(), text.clone())
             .parse_mode(ParseMode::Html)
             .link_preview_options(no_preview());
         if let Some(id) = reply_to {
@@ -108,7 +135,7 @@ impl Delivery {
         if let Some(markup) = markup {
             request = request.reply_markup(markup);
         }
-        match with_retries(request.clone()).await {
+        match self.perform(&chat, priority, request.clone()).await {
             Err(RequestError::Api(ApiError::CantParseEntities(reason))) => {
                 // A bug in our markup must not cost the user the answer.
                 log::error!(
@@ -117,7 +144,7 @@ impl Delivery {
                 let mut plain = request.clone();
                 plain.payload_mut().text = plain_text(&text);
                 plain.payload_mut().parse_mode = None;
-                with_retries(plain).await
+                self.perform(&chat, priority, plain).await
             }
             other => other,
         }
@@ -143,7 +170,11 @@ impl Delivery {
         if let Some(keyboard) = message.keyboard {
             request = request.reply_markup(keyboard);
         }
-        match with_retries(request.clone()).await {
+        let target = Recipient::Id(chat);
+        match self
+            .perform(&target, Priority::Urgent, request.clone())
+            .await
+        {
             Err(RequestError::Api(ApiError::MessageNotModified)) => Ok(()),
             Err(RequestError::Api(ApiError::CantParseEntities(reason))) => {
                 log::error!(
@@ -152,7 +183,7 @@ impl Delivery {
                 let mut plain = request;
                 plain.payload_mut().text = plain_text(&plain.payload_mut().text);
                 plain.payload_mut().parse_mode = None;
-                with_retries(plain).await
+                self.perform(&target, Priority::Urgent, plain).await
             }
             other => other,
         }
@@ -169,7 +200,10 @@ impl Delivery {
             .bot
             .edit_message_reply_markup(chat, id)
             .reply_markup(keyboard);
-        match with_retries(request).await {
+        match self
+            .perform(&Recipient::Id(chat), Priority::Urgent, request)
+            .await
+        {
             Err(RequestError::Api(ApiError::MessageNotModified)) => Ok(()),
             other => other,
         }
@@ -178,7 +212,10 @@ impl Delivery {
     /// Removes the inline keyboard under a message, so that its buttons cannot be tapped again.
     pub async fn remove_keyboard(&self, chat: ChatId, id: MessageId) -> Result<(), RequestError> {
         let request = self.bot.edit_message_reply_markup(chat, id);
-        match with_retries(request.clone()).await {
+        match self
+            .perform(&Recipient::Id(chat), Priority::Urgent, request)
+            .await
+        {
             Err(RequestError::Api(ApiError::MessageNotModified)) => Ok(()),
             other => other,
         }
@@ -195,27 +232,36 @@ impl Delivery {
         if let Some(text) = text {
             request = request.text(text).show_alert(alert);
         }
-        with_retries(request.clone()).await
+        // Telegram does not limit answers to button taps: no window to wait for.
+        request.send().await.map(|_| ())
     }
-}
 
-/// Sends, waiting out `retry_after` answers; other errors go back to the caller at once.
-async fn with_retries<R>(request: R) -> Result<(), RequestError>
-where
-    R: Request<Err = RequestError> + Clone,
-{
-    let mut attempt = 1;
-    loop {
-        match request.clone().send().await.map(|_| ()) {
-            Err(RequestError::RetryAfter(wait)) if attempt < ATTEMPTS => {
-                log::warn!(
-                    "Telegram asks to slow down: waiting {} s before sending again",
-                    wait.seconds()
-                );
-                tokio::time::sleep(wait.duration() + Duration::from_millis(50)).await;
-                attempt += 1;
+    /// Sends within the limits, waiting out `retry_after` answers (which pause every send);
+    /// other errors go back to the caller at once.
+    async fn perform<R>(
+        &self,
+        chat: &Recipient,
+        priority: Priority,
+        request: R,
+    ) -> Result<(), RequestError>
+    where
+        R: Request<Err = RequestError> + Clone,
+    {
+        let mut attempt = 1;
+        loop {
+            self.limiter.acquire(chat, priority).await;
+            match request.clone().send().await.map(|_| ()) {
+                Err(RequestError::RetryAfter(wait)) if attempt < ATTEMPTS => {
+                    log::warn!(
+                        "Telegram asks to slow down: pausing sends for {} s",
+                        wait.seconds()
+                    );
+                    self.limiter
+                        .pause(wait.duration() + Duration::from_millis(50));
+                    attempt += 1;
+                }
+                other => return other,
             }
-            other => return other,
         }
     }
 }

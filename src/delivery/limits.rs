@@ -1,0 +1,265 @@
+//! Telegram's sending limits, kept as sliding windows: at most `overall_per_second` messages in
+//! any second, `chat_per_second` to one chat, `group_per_minute` to one group or channel.
+//!
+//! Sliding windows are exactly how Telegram states its limits, so staying inside them never
+//! earns a 429; a token bucket (GCRA, as in `governor`) would allow twice the rate over a
+//! window after an idle spell. Two priorities share the windows: replies to people go first,
+//! a notification fan-out takes what is left. A 429 pauses everything for its `retry_after`.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use teloxide::types::Recipient;
+use tokio::time::Instant;
+
+/// What the windows allow; `[telegram.limits]` in the settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub overall_per_second: u32,
+    pub chat_per_second: u32,
+    pub group_per_minute: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            overall_per_second: 30,
+            chat_per_second: 1,
+            group_per_minute: 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    /// An answer someone is waiting for.
+    Urgent,
+    /// A notification fan-out.
+    Bulk,
+}
+
+/// Clocks differ a little between the bot and Telegram: every window is this much longer.
+const MARGIN: Duration = Duration::from_millis(50);
+
+#[derive(Default)]
+struct State {
+    overall: VecDeque<Instant>,
+    chats: HashMap<String, VecDeque<Instant>>,
+    paused_until: Option<Instant>,
+    /// Chats of the urgent sends that are waiting.
+    urgent: Vec<String>,
+}
+
+pub struct Limiter {
+    limits: Limits,
+    state: Mutex<State>,
+}
+
+fn key(chat: &Recipient) -> (String, bool) {
+    match chat {
+        Recipient::Id(id) => (id.0.to_string(), id.0 < 0),
+        Recipient::ChannelUsername(name) => (name.to_lowercase(), true),
+    }
+}
+
+impl Limiter {
+    pub fn new(limits: Limits) -> Limiter {
+        Limiter {
+            limits,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn windows(&self) -> (Duration, Duration) {
+        (
+            Duration::from_secs(1) + MARGIN,
+            Duration::from_secs(60) + MARGIN,
+        )
+    }
+
+    /// When a message to `chat` may go, considering only that chat's own windows.
+    fn chat_ready(&self, state: &State, chat: &str, group: bool, now: Instant) -> Instant {
+        let (second, minute) = self.windows();
+        let Some(sent) = state.chats.get(chat) else {
+            return now;
+        };
+        let mut at = now;
+        let in_second = sent
+            .iter()
+            .filter(|t| now.duration_since(**t) < second)
+            .count();
+        if in_second >= self.limits.chat_per_second as usize {
+            let oldest = sent[sent.len() - self.limits.chat_per_second as usize];
+            at = at.max(oldest + second);
+        }
+        if group && sent.len() >= self.limits.group_per_minute as usize {
+            let oldest = sent[sent.len() - self.limits.group_per_minute as usize];
+            at = at.max(oldest + minute);
+        }
+        at
+    }
+
+    fn overall_ready(&self, state: &State, now: Instant) -> Instant {
+        let (second, _) = self.windows();
+        let limit = self.limits.overall_per_second as usize;
+        let mut at = state.paused_until.unwrap_or(now).max(now);
+        if state.overall.len() >= limit {
+            at = at.max(state.overall[state.overall.len() - limit] + second);
+        }
+        at
+    }
+
+    fn forget_old(&self, state: &mut State, now: Instant) {
+        let (second, minute) = self.windows();
+        while state
+            .overall
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= second)
+        {
+            state.overall.pop_front();
+        }
+        state.chats.retain(|_, sent| {
+            while sent
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= minute)
+            {
+                sent.pop_front();
+            }
+            !sent.is_empty()
+        });
+    }
+
+    /// Waits until a message to `chat` may be sent, and counts it as sent.
+    pub async fn acquire(&self, chat: &Recipient, priority: Priority) {
+        let (chat, group) = key(chat);
+        let mut registered = false;
+        loop {
+            let wait = {
+                let Ok(mut state) = self.state.lock() else {
+                    return;
+                };
+                let now = Instant::now();
+                self.forget_old(&mut state, now);
+                let ready = self
+                    .chat_ready(&state, &chat, group, now)
+                    .max(self.overall_ready(&state, now));
+                // Bulk sends stand back while a reply that could go now is waiting.
+                let reply_waiting = priority == Priority::Bulk
+                    && state.urgent.iter().any(|c| {
+                        self.chat_ready(&state, c, c.starts_with('-') || c.starts_with('@'), now)
+                            <= now
+                    });
+                if ready <= now && !reply_waiting {
+                    state.overall.push_back(now);
+                    state.chats.entry(chat.clone()).or_default().push_back(now);
+                    if registered && let Some(index) = state.urgent.iter().position(|c| *c == chat)
+                    {
+                        state.urgent.swap_remove(index);
+                    }
+                    return;
+                }
+                if priority == Priority::Urgent && !registered {
+                    state.urgent.push(chat.clone());
+                    registered = true;
+                }
+                if reply_waiting {
+                    Duration::from_millis(5)
+                } else {
+                    ready - now
+                }
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Telegram said "retry after": nothing goes out until then.
+    pub fn pause(&self, duration: Duration) {
+        if let Ok(mut state) = self.state.lock() {
+            let until = Instant::now() + duration;
+            state.paused_until = Some(state.paused_until.map_or(until, |p| p.max(until)));
+        }
+    }
+
+    /// How many chats are being tracked (for the memory benchmark).
+    pub fn tracked_chats(&self) -> usize {
+        self.state.lock().map_or(0, |s| s.chats.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use teloxide::types::ChatId;
+
+    use super::*;
+
+    fn count_in_windows(times: &[Instant], window: Duration) -> usize {
+        times
+            .iter()
+            .map(|start| {
+                times
+                    .iter()
+                    .filter(|t| **t >= *start && t.duration_since(*start) < window)
+                    .count()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn overall_limit_holds_in_every_window() {
+        let limiter = Limiter::new(Limits {
+            overall_per_second: 30,
+            chat_per_second: 1,
+            group_per_minute: 20,
+        });
+        let mut times = Vec::new();
+        for chat in 1..=100 {
+            limiter
+                .acquire(&Recipient::Id(ChatId(chat)), Priority::Bulk)
+                .await;
+            times.push(Instant::now());
+        }
+        assert!(count_in_windows(&times, Duration::from_secs(1)) <= 30);
+        let took = times[99].duration_since(times[0]);
+        assert!(
+            took < Duration::from_millis(3300),
+            "close to the 30/s floor: {took:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn chats_and_groups_have_their_own_windows() {
+        let limiter = Limiter::new(Limits::default());
+        let private = Recipient::Id(ChatId(7));
+        let start = Instant::now();
+        limiter.acquire(&private, Priority::Urgent).await;
+        limiter.acquire(&private, Priority::Urgent).await;
+        assert!(
+            Instant::now().duration_since(start) >= Duration::from_secs(1),
+            "1/s per chat"
+        );
+
+        let group = Recipient::Id(ChatId(-100));
+        let mut times = Vec::new();
+        for _ in 0..25 {
+            limiter.acquire(&group, Priority::Urgent).await;
+            times.push(Instant::now());
+        }
+        assert!(
+            count_in_windows(&times, Duration::from_secs(60)) <= 20,
+            "20/min per group"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_stops_everything() {
+        let limiter = Limiter::new(Limits::default());
+        limiter.pause(Duration::from_secs(5));
+        let start = Instant::now();
+        limiter
+            .acquire(&Recipient::Id(ChatId(1)), Priority::Urgent)
+            .await;
+        assert!(Instant::now().duration_since(start) >= Duration::from_secs(5));
+    }
+}
