@@ -6,6 +6,7 @@ mod support;
 mod access;
 mod builds;
 mod control;
+mod delivery;
 mod fake_selftest;
 mod notifications;
 mod startup;

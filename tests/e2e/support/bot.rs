@@ -150,6 +150,17 @@ impl BotProcess {
         self
     }
 
+    /// Kills the bot with SIGKILL (no chance to finish anything) and starts it again with the
+    /// same settings and storage.
+    pub async fn kill_and_restart(mut self, fake: &FakeTelegram) -> BotProcess {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mark = fake.mark();
+        self.child = spawn(&self.dir);
+        self.wait_until_polling(fake, mark).await;
+        self
+    }
+
     /// Everything the bot logged so far (it runs with RUST_LOG=trace).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("bot.log")).unwrap_or_default()

@@ -85,6 +85,14 @@ impl Fault {
         }
     }
 
+    /// Closes the connection without an answer (a dropped connection).
+    pub fn drop_connection() -> Fault {
+        Fault {
+            status: 0,
+            body: Value::Null,
+        }
+    }
+
     pub fn api_error(status: u16, description: &str) -> Fault {
         Fault {
             status,
@@ -104,6 +112,51 @@ struct Inner {
     faults: HashMap<String, VecDeque<(Option<i64>, Fault)>>,
     /// Messages the bot sent, by id, so a test can tap their buttons.
     sent: HashMap<i64, Value>,
+    /// When set, Telegram's limits are enforced with 429 answers, as Telegram does.
+    limits: Option<Enforced>,
+    /// How many 429s the limits produced.
+    throttled: usize,
+}
+
+/// Telegram's limits as the fake enforces them: sliding windows over arrival times.
+#[derive(Default)]
+struct Enforced {
+    overall: VecDeque<Instant>,
+    chats: HashMap<String, VecDeque<Instant>>,
+}
+
+impl Enforced {
+    /// Counts a message to `chat` and says whether it broke a limit: more than 30 in a
+    /// second overall, more than 1 in a second to a chat, more than 20 in a minute to a group.
+    fn breaks_limits(&mut self, chat: &Value, now: Instant) -> bool {
+        let key = chat.to_string();
+        let group = chat.as_i64().is_none_or(|id| id < 0);
+        let second = Duration::from_secs(1);
+        while self
+            .overall
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= second)
+        {
+            self.overall.pop_front();
+        }
+        let sent = self.chats.entry(key).or_default();
+        while sent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(60))
+        {
+            sent.pop_front();
+        }
+        let in_second = sent
+            .iter()
+            .filter(|t| now.duration_since(**t) < second)
+            .count();
+        if self.overall.len() >= 30 || in_second >= 1 || (group && sent.len() >= 20) {
+            return true;
+        }
+        self.overall.push_back(now);
+        sent.push_back(now);
+        false
+    }
 }
 
 struct Shared {
@@ -176,6 +229,18 @@ fn now() -> i64 {
 }
 
 impl FakeTelegram {
+    /// A fake that answers 429 (retry_after 1) whenever the bot breaks Telegram's limits.
+    pub async fn start_with_limits() -> FakeTelegram {
+        let fake = FakeTelegram::start().await;
+        fake.shared.inner.lock().unwrap().limits = Some(Enforced::default());
+        fake
+    }
+
+    /// How many times the emulated limits answered 429.
+    pub fn throttled(&self) -> usize {
+        self.shared.inner.lock().unwrap().throttled
+    }
+
     pub async fn start() -> FakeTelegram {
         let (changed, _) = watch::channel(0);
         let shared = Arc::new(Shared {
@@ -366,6 +431,14 @@ impl FakeTelegram {
         self.reply_in(mark, from.id).await
     }
 
+    /// Messages Telegram accepted for `chat` after `mark` that contain `needle`.
+    pub fn delivered(&self, mark: usize, chat: i64, needle: &str) -> usize {
+        self.sent_since(mark, "sendMessage", chat)
+            .iter()
+            .filter(|c| c.result["message_id"].is_i64() && c.text().contains(needle))
+            .count()
+    }
+
     /// Every call of `method` to `chat` after `mark`.
     pub fn sent_since(&self, mark: usize, method: &str, chat: i64) -> Vec<Call> {
         let method = method.to_lowercase();
@@ -409,11 +482,38 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     };
     if let Some(fault) = fault {
         record(&shared, &method, params, fault.body.clone());
+        if fault.status == 0 {
+            // axum drops the connection of a handler that panics
+            panic!("fake Telegram drops this connection, as asked");
+        }
         return (
             StatusCode::from_u16(fault.status).unwrap(),
             axum::Json(fault.body),
         )
             .into_response();
+    }
+
+    if matches!(
+        method.as_str(),
+        "sendmessage" | "editmessagetext" | "editmessagereplymarkup"
+    ) {
+        let broke = {
+            let mut inner = shared.inner.lock().unwrap();
+            let now = Instant::now();
+            let broke = inner
+                .limits
+                .as_mut()
+                .is_some_and(|l| l.breaks_limits(&params["chat_id"], now));
+            if broke {
+                inner.throttled += 1;
+            }
+            broke
+        };
+        if broke {
+            let body = Fault::retry_after(1).body;
+            record(&shared, &method, params, body.clone());
+            return (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+        }
     }
 
     let result = match method.as_str() {
