@@ -14,7 +14,8 @@
 //! - [`telegram`]: the dispatcher tree (`telegram::schema`), the command list, one handler per
 //!   command, inline keyboards and their versioned callback data.
 //! - [`text`]: every text a user reads, as Telegram HTML, snapshot-tested.
-//! - [`delivery`]: the one way out to Telegram: splitting, `retry_after`, plain-text fallback.
+//! - [`delivery`]: the one way out to Telegram: Telegram's limits with two priorities,
+//!   `retry_after`, splitting, plain-text fallback, and the persistent notification outbox.
 //! - [`notify`]: notifications: Buildbot events → classify → subscriptions → delivery.
 //! - [`storage`]: the SQLite file with subscriptions, watches and the event cursor.
 //! - [`master_control`]: how `/shutdown` reaches the master process (pid file or commands).

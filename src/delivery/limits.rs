@@ -5,6 +5,10 @@
 //! earns a 429; a token bucket (GCRA, as in `governor`) would allow twice the rate over a
 //! window after an idle spell. Two priorities share the windows: replies to people go first,
 //! a notification fan-out takes what is left. A 429 pauses everything for its `retry_after`.
+//!
+//! teloxide's `Throttle` adaptor was evaluated and not used: it has no priorities (a fan-out
+//! would delay every reply), keeps nothing across restarts, does not pace edits, and cannot
+//! tell supergroups from channels, so it holds supergroups to 10 messages a minute.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;

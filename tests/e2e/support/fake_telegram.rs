@@ -30,6 +30,9 @@ pub struct Call {
     pub params: Value,
     /// What the fake answered with (`result` on success).
     pub result: Value,
+    /// When the request arrived (the benchmark measures latencies with it).
+    #[allow(dead_code)]
+    pub at: Instant,
 }
 
 impl Call {
@@ -572,6 +575,7 @@ fn record(shared: &Shared, method: &str, params: Value, result: Value) {
         method: method.to_owned(),
         params,
         result,
+        at: Instant::now(),
     });
     shared.bump();
 }
