@@ -48,6 +48,32 @@ pub struct TelegramSettings {
     pub limits: crate::delivery::limits::Limits,
     /// How long a notification is retried through network trouble before it is dropped.
     pub give_up_after: std::time::Duration,
+    /// Set when `use_webhook` is on.
+    pub webhook: Option<WebhookSettings>,
+}
+
+/// `[telegram.webhook]`: where Telegram posts updates, and where the bot listens for them.
+#[derive(Clone)]
+pub struct WebhookSettings {
+    pub url: Url,
+    pub listen: std::net::SocketAddr,
+    /// Telegram sends it back in `X-Telegram-Bot-Api-Secret-Token`; generated when empty.
+    pub secret_token: Option<String>,
+    pub max_connections: u8,
+}
+
+impl fmt::Debug for WebhookSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookSettings")
+            .field("url", &self.url)
+            .field("listen", &self.listen)
+            .field(
+                "secret_token",
+                &self.secret_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
 }
 
 impl fmt::Debug for TelegramSettings {
@@ -63,6 +89,7 @@ impl fmt::Debug for TelegramSettings {
             .field("conversation_timeout", &self.conversation_timeout)
             .field("limits", &self.limits)
             .field("give_up_after", &self.give_up_after)
+            .field("webhook", &self.webhook)
             .finish()
     }
 }
@@ -182,6 +209,7 @@ struct Raw {
 struct RawTelegram {
     conversation_timeout: i64,
     limits: RawLimits,
+    webhook: RawWebhook,
     bot_token: String,
     bot_username: String,
     api_url: String,
@@ -189,6 +217,15 @@ struct RawTelegram {
     retry_delay: i64,
     use_webhook: bool,
     certificate: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebhook {
+    url: String,
+    listen: String,
+    secret_token: String,
+    max_connections: i64,
 }
 
 #[derive(Deserialize)]
@@ -423,11 +460,17 @@ fn validate_telegram(raw: RawTelegram) -> Result<TelegramSettings, SettingsError
         )?
         .into(),
     );
-    if raw.use_webhook {
+    let webhook = if raw.use_webhook {
+        Some(validate_webhook(raw.webhook)?)
+    } else {
+        None
+    };
+    let certificate_path = raw.certificate.trim();
+    if raw.use_webhook && !certificate_path.is_empty() && !Path::new(certificate_path).is_file() {
         return Err(SettingsError::invalid(
-            "telegram.use_webhook",
-            "true",
-            "false: webhook mode is not available in this version; the bot receives updates by long polling",
+            "telegram.certificate",
+            format!("{certificate_path:?}"),
+            "the path of a PEM file with the webhook's self-signed certificate, or empty",
         ));
     }
     let certificate = Some(raw.certificate.trim().to_owned()).filter(|c| !c.is_empty());
@@ -442,6 +485,64 @@ fn validate_telegram(raw: RawTelegram) -> Result<TelegramSettings, SettingsError
         conversation_timeout,
         limits,
         give_up_after,
+        webhook,
+    })
+}
+
+fn validate_webhook(raw: RawWebhook) -> Result<WebhookSettings, SettingsError> {
+    if raw.url.trim().is_empty() {
+        return Err(SettingsError::invalid(
+            "telegram.webhook.url",
+            "\"\"",
+            "the public https URL Telegram posts updates to, e.g. https://ci.example.org:8443/telegram (needed with use_webhook = true)",
+        ));
+    }
+    let url = parse_http_url("telegram.webhook.url", &raw.url)?;
+    if url.scheme() != "https" {
+        return Err(SettingsError::invalid(
+            "telegram.webhook.url",
+            format!("{:?}", raw.url),
+            "an https:// URL: Telegram only posts to https",
+        ));
+    }
+    let port = url.port_or_known_default().unwrap_or(443);
+    if ![443, 80, 88, 8443].contains(&port) {
+        return Err(SettingsError::invalid(
+            "telegram.webhook.url",
+            format!("{:?} (port {port})", raw.url),
+            "a URL on port 443, 80, 88 or 8443: the only ports Telegram posts to",
+        ));
+    }
+    let listen = raw.listen.trim().parse().map_err(|_| {
+        SettingsError::invalid(
+            "telegram.webhook.listen",
+            format!("{:?}", raw.listen),
+            "an address and port to listen on, e.g. 0.0.0.0:8443",
+        )
+    })?;
+    let secret = raw.secret_token.trim();
+    let secret_ok = secret.len() <= 256
+        && secret
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !secret_ok {
+        return Err(SettingsError::invalid(
+            "telegram.webhook.secret_token",
+            "(not shown)",
+            "1-256 letters, digits, _ or -, or empty to have one generated at every start",
+        ));
+    }
+    let max_connections = in_range(
+        "telegram.webhook.max_connections",
+        raw.max_connections,
+        1,
+        100,
+    )? as u8;
+    Ok(WebhookSettings {
+        url,
+        listen,
+        secret_token: Some(secret.to_owned()).filter(|s| !s.is_empty()),
+        max_connections,
     })
 }
 
@@ -877,12 +978,35 @@ mod tests {
     }
 
     #[test]
-    fn webhook_is_refused_until_it_exists() {
+    fn webhook_settings() {
         let err = error_text(&with_token("use_webhook = true\n"));
+        assert!(err.contains("telegram.webhook.url"), "{err}");
+        let err = error_text(&with_token(
+            "use_webhook = true\n[telegram.webhook]\nurl = \"https://ci.example.org:9000/tg\"\n",
+        ));
         assert!(
-            err.contains("telegram.use_webhook") && err.contains("polling"),
+            err.contains("port 9000") && err.contains("443, 80, 88 or 8443"),
             "{err}"
         );
+        let err = error_text(&with_token(
+            "use_webhook = true\n[telegram.webhook]\nurl = \"http://ci.example.org/tg\"\n",
+        ));
+        assert!(err.contains("https"), "{err}");
+        let err = error_text(&with_token(
+            "use_webhook = true\n[telegram.webhook]\nurl = \"https://ci.example.org/tg\"\nsecret_token = \"no spaces!\"\n",
+        ));
+        assert!(
+            err.contains("secret_token") && !err.contains("no spaces"),
+            "{err}"
+        );
+        let s = load_toml(&with_token(
+            "use_webhook = true\n[telegram.webhook]\nurl = \"https://ci.example.org:8443/tg\"\nlisten = \"127.0.0.1:9443\"\n",
+        ))
+        .unwrap();
+        let webhook = s.telegram.webhook.unwrap();
+        assert_eq!(webhook.listen.port(), 9443);
+        assert_eq!(webhook.secret_token, None);
+        assert_eq!(webhook.max_connections, 40);
     }
 
     #[test]

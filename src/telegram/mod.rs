@@ -22,7 +22,7 @@ use crate::buildbot;
 use crate::delivery::Delivery;
 use crate::delivery::outbox::Outbox;
 use crate::notify::pipeline::Notifier;
-use crate::settings::{ChatTarget, Settings, TelegramSettings};
+use crate::settings::{ChatTarget, Settings, TelegramSettings, WebhookSettings};
 use crate::storage::{Chat, Store};
 use commands::{Command, Parsed};
 use dialogues::{ConversationStorage, State};
@@ -102,6 +102,12 @@ pub enum StartError {
     Storage(#[from] crate::storage::StorageError),
     #[error("cannot use Redis at storage.redis_url for conversations: {0}")]
     Redis(String),
+    #[error("cannot listen for the webhook on {address} (telegram.webhook.listen): {reason}")]
+    Listen { address: String, reason: String },
+    #[error(
+        "Telegram refused the webhook (setWebhook): {0}. Check telegram.webhook.url and telegram.certificate."
+    )]
+    Webhook(String),
 }
 
 /// Starts the bot and runs it until SIGINT or SIGTERM.
@@ -157,16 +163,20 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     });
     let conversations = conversation_storage(&store, &app.settings).await?;
 
-    let retry_delay = Duration::from_secs(app.settings.telegram.retry_delay.into());
-    let listener = Polling::builder(bot.clone())
-        .timeout(Duration::from_secs(
-            app.settings.telegram.poll_timeout.into(),
-        ))
-        .backoff_strategy(move |_errors| retry_delay)
-        .delete_webhook()
-        .await
-        .build();
+    let webhook_settings = app.settings.telegram.webhook.clone();
+    let certificate = app.settings.telegram.certificate.clone();
+    let webhook = match &webhook_settings {
+        Some(settings) => {
+            Some(webhook_listener(bot.clone(), settings, certificate.as_deref()).await?)
+        }
+        None => None,
+    };
 
+    let (polling_bot, app_retry_delay, app_poll_timeout) = (
+        bot.clone(),
+        app.settings.telegram.retry_delay,
+        app.settings.telegram.poll_timeout,
+    );
     let mut dispatcher = Dispatcher::builder(bot, schema())
         .dependencies(dptree::deps![app, conversations])
         // Group chatter, photos, commands for other bots: nothing to do, nothing to warn about.
@@ -184,14 +194,84 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     );
     let listener_errors =
         LoggingErrorHandler::with_custom_text("getting updates from Telegram failed");
-    if let Err(error) = dispatcher
-        .try_dispatch_with_listener(listener, listener_errors)
-        .await
-    {
+    let outcome = match webhook {
+        Some(listener) => {
+            dispatcher
+                .try_dispatch_with_listener(listener, listener_errors)
+                .await
+        }
+        None => {
+            let retry_delay = Duration::from_secs(app_retry_delay.into());
+            // also removes a webhook left from an earlier run in webhook mode
+            let listener = Polling::builder(polling_bot)
+                .timeout(Duration::from_secs(app_poll_timeout.into()))
+                .backoff_strategy(move |_errors| retry_delay)
+                .delete_webhook()
+                .await
+                .build();
+            dispatcher
+                .try_dispatch_with_listener(listener, listener_errors)
+                .await
+        }
+    };
+    if let Err(error) = outcome {
         log::error!("the dispatcher stopped: {error}");
     }
     log::info!("stopped");
     Ok(())
+}
+
+/// Webhook mode: setWebhook with the secret (and certificate), then serve Telegram's posts on
+/// `listen`. Requests without the secret are refused with 401 by teloxide, and logged here.
+async fn webhook_listener(
+    bot: Bot,
+    settings: &WebhookSettings,
+    certificate: Option<&str>,
+) -> Result<
+    impl teloxide::update_listeners::UpdateListener<Err = std::convert::Infallible>,
+    StartError,
+> {
+    use teloxide::update_listeners::webhooks;
+    let mut options = webhooks::Options::new(settings.listen, settings.url.clone())
+        .max_connections(settings.max_connections);
+    options = match &settings.secret_token {
+        Some(token) => options.secret_token(token.clone()),
+        None => options,
+    };
+    crate::logging::add_secret(options.get_or_gen_secret_token());
+    if let Some(path) = certificate {
+        options = options.certificate(teloxide::types::InputFile::file(path));
+    }
+    let tcp = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| StartError::Listen {
+            address: settings.listen.to_string(),
+            reason: e.to_string(),
+        })?;
+    let (listener, stop, router) = webhooks::axum_to_router(bot, options)
+        .await
+        .map_err(|e| StartError::Webhook(e.to_string()))?;
+    let router = router.layer(axum::middleware::map_response(log_refusal));
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(tcp, router).with_graceful_shutdown(stop).await {
+            log::error!("the webhook server stopped: {error}");
+        }
+    });
+    log::info!(
+        "receiving updates through the webhook {} (listening on {})",
+        settings.url,
+        settings.listen
+    );
+    Ok(listener)
+}
+
+async fn log_refusal(response: axum::response::Response) -> axum::response::Response {
+    if response.status() == axum::http::StatusCode::UNAUTHORIZED {
+        log::warn!(
+            "refused a webhook request without the right secret token (401); is something other than Telegram posting to it?"
+        );
+    }
+    response
 }
 
 /// Conversations live beside the subscriptions in SQLite, or in Redis when several replicas

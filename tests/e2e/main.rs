@@ -11,3 +11,4 @@ mod fake_selftest;
 mod notifications;
 mod startup;
 mod talk;
+mod webhook;

@@ -117,11 +117,12 @@ impl BotProcess {
     /// Waits until the bot polls Telegram after `mark`.
     async fn wait_until_polling(&mut self, fake: &FakeTelegram, mark: usize) {
         let deadline = Instant::now() + Duration::from_secs(30);
+        // polling asks for updates; a webhook is set instead
         while !fake
             .calls()
             .iter()
             .skip(mark)
-            .any(|c| c.method == "getupdates")
+            .any(|c| c.method == "getupdates" || c.method == "setwebhook")
         {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("the bot exited at start ({status}):\n{}", self.log());

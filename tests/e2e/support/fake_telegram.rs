@@ -556,6 +556,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         }
         "setmycommands"
         | "deletewebhook"
+        | "setwebhook"
         | "answercallbackquery"
         | "deletemessage"
         | "setchatmenubutton"
@@ -640,6 +641,18 @@ async fn read_params(request: Request) -> Result<Value, String> {
                 None => field_value(&String::from_utf8_lossy(&bytes)),
             };
             params.insert(name, value);
+        }
+        // Files are sent as parts and named in a field as "attach://<part>" (Bot API).
+        let attached: Vec<(String, String)> = params
+            .iter()
+            .filter_map(|(k, v)| {
+                Some((k.clone(), v.as_str()?.strip_prefix("attach://")?.to_owned()))
+            })
+            .collect();
+        for (field, part) in attached {
+            if let Some(file) = params.remove(&part) {
+                params.insert(field, file);
+            }
         }
         return Ok(Value::Object(params));
     }
