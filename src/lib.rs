@@ -13,6 +13,7 @@
 //!   builds, workers, changes.
 //! - [`telegram`]: the dispatcher tree (`telegram::schema`), the command list, one handler per
 //!   command, inline keyboards and their versioned callback data.
+//! - [`check`]: `--check`, every link the bot needs tried once, with what to fix.
 //! - [`text`]: every text a user reads, as Telegram HTML, snapshot-tested.
 //! - [`delivery`]: the one way out to Telegram: Telegram's limits with two priorities,
 //!   `retry_after`, splitting, plain-text fallback, and the persistent notification outbox.
@@ -25,6 +26,7 @@
 pub mod app;
 pub mod authz;
 pub mod buildbot;
+pub mod check;
 pub mod delivery;
 pub mod logging;
 pub mod master_control;

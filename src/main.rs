@@ -5,22 +5,31 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use buildbot_telegram::{logging, settings, telegram};
+use buildbot_telegram::{check, logging, settings, telegram};
+
+/// "0.1.0 (3f2a9c1d0b7e)": the release and the commit it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("BUILDBOT_TELEGRAM_GIT_COMMIT"),
+    ")"
+);
 
 /// A Telegram bot for the Buildbot CI system.
 ///
 /// Settings come from settings/default.toml (built in), then the --config file, then
 /// environment variables such as BBTG_TELEGRAM__BOT_TOKEN.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version = VERSION, about)]
 struct Cli {
     /// Settings file (TOML); see settings/default.toml for every key.
     #[arg(short, long, value_name = "PATH")]
     config: Option<PathBuf>,
 
-    /// Check the settings and exit without starting the bot.
-    #[arg(long)]
-    check_config: bool,
+    /// Check the settings, the token, the Buildbot REST API and websocket and the storage,
+    /// print one line per check, and exit (0 only when every check passes).
+    #[arg(long, alias = "check-config")]
+    check: bool,
 }
 
 fn main() -> ExitCode {
@@ -41,11 +50,6 @@ fn main() -> ExitCode {
     if let Some(credentials) = &settings.buildbot.credentials {
         logging::add_secret(&credentials.password);
     }
-    if cli.check_config {
-        println!("settings are valid");
-        return ExitCode::SUCCESS;
-    }
-
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -56,6 +60,24 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if cli.check {
+        let checks = runtime.block_on(check::run(&settings));
+        let mut all_pass = true;
+        for check in checks {
+            match check.outcome {
+                Ok(detail) => println!("ok    {:<18} {detail}", check.name),
+                Err(fix) => {
+                    all_pass = false;
+                    println!("FAIL  {:<18} {fix}", check.name);
+                }
+            }
+        }
+        return if all_pass {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
     match runtime.block_on(telegram::run(settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -171,6 +171,29 @@ async fn stream_once(
     }
 }
 
+/// Connects and subscribes once, for `--check`: returns the websocket's URL when the master
+/// acknowledged every subscription.
+pub async fn probe(client: &Client) -> Result<String, String> {
+    let (events, mut received) = mpsc::channel(16);
+    let mut failures = 0;
+    let mut reported = true;
+    let stream = stream_once(client, &events, &mut failures, &mut reported);
+    tokio::pin!(stream);
+    loop {
+        tokio::select! {
+            outcome = &mut stream => {
+                return Err(outcome.err().unwrap_or_else(|| "the master closed the websocket".to_owned()));
+            }
+            event = received.recv() => {
+                if let Some(MasterEvent::Connected) = event {
+                    let (url, _) = client.websocket().await.map_err(|e| e.to_string())?;
+                    return Ok(url.to_string());
+                }
+            }
+        }
+    }
+}
+
 /// `{"k": "builders/3/builds/7/finished", "m": {...}}` → an event; anything else → None.
 pub fn parse_event(frame: &Value) -> Option<MasterEvent> {
     let key = frame["k"].as_str()?;

@@ -55,9 +55,18 @@ fn help_and_version_flags() {
     );
     let (code, out, _) = run_to_exit(&["--version"], &[]);
     assert_eq!(code, Some(0));
-    assert_eq!(
-        out.trim(),
-        format!("buildbot-telegram {}", env!("CARGO_PKG_VERSION"))
+    let version = out.trim();
+    assert!(
+        version.starts_with(&format!(
+            "buildbot-telegram {} (",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{version}"
+    );
+    let commit = version.rsplit('(').next().unwrap().trim_end_matches(')');
+    assert!(
+        commit.len() == 12 && commit.bytes().all(|b| b.is_ascii_hexdigit()),
+        "the git commit: {version}"
     );
 }
 
@@ -109,14 +118,61 @@ fn bad_settings_name_key_value_and_allowed() {
             "the token leaked into an error: {err}"
         );
     }
-    // and a good file passes --check-config
-    let file = settings_file("[notify]\nevents = [\"failure\"]\n");
-    let (code, out, err) = run_to_exit(
-        &["--config", file.path().to_str().unwrap(), "--check-config"],
-        &[("BBTG_TELEGRAM__BOT_TOKEN", TOKEN)],
+}
+
+#[tokio::test]
+async fn check_tries_every_link_and_says_what_to_fix() {
+    let master = buildbot::shared().await;
+    let fake = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("bot.sqlite");
+    let good = settings_file(&format!(
+        "[telegram]\napi_url = \"{}\"\n[buildbot]\nurl = \"{}\"\n[storage]\npath = \"{}\"\n",
+        fake.url,
+        master.url,
+        storage.display()
+    ));
+    let path = good.path().to_str().unwrap().to_owned();
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        run_to_exit(
+            &["--check", "--config", &path],
+            &[("BBTG_TELEGRAM__BOT_TOKEN", TOKEN)],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(0), "{out}{err}");
+    for line in [
+        "ok    settings",
+        "ok    telegram           the token belongs to @BuildbotTestBot",
+        "ok    buildbot REST API  Buildbot 4.3.0",
+        "ok    buildbot events    events arrive from ws://",
+        "ok    storage",
+    ] {
+        assert!(out.contains(line), "{line:?} in:\n{out}");
+    }
+
+    let bad = settings_file(&format!(
+        "[telegram]\napi_url = \"{}\"\n[buildbot]\nurl = \"http://127.0.0.1:{}/\"\n[storage]\npath = \"{}\"\n",
+        fake.url,
+        closed_port(),
+        storage.display()
+    ));
+    let path = bad.path().to_str().unwrap().to_owned();
+    let (code, out, _) = tokio::task::spawn_blocking(move || {
+        run_to_exit(
+            &["--check", "--config", &path],
+            &[("BBTG_TELEGRAM__BOT_TOKEN", TOKEN)],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("FAIL  buildbot REST API") && out.contains("check buildbot.url"),
+        "{out}"
     );
-    assert_eq!(code, Some(0), "{err}");
-    assert!(out.contains("settings are valid"));
+    assert!(out.contains("ok    telegram"), "{out}");
 }
 
 #[tokio::test]
