@@ -14,6 +14,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use teloxide::types::{ChatId, Recipient};
@@ -33,6 +34,9 @@ const BATCH: usize = 512;
 pub struct Outbox {
     store: Store,
     wake: Arc<Notify>,
+    /// Messages being sent right now, and whether to start no more (shutting down).
+    in_flight: Arc<AtomicUsize>,
+    stopping: Arc<AtomicBool>,
 }
 
 pub fn recipient(chat: &Chat) -> Recipient {
@@ -95,14 +99,39 @@ impl Outbox {
     /// Starts the worker; it first sends whatever an earlier run left waiting.
     pub fn start(store: Store, delivery: Delivery, give_up_after: Duration) -> Outbox {
         let wake = Arc::new(Notify::new());
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let stopping = Arc::new(AtomicBool::new(false));
         let worker = Worker {
             store: store.clone(),
             delivery,
             give_up_after,
             wake: wake.clone(),
+            in_flight: in_flight.clone(),
+            stopping: stopping.clone(),
         };
         tokio::spawn(worker.run());
-        Outbox { store, wake }
+        Outbox {
+            store,
+            wake,
+            in_flight,
+            stopping,
+        }
+    }
+
+    /// Starts no new sends and waits (at most `limit`) for those in flight; whatever is left
+    /// waits in the storage for the next start.
+    pub async fn finish(&self, limit: Duration) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.in_flight.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let left = self.in_flight.load(Ordering::SeqCst);
+        if left > 0 {
+            log::warn!(
+                "stopping with {left} notification(s) in flight; they are sent again at the next start"
+            );
+        }
     }
 
     /// Queues `text` for every chat, durably, and wakes the worker.
@@ -121,6 +150,8 @@ struct Worker {
     delivery: Delivery,
     give_up_after: Duration,
     wake: Arc<Notify>,
+    in_flight: Arc<AtomicUsize>,
+    stopping: Arc<AtomicBool>,
 }
 
 impl Worker {
@@ -151,9 +182,14 @@ impl Worker {
                 let Ok(slot) = slots.clone().acquire_owned().await else {
                     return;
                 };
+                if this.stopping.load(Ordering::SeqCst) {
+                    break;
+                }
                 let worker = this.clone();
+                worker.in_flight.fetch_add(1, Ordering::SeqCst);
                 tasks.spawn(async move {
                     worker.deliver(row).await;
+                    worker.in_flight.fetch_sub(1, Ordering::SeqCst);
                     drop(slot);
                 });
             }
@@ -191,10 +227,17 @@ impl Worker {
                     row.chat = new_chat;
                 }
                 error if chat_is_gone(&error) => {
-                    log::info!(
-                        "chat {} no longer takes messages ({error}); dropping its subscriptions",
-                        row.chat
-                    );
+                    if matches!(error, RequestError::Api(ApiError::CantInitiateConversation)) {
+                        log::warn!(
+                            "chat {} has never started the bot, so Telegram refuses to message it: the user must open the bot and press Start, then send /notify; dropping its subscriptions",
+                            row.chat
+                        );
+                    } else {
+                        log::info!(
+                            "chat {} no longer takes messages ({error}); dropping its subscriptions",
+                            row.chat
+                        );
+                    }
                     if let Err(error) = self.forget_chat(&row.chat).await {
                         log::error!("cannot drop chat {}: {error}", row.chat);
                     }

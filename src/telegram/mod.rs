@@ -39,6 +39,10 @@ pub fn schema() -> UpdateHandler<BoxError> {
     use dptree::case;
 
     let command = dptree::entry()
+        .inspect(|msg: Message, command: Command| {
+            let user = msg.from.as_ref().map_or(0, |u| u.id.0);
+            log::info!("chat {}: /{} from user {user}", msg.chat.id, command.name());
+        })
         .branch(dptree::filter(handlers::is_denied).endpoint(handlers::deny))
         .branch(case![Command::Start(args)].endpoint(handlers::start))
         .branch(case![Command::Help(args)].endpoint(handlers::help))
@@ -141,6 +145,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         delivery.clone(),
         settings.telegram.give_up_after,
     );
+    let outbox_at_exit = outbox.clone();
     // Buildbot events → notifier → delivery, beside the dispatcher.
     let (events_tx, events_rx) = tokio::sync::mpsc::channel(256);
     tokio::spawn(buildbot::events::run(client.clone(), events_tx));
@@ -192,8 +197,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         "buildbot-telegram {} started as @{username}",
         env!("CARGO_PKG_VERSION")
     );
-    let listener_errors =
-        LoggingErrorHandler::with_custom_text("getting updates from Telegram failed");
+    let listener_errors = Arc::new(OutageLog::default());
     let outcome = match webhook {
         Some(listener) => {
             dispatcher
@@ -201,6 +205,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
                 .await
         }
         None => {
+            log::info!("receiving updates by long polling ({app_poll_timeout} s per request)");
             let retry_delay = Duration::from_secs(app_retry_delay.into());
             // also removes a webhook left from an earlier run in webhook mode
             let listener = Polling::builder(polling_bot)
@@ -217,8 +222,36 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     if let Err(error) = outcome {
         log::error!("the dispatcher stopped: {error}");
     }
+    outbox_at_exit.finish(Duration::from_secs(5)).await;
     log::info!("stopped");
     Ok(())
+}
+
+/// Logs failures to get updates once per outage at warn (again only after 10 minutes of
+/// failing), the rest at debug: a Telegram outage must not flood the log.
+#[derive(Default)]
+struct OutageLog {
+    last_warned: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl<E: std::fmt::Debug + Send + 'static> teloxide::error_handlers::ErrorHandler<E> for OutageLog {
+    fn handle_error(self: Arc<Self>, error: E) -> futures::future::BoxFuture<'static, ()> {
+        let warn = self.last_warned.lock().is_ok_and(|mut last| {
+            let due = last.is_none_or(|t| t.elapsed() > Duration::from_secs(600));
+            if due {
+                *last = Some(std::time::Instant::now());
+            }
+            due
+        });
+        if warn {
+            log::warn!(
+                "getting updates from Telegram failed: {error:?}; retrying (further failures are logged at debug)"
+            );
+        } else {
+            log::debug!("getting updates from Telegram failed again: {error:?}");
+        }
+        Box::pin(async {})
+    }
 }
 
 /// Webhook mode: setWebhook with the secret (and certificate), then serve Telegram's posts on
