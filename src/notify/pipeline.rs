@@ -221,6 +221,12 @@ impl Notifier {
         };
         let chats = self.subscribers(&[Event::Started]).await?;
         if !chats.is_empty() {
+            log::info!(
+                "build {} of {} started: announcing to {} chat(s)",
+                build.number,
+                builder.name,
+                chats.len()
+            );
             let message = text::build_started(&self.note(&builder, build).await?);
             self.send_all(&chats, &message).await?;
         }
@@ -277,6 +283,14 @@ impl Notifier {
         if let (Some(builder), false) = (builder, chats.is_empty()) {
             let note = self.note(&builder, build).await?;
             let failure = self.failure_details(build, result).await?;
+            let names: Vec<&str> = events.iter().map(|e| e.name()).collect();
+            log::info!(
+                "build {} of {} finished ({}): announcing to {} chat(s)",
+                build.number,
+                builder.name,
+                names.join(", "),
+                chats.len()
+            );
             let message = text::build_finished(&note, previous, &failure);
             self.send_all(&chats, &message).await?;
         }
