@@ -60,7 +60,7 @@ fn arrivals(fake: &FakeTelegram, needle: &str) -> (usize, Option<Instant>) {
 async fn fan_out(fake: &FakeTelegram, outbox: &Outbox, needle: &str) -> Instant {
     let chats: Vec<Chat> = (FIRST_CHAT..FIRST_CHAT + FAN_OUT).map(Chat::Id).collect();
     let started = Instant::now();
-    outbox.enqueue(&chats, needle).await.unwrap();
+    outbox.enqueue(&chats, needle, None).await.unwrap();
     let deadline = started + Duration::from_secs(120);
     while arrivals(fake, needle).0 < FAN_OUT as usize && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -159,7 +159,7 @@ async fn main() {
             let mark = fake.mark();
             let sent = Instant::now();
             outbox
-                .enqueue(&[Chat::Id(FIRST_CHAT + i)], &needle)
+                .enqueue(&[Chat::Id(FIRST_CHAT + i)], &needle, None)
                 .await
                 .unwrap();
             let call = fake
@@ -194,7 +194,7 @@ async fn main() {
         let delivery = Delivery::new(bot(&fake), Limits::default());
         let outbox = Outbox::start(store, delivery.clone(), Duration::from_secs(3600));
         let chats: Vec<Chat> = (FIRST_CHAT..FIRST_CHAT + FAN_OUT).map(Chat::Id).collect();
-        outbox.enqueue(&chats, "busy fan-out").await.unwrap();
+        outbox.enqueue(&chats, "busy fan-out", None).await.unwrap();
         let mut latencies = Vec::new();
         for i in 0..60 {
             tokio::time::sleep(Duration::from_millis(400)).await;

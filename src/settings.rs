@@ -134,6 +134,8 @@ impl fmt::Debug for Credentials {
 
 #[derive(Debug, Clone)]
 pub struct NotifySettings {
+    /// Lines of the failing step's log shown in failure messages (0: none).
+    pub log_tail_lines: usize,
     pub chat_ids: Vec<ChatTarget>,
     pub events: Vec<Event>,
     pub tags: Vec<String>,
@@ -267,6 +269,7 @@ struct RawNotify {
     tags: Vec<serde_json::Value>,
     show_blame_list: bool,
     use_revisions: bool,
+    log_tail_lines: i64,
 }
 
 #[derive(Deserialize)]
@@ -650,7 +653,9 @@ fn validate_notify(raw: RawNotify) -> Result<NotifySettings, SettingsError> {
         })
         .filter(|t| !t.is_empty())
         .collect();
+    let log_tail_lines = in_range("notify.log_tail_lines", raw.log_tail_lines, 0, 100)? as usize;
     Ok(NotifySettings {
+        log_tail_lines,
         chat_ids,
         events,
         tags,

@@ -87,7 +87,8 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE missing_workers (workerid INTEGER PRIMARY KEY, name TEXT NOT NULL);
           CREATE TABLE cursor (id INTEGER PRIMARY KEY CHECK (id = 1), last_buildid INTEGER NOT NULL, last_complete_at INTEGER NOT NULL);",
         "CREATE TABLE dialogues (chat INTEGER PRIMARY KEY, state TEXT NOT NULL);",
-    "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, chat TEXT NOT NULL, text TEXT NOT NULL, created_at INTEGER NOT NULL);",
+        "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, chat TEXT NOT NULL, text TEXT NOT NULL, created_at INTEGER NOT NULL);",
+    "ALTER TABLE outbox ADD COLUMN markup TEXT;",
 ];
 
 /// A notification waiting in the outbox for one chat.
@@ -97,6 +98,8 @@ pub struct OutboxRow {
     pub chat: Chat,
     pub text: String,
     pub created_at: i64,
+    /// The inline keyboard under the message, as Bot API JSON.
+    pub markup: Option<String>,
 }
 
 #[derive(Clone)]
@@ -343,16 +346,18 @@ impl Store {
         &self,
         chats: &[Chat],
         text: &str,
+        markup: Option<&str>,
         now: i64,
     ) -> Result<(), StorageError> {
         let keys: Vec<String> = chats.iter().map(Chat::key).collect();
         let text = text.to_owned();
+        let markup = markup.map(str::to_owned);
         self.with(move |conn| {
             let tx = conn.transaction()?;
             for key in keys {
                 tx.execute(
-                    "INSERT INTO outbox (chat, text, created_at) VALUES (?1, ?2, ?3)",
-                    params![key, text, now],
+                    "INSERT INTO outbox (chat, text, created_at, markup) VALUES (?1, ?2, ?3, ?4)",
+                    params![key, text, now, markup],
                 )?;
             }
             tx.commit()
@@ -363,14 +368,16 @@ impl Store {
     /// The oldest waiting messages.
     pub async fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxRow>, StorageError> {
         self.with(move |conn| {
-            let mut statement =
-                conn.prepare("SELECT id, chat, text, created_at FROM outbox ORDER BY id LIMIT ?1")?;
+            let mut statement = conn.prepare(
+                "SELECT id, chat, text, created_at, markup FROM outbox ORDER BY id LIMIT ?1",
+            )?;
             let rows = statement.query_map([limit as i64], |row| {
                 Ok(OutboxRow {
                     id: row.get(0)?,
                     chat: Chat::from_key(&row.get::<_, String>(1)?),
                     text: row.get(2)?,
                     created_at: row.get(3)?,
+                    markup: row.get(4)?,
                 })
             })?;
             rows.collect()
@@ -641,11 +648,11 @@ mod tests {
     async fn outbox_keeps_order_and_moves() {
         let (_dir, store) = temp_store();
         store
-            .outbox_add(&[Chat::Id(1), Chat::Id(-2)], "first", 10)
+            .outbox_add(&[Chat::Id(1), Chat::Id(-2)], "first", None, 10)
             .await
             .unwrap();
         store
-            .outbox_add(&[Chat::Id(1)], "second", 11)
+            .outbox_add(&[Chat::Id(1)], "second", Some("{}"), 11)
             .await
             .unwrap();
         let rows = store.outbox_pending(10).await.unwrap();

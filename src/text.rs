@@ -642,6 +642,8 @@ pub fn build_started(note: &BuildNote<'_>) -> String {
 /// What went wrong, for failure messages.
 pub struct Failure {
     pub step: Option<String>,
+    /// The last lines of the failing step's log.
+    pub log_tail: Vec<String>,
     /// Authors of the build's changes, when `show_blame_list` is on.
     pub blame: Option<Vec<String>>,
 }
@@ -671,6 +673,9 @@ pub fn build_finished(
     if let Some(step) = &failure.step {
         let _ = write!(out, "\nFailed step: <b>{}</b>", escape(step));
     }
+    if !failure.log_tail.is_empty() {
+        let _ = write!(out, "\n{}", log_block(&failure.log_tail));
+    }
     if let Some(previous) = previous.filter(|p| Some(*p) != outcome) {
         let _ = write!(
             out,
@@ -688,6 +693,30 @@ pub fn build_finished(
     }
     reason_and_owner(note, &mut out);
     out
+}
+
+/// The end of a log as one `<pre>` block, on one line of the message text: kept under 2,000
+/// characters (the oldest lines go first) so the message never needs splitting inside it.
+fn log_block(lines: &[String]) -> String {
+    const MAX: usize = 2000;
+    let mut kept: Vec<String> = Vec::new();
+    let mut size = 0;
+    for line in lines.iter().rev() {
+        let line: String = line.chars().take(300).collect();
+        let escaped = line
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        if size + escaped.len() + 1 > MAX {
+            break;
+        }
+        size += escaped.len() + 1;
+        kept.push(escaped);
+    }
+    kept.reverse();
+    // Telegram keeps the newlines inside <pre>; the splitter sees one long line it will not cut
+    // because the whole block is bounded.
+    format!("<pre>{}</pre>", kept.join("&#10;"))
 }
 
 pub fn worker_missing(name: &str, last_connection: Option<&str>) -> String {
@@ -909,6 +938,18 @@ pub fn force_requested(builder: &str, requests: &[(i64, String)]) -> String {
         format!(": build request {}", links.join(", "))
     };
     format!("✅ Build of <b>{}</b> requested{what}.", escape(builder))
+}
+
+pub fn rebuild_requested(who: &str, requests: &[(i64, String)]) -> String {
+    let links: Vec<String> = requests
+        .iter()
+        .map(|(id, url)| link(url, &format!("#{id}")))
+        .collect();
+    format!(
+        "🔁 Rebuild requested by {}: build request {}.",
+        escape(who),
+        links.join(", ")
+    )
 }
 
 pub fn nothing_to_stop(builder: Option<&str>) -> String {
@@ -1245,6 +1286,7 @@ mod tests {
         insta::assert_snapshot!("started", build_started(&note));
         let failure = Failure {
             step: Some("unit tests".into()),
+            log_tail: vec!["compiling <x>".into(), "boom & bust".into()],
             blame: Some(vec!["Bob <bob@example.org>".into(), "carol".into()]),
         };
         insta::assert_snapshot!(
@@ -1267,7 +1309,8 @@ mod tests {
                 Some(Outcome::Failure),
                 &Failure {
                     step: None,
-                    blame: None
+                    blame: None,
+                    log_tail: Vec::new(),
                 }
             )
         );

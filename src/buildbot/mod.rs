@@ -232,6 +232,69 @@ impl Client {
         .await
     }
 
+    /// The last `lines` lines of a step's main log (stdio when it has one), without the
+    /// stream markers Buildbot keeps in stdio logs; and the log's slug, for its page.
+    pub async fn step_log_tail(
+        &self,
+        stepid: i64,
+        lines: usize,
+    ) -> Result<Option<(String, Vec<String>)>> {
+        let logs: Vec<serde_json::Value> = self
+            .collection(&format!("steps/{stepid}/logs"), &[], "logs")
+            .await?;
+        let Some(log) = logs
+            .iter()
+            .find(|l| l["name"] == "stdio")
+            .or_else(|| logs.first())
+        else {
+            return Ok(None);
+        };
+        let (Some(logid), Some(slug)) = (log["logid"].as_i64(), log["slug"].as_str()) else {
+            return Ok(None);
+        };
+        let total = log["num_lines"].as_u64().unwrap_or(0) as usize;
+        if total == 0 || lines == 0 {
+            return Ok(Some((slug.to_owned(), Vec::new())));
+        }
+        let first = total.saturating_sub(lines).to_string();
+        let count = lines.min(total).to_string();
+        let url = self.api_url(
+            &format!("logs/{logid}/contents"),
+            &[("offset", &first), ("limit", &count)],
+        )?;
+        let body = self.get_json(&url).await?;
+        let content = body["logchunks"][0]["content"].as_str().unwrap_or_default();
+        let stdio = log["type"] == "s";
+        let tail = content
+            .lines()
+            .map(|line| {
+                if stdio && !line.is_empty() {
+                    line[line.char_indices().nth(1).map_or(line.len(), |(i, _)| i)..].to_owned()
+                } else {
+                    line.to_owned()
+                }
+            })
+            .collect();
+        Ok(Some((slug.to_owned(), tail)))
+    }
+
+    /// Rebuilds a build (JSON-RPC `rebuild`): the same sources and properties, a new request.
+    pub async fn rebuild(&self, buildid: i64) -> Result<Vec<i64>> {
+        let result = self
+            .call(
+                &format!("builds/{buildid}"),
+                "rebuild",
+                serde_json::json!({}),
+            )
+            .await?;
+        Ok(result[1]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(_, brid)| brid.as_i64())
+            .collect())
+    }
+
     /// The changes a build contains (its blamelist's source).
     pub async fn build_changes(&self, buildid: i64) -> Result<Vec<Change>> {
         self.collection(&format!("builds/{buildid}/changes"), &[], "changes")

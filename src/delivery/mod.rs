@@ -79,11 +79,22 @@ impl Delivery {
         &self.limiter
     }
 
-    /// Sends a notification (plain parts, no reply, no keyboard) at bulk priority; the
+    /// Sends a notification (no reply; a keyboard under the last part) at bulk priority; the
     /// outbox decides what an error means.
-    pub async fn send_bulk(&self, chat: Recipient, text: &str) -> Result<(), RequestError> {
-        for part in split(text, MESSAGE_LIMIT) {
-            self.send_part(chat.clone(), None, part, None, Priority::Bulk)
+    pub async fn send_bulk(
+        &self,
+        chat: Recipient,
+        text: &str,
+        keyboard: Option<InlineKeyboardMarkup>,
+    ) -> Result<(), RequestError> {
+        let parts = split(text, MESSAGE_LIMIT);
+        let count = parts.len();
+        for (index, part) in parts.into_iter().enumerate() {
+            let markup = keyboard
+                .clone()
+                .filter(|_| index + 1 == count)
+                .map(ReplyMarkup::InlineKeyboard);
+            self.send_part(chat.clone(), None, part, markup, Priority::Bulk)
                 .await?;
         }
         Ok(())
@@ -370,6 +381,7 @@ pub fn plain_text(html: &str) -> String {
         .replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&quot;", "\"")
+        .replace("&#10;", "\n")
         .replace("&amp;", "&")
 }
 

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use teloxide::types::{ChatId, Recipient};
+use teloxide::types::{ChatId, InlineKeyboardMarkup, Recipient};
 use teloxide::{ApiError, RequestError};
 use tokio::sync::{Notify, Semaphore};
 
@@ -135,11 +135,19 @@ impl Outbox {
     }
 
     /// Queues `text` for every chat, durably, and wakes the worker.
-    pub async fn enqueue(&self, chats: &[Chat], text: &str) -> Result<(), StorageError> {
+    pub async fn enqueue(
+        &self,
+        chats: &[Chat],
+        text: &str,
+        keyboard: Option<&InlineKeyboardMarkup>,
+    ) -> Result<(), StorageError> {
         if chats.is_empty() {
             return Ok(());
         }
-        self.store.outbox_add(chats, text, now()).await?;
+        let markup = keyboard.and_then(|k| serde_json::to_string(k).ok());
+        self.store
+            .outbox_add(chats, text, markup.as_deref(), now())
+            .await?;
         self.wake.notify_one();
         Ok(())
     }
@@ -201,9 +209,13 @@ impl Worker {
     async fn deliver(&self, mut row: OutboxRow) {
         let mut failures: u32 = 0;
         loop {
+            let keyboard = row
+                .markup
+                .as_deref()
+                .and_then(|m| serde_json::from_str::<InlineKeyboardMarkup>(m).ok());
             let error = match self
                 .delivery
-                .send_bulk(recipient(&row.chat), &row.text)
+                .send_bulk(recipient(&row.chat), &row.text, keyboard)
                 .await
             {
                 Ok(()) => return self.settle(&row).await,

@@ -19,7 +19,9 @@ use crate::delivery::outbox::Outbox;
 use crate::notify::{Event, classify};
 use crate::settings::NotifySettings;
 use crate::storage::{Chat, Cursor, StorageError, Store};
+use crate::telegram::keyboards;
 use crate::text;
+use teloxide::types::InlineKeyboardMarkup;
 
 /// Builds fetched per page during a catch-up.
 const PAGE: usize = 200;
@@ -228,7 +230,7 @@ impl Notifier {
                 chats.len()
             );
             let message = text::build_started(&self.note(&builder, build).await?);
-            self.send_all(&chats, &message).await?;
+            self.send_all(&chats, &message, None).await?;
         }
         self.store.claim(build.buildid, "started", now()).await?;
         Ok(self.store.advance_cursor(cursor).await?)
@@ -282,7 +284,7 @@ impl Notifier {
         chats.extend(watchers);
         if let (Some(builder), false) = (builder, chats.is_empty()) {
             let note = self.note(&builder, build).await?;
-            let failure = self.failure_details(build, result).await?;
+            let (failure, buttons) = self.failure_details(build, result).await?;
             let names: Vec<&str> = events.iter().map(|e| e.name()).collect();
             log::info!(
                 "build {} of {} finished ({}): announcing to {} chat(s)",
@@ -292,25 +294,49 @@ impl Notifier {
                 chats.len()
             );
             let message = text::build_finished(&note, previous, &failure);
-            self.send_all(&chats, &message).await?;
+            self.send_all(&chats, &message, buttons.as_ref()).await?;
         }
         self.store.claim(build.buildid, "finished", now()).await?;
         Ok(self.store.advance_cursor(cursor).await?)
     }
 
     /// The failing step and, with `show_blame_list`, who is to blame.
-    async fn failure_details(&self, build: &Build, result: Outcome) -> Result<text::Failure> {
+    /// The failing step, the end of its log, and with `show_blame_list` who is to blame; and
+    /// the buttons under a failure message (its log page, rebuild).
+    async fn failure_details(
+        &self,
+        build: &Build,
+        result: Outcome,
+    ) -> Result<(text::Failure, Option<InlineKeyboardMarkup>)> {
         if !matches!(result, Outcome::Failure | Outcome::Exception) {
-            return Ok(text::Failure {
-                step: None,
-                blame: None,
-            });
+            return Ok((
+                text::Failure {
+                    step: None,
+                    blame: None,
+                    log_tail: Vec::new(),
+                },
+                None,
+            ));
         }
         let steps = self.client.steps(build.buildid).await?;
-        let step = steps
+        let failed = steps
             .iter()
-            .find(|s| matches!(s.results, Some(2 | 4)) && !s.hidden)
-            .map(|s| s.name.clone());
+            .find(|s| matches!(s.results, Some(2 | 4)) && !s.hidden);
+        let mut log_tail = Vec::new();
+        let mut log_url = None;
+        if let Some(step) = failed
+            && let Some((slug, tail)) = self
+                .client
+                .step_log_tail(step.stepid, self.settings.log_tail_lines)
+                .await?
+        {
+            log_tail = tail;
+            log_url = Some(format!(
+                "{}/steps/{}/logs/{slug}",
+                self.client.build_url(build.builderid, build.number),
+                step.number
+            ));
+        }
         let blame = if self.settings.show_blame_list {
             let mut authors: Vec<String> = Vec::new();
             for change in self.client.build_changes(build.buildid).await? {
@@ -322,7 +348,15 @@ impl Notifier {
         } else {
             None
         };
-        Ok(text::Failure { step, blame })
+        let buttons = keyboards::failure_buttons(log_url.as_deref(), build.buildid);
+        Ok((
+            text::Failure {
+                step: failed.map(|s| s.name.clone()),
+                blame,
+                log_tail,
+            },
+            Some(buttons),
+        ))
     }
 
     async fn worker_missing(
@@ -335,7 +369,7 @@ impl Notifier {
             return Ok(());
         }
         let chats = self.subscribers(&[Event::Worker]).await?;
-        self.send_all(&chats, &text::worker_missing(name, last_connection))
+        self.send_all(&chats, &text::worker_missing(name, last_connection), None)
             .await
     }
 
@@ -344,12 +378,17 @@ impl Notifier {
             return Ok(());
         }
         let chats = self.subscribers(&[Event::Worker]).await?;
-        self.send_all(&chats, &text::worker_back(name)).await
+        self.send_all(&chats, &text::worker_back(name), None).await
     }
 
     /// Queues one message for several chats in the outbox, which delivers it.
-    async fn send_all(&self, chats: &BTreeSet<Chat>, message: &str) -> Result<()> {
+    async fn send_all(
+        &self,
+        chats: &BTreeSet<Chat>,
+        message: &str,
+        buttons: Option<&InlineKeyboardMarkup>,
+    ) -> Result<()> {
         let chats: Vec<Chat> = chats.iter().cloned().collect();
-        Ok(self.outbox.enqueue(&chats, message).await?)
+        Ok(self.outbox.enqueue(&chats, message, buttons).await?)
     }
 }

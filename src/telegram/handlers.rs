@@ -628,6 +628,29 @@ pub async fn callback(
             let answer = render(watch_one(&app, chat.0, buildid).await);
             app.delivery.edit(chat, id, answer).await?;
         }
+        Callback::Rebuild(buildid) => {
+            let who = query.from.full_name();
+            let answer = match app.buildbot.rebuild(buildid).await {
+                Ok(requests) => {
+                    log::info!(
+                        "{who} ({}) asked to rebuild build {buildid}",
+                        user_id(&query.from)
+                    );
+                    let links: Vec<(i64, String)> = requests
+                        .iter()
+                        .map(|id| {
+                            (
+                                *id,
+                                format!("{}#/buildrequests/{id}", app.buildbot.base_url()),
+                            )
+                        })
+                        .collect();
+                    Outgoing::text(text::rebuild_requested(&who, &links))
+                }
+                Err(error) => render(Err(Failure::Master(error))),
+            };
+            app.delivery.send(chat, Some(id), answer).await?;
+        }
         // answered inside: conversations may need a notice rather than a silent answer
         Callback::Conversation(_) => unreachable!("conversation taps are routed before answering"),
     }

@@ -28,6 +28,8 @@ pub enum Callback {
     Watch(i64),
     /// A step of a `/force`, `/stop` or `/shutdown` conversation.
     Conversation(Tap),
+    /// Rebuild this build (from a failure message).
+    Rebuild(i64),
 }
 
 /// A button in a conversation; indexes point into the conversation's stored state, so the
@@ -105,6 +107,8 @@ impl Callback {
             Callback::NotifyToggle(_) | Callback::NotifyDone => "notify",
             Callback::Watch(_) => "watch",
             Callback::Conversation(tap) => tap.command(),
+            // a rebuild starts a build: as dangerous as /force
+            Callback::Rebuild(_) => "force",
         }
     }
 
@@ -130,6 +134,7 @@ impl Callback {
             Callback::NotifyDone => format!("{VERSION}/n/done"),
             Callback::Watch(buildid) => format!("{VERSION}/w/{buildid}"),
             Callback::Conversation(tap) => format!("{VERSION}/c/{}", tap.encode()),
+            Callback::Rebuild(buildid) => format!("{VERSION}/r/{buildid}"),
         }
     }
 
@@ -163,6 +168,7 @@ impl Callback {
             },
             "w" => Callback::Watch(i64::try_from(canonical_number(parts.next()?)?).ok()?),
             "c" => return Tap::decode(parts).map(Callback::Conversation),
+            "r" => Callback::Rebuild(i64::try_from(canonical_number(parts.next()?)?).ok()?),
             _ => return None,
         };
         parts.next().is_none().then_some(callback)
@@ -266,6 +272,16 @@ pub fn notify_toggles(on: &std::collections::BTreeSet<Event>) -> InlineKeyboardM
     keyboard
 }
 
+/// Under a failure message: the failing step's log page, and a rebuild.
+pub fn failure_buttons(log_url: Option<&str>, buildid: i64) -> InlineKeyboardMarkup {
+    let mut row = Vec::new();
+    if let Some(url) = log_url.and_then(|u| reqwest::Url::parse(u).ok()) {
+        row.push(InlineKeyboardButton::url("📄 Full log", url));
+    }
+    row.push(button("🔁 Rebuild", Callback::Rebuild(buildid)));
+    InlineKeyboardMarkup::new([row])
+}
+
 /// One button per running build: `(label, buildid)`.
 pub fn watch_choices(builds: &[(String, i64)]) -> InlineKeyboardMarkup {
     InlineKeyboardMarkup::new(
@@ -287,6 +303,7 @@ mod tests {
             confirm_all_changes(MAX_CHANGES, 50),
             notify_toggles(&on),
             watch_choices(&[("🔎 slow #3".into(), i64::MAX)]),
+            failure_buttons(None, 42),
         ];
         for keyboard in keyboards {
             for button in keyboard.inline_keyboard.iter().flatten() {

@@ -513,3 +513,65 @@ async fn events_flow_from_a_master_that_requires_a_login() {
         "the websocket took the session cookie"
     );
 }
+
+#[tokio::test]
+async fn failure_messages_quote_the_log_and_offer_a_rebuild() {
+    let master = buildbot::shared().await;
+    let fake = FakeTelegram::start().await;
+    let settings = format!(
+        "[notify]\ntags = [\"unit\"]\nchat_ids = [{}]\nevents = [\"failure\"]\n[authz]\nforce = [{}]\n",
+        ALICE.id, ALICE.id
+    );
+    let _bot = BotProcess::start(&fake, &master.url, &settings).await;
+    fake.ask(&ALICE, "/hello").await;
+    let mark = fake.mark();
+    let build = master.build("failing").await;
+    let reference = build_ref(&build, "failing");
+    let failure = fake
+        .wait_for(mark, "sendMessage", |c| c.text().contains(&reference))
+        .await;
+    let text = failure.text();
+    assert!(
+        text.contains("Failed step: <b>unit tests</b>\n<pre>"),
+        "{text}"
+    );
+    assert!(text.contains("boom"), "the step's real output: {text}");
+    let row = &failure.params["reply_markup"]["inline_keyboard"][0];
+    assert_eq!(row[0]["text"], "📄 Full log");
+    let log_url = row[0]["url"].as_str().unwrap();
+    assert!(
+        log_url.starts_with(&master.url) && log_url.ends_with("/logs/stdio"),
+        "{log_url}"
+    );
+
+    let rebuild = row[1]["callback_data"].as_str().unwrap().to_owned();
+    let denied = fake.tap_and_answer(&BOB, &failure, &rebuild).await;
+    assert!(
+        denied.params["text"]
+            .as_str()
+            .unwrap()
+            .contains("not allowed to use /force")
+    );
+    let before = master
+        .get(&format!("builders/{}/buildrequests", build["builderid"]))
+        .await
+        .unwrap();
+    let count = before["buildrequests"].as_array().unwrap().len();
+    let mark = fake.mark();
+    fake.tap(&ALICE, &failure, &rebuild);
+    let done = fake
+        .wait_for(mark, "sendMessage", |c| {
+            c.text().starts_with("🔁 Rebuild requested by Alice")
+        })
+        .await;
+    assert!(done.text().contains("buildrequests/"), "{}", done.text());
+    let after = master
+        .get(&format!("builders/{}/buildrequests", build["builderid"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        after["buildrequests"].as_array().unwrap().len(),
+        count + 1,
+        "one new build request"
+    );
+}
