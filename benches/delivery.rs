@@ -120,7 +120,7 @@ async fn main() {
         let fake = FakeTelegram::start_with_limits().await;
         let store = Store::open(dir.path().join("fanout.sqlite").to_str().unwrap()).unwrap();
         let delivery = Delivery::new(bot(&fake), Limits::default());
-        let outbox = Outbox::start(store, delivery, Duration::from_secs(3600));
+        let outbox = Outbox::start(store, delivery, Duration::from_secs(3600), None);
         let started = fan_out(&fake, &outbox, "fan-out one").await;
         let (delivered, last) = arrivals(&fake, "fan-out one");
         let wall = last.map_or(Duration::ZERO, |l| l.duration_since(started));
@@ -152,7 +152,7 @@ async fn main() {
         let fake = FakeTelegram::start_with_limits().await;
         let store = Store::open(dir.path().join("latency.sqlite").to_str().unwrap()).unwrap();
         let delivery = Delivery::new(bot(&fake), Limits::default());
-        let outbox = Outbox::start(store, delivery, Duration::from_secs(3600));
+        let outbox = Outbox::start(store, delivery, Duration::from_secs(3600), None);
         let mut latencies = Vec::new();
         for i in 0..1000 {
             let needle = format!("latency {i}");
@@ -192,7 +192,7 @@ async fn main() {
         let fake = FakeTelegram::start_with_limits().await;
         let store = Store::open(dir.path().join("busy.sqlite").to_str().unwrap()).unwrap();
         let delivery = Delivery::new(bot(&fake), Limits::default());
-        let outbox = Outbox::start(store, delivery.clone(), Duration::from_secs(3600));
+        let outbox = Outbox::start(store, delivery.clone(), Duration::from_secs(3600), None);
         let chats: Vec<Chat> = (FIRST_CHAT..FIRST_CHAT + FAN_OUT).map(Chat::Id).collect();
         outbox.enqueue(&chats, "busy fan-out", None).await.unwrap();
         let mut latencies = Vec::new();

@@ -134,6 +134,9 @@ impl fmt::Debug for Credentials {
 
 #[derive(Debug, Clone)]
 pub struct NotifySettings {
+    /// Every day from the first to the second minute of the day (UTC), notifications arrive
+    /// without a sound.
+    pub quiet_hours: Option<(u32, u32)>,
     /// Lines of the failing step's log shown in failure messages (0: none).
     pub log_tail_lines: usize,
     pub chat_ids: Vec<ChatTarget>,
@@ -270,6 +273,7 @@ struct RawNotify {
     show_blame_list: bool,
     use_revisions: bool,
     log_tail_lines: i64,
+    quiet_hours: String,
 }
 
 #[derive(Deserialize)]
@@ -654,7 +658,9 @@ fn validate_notify(raw: RawNotify) -> Result<NotifySettings, SettingsError> {
         .filter(|t| !t.is_empty())
         .collect();
     let log_tail_lines = in_range("notify.log_tail_lines", raw.log_tail_lines, 0, 100)? as usize;
+    let quiet_hours = parse_quiet_hours(&raw.quiet_hours)?;
     Ok(NotifySettings {
+        quiet_hours,
         log_tail_lines,
         chat_ids,
         events,
@@ -662,6 +668,30 @@ fn validate_notify(raw: RawNotify) -> Result<NotifySettings, SettingsError> {
         show_blame_list: raw.show_blame_list,
         use_revisions: raw.use_revisions,
     })
+}
+
+/// "22:00-07:00" → minutes of the day (UTC); empty → none.
+fn parse_quiet_hours(text: &str) -> Result<Option<(u32, u32)>, SettingsError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let minute = |hhmm: &str| -> Option<u32> {
+        let (h, m) = hhmm.trim().split_once(':')?;
+        let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+        (h < 24 && m < 60).then_some(h * 60 + m)
+    };
+    text.split_once('-')
+        .and_then(|(from, to)| Some((minute(from)?, minute(to)?)))
+        .filter(|(from, to)| from != to)
+        .map(Some)
+        .ok_or_else(|| {
+            SettingsError::invalid(
+                "notify.quiet_hours",
+                format!("{text:?}"),
+                "empty, or HH:MM-HH:MM in UTC, e.g. 22:00-07:00",
+            )
+        })
 }
 
 fn validate_storage(raw: RawStorage) -> Result<StorageSettings, SettingsError> {
@@ -980,6 +1010,17 @@ mod tests {
         );
         let err = error_text(&with_token("[storage]\nredis_url = \"http://x\"\n"));
         assert!(err.contains("storage.redis_url"), "{err}");
+    }
+
+    #[test]
+    fn quiet_hours() {
+        let s = load_toml(&with_token("[notify]\nquiet_hours = \"22:00-07:30\"\n")).unwrap();
+        assert_eq!(s.notify.quiet_hours, Some((22 * 60, 7 * 60 + 30)));
+        let err = error_text(&with_token("[notify]\nquiet_hours = \"late\"\n"));
+        assert!(
+            err.contains("notify.quiet_hours") && err.contains("22:00-07:00"),
+            "{err}"
+        );
     }
 
     #[test]

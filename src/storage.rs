@@ -88,7 +88,8 @@ const MIGRATIONS: &[&str] = &[
           CREATE TABLE cursor (id INTEGER PRIMARY KEY CHECK (id = 1), last_buildid INTEGER NOT NULL, last_complete_at INTEGER NOT NULL);",
         "CREATE TABLE dialogues (chat INTEGER PRIMARY KEY, state TEXT NOT NULL);",
         "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, chat TEXT NOT NULL, text TEXT NOT NULL, created_at INTEGER NOT NULL);",
-    "ALTER TABLE outbox ADD COLUMN markup TEXT;",
+        "ALTER TABLE outbox ADD COLUMN markup TEXT;",
+    "CREATE TABLE mutes (chat TEXT PRIMARY KEY, until INTEGER NOT NULL);",
 ];
 
 /// A notification waiting in the outbox for one chat.
@@ -272,6 +273,38 @@ impl Store {
             tx.execute("DELETE FROM subscriptions WHERE chat = ?1", [&from])?;
             tx.execute("DELETE FROM watches WHERE chat = ?1", [&from])?;
             tx.commit()
+        })
+        .await
+    }
+
+    // -- mutes --------------------------------------------------------------------------------
+
+    /// Notifications to `chat` arrive silently until `until` (epoch seconds); `None` unmutes.
+    pub async fn set_muted(&self, chat: &Chat, until: Option<i64>) -> Result<(), StorageError> {
+        let key = chat.key();
+        self.with(move |conn| {
+            match until {
+                Some(until) => conn.execute(
+                    "INSERT INTO mutes (chat, until) VALUES (?1, ?2) ON CONFLICT (chat) DO UPDATE SET until = ?2",
+                    params![key, until],
+                )?,
+                None => conn.execute("DELETE FROM mutes WHERE chat = ?1", [key])?,
+            };
+            Ok(())
+        })
+        .await
+    }
+
+    /// Until when notifications to `chat` are silent, if they are at `now`.
+    pub async fn muted_until(&self, chat: &Chat, now: i64) -> Result<Option<i64>, StorageError> {
+        let key = chat.key();
+        self.with(move |conn| {
+            conn.query_row(
+                "SELECT until FROM mutes WHERE chat = ?1 AND until > ?2",
+                params![key, now],
+                |row| row.get(0),
+            )
+            .optional()
         })
         .await
     }

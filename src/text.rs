@@ -756,6 +756,17 @@ pub fn unknown_event(name: &str, allowed: &str) -> String {
     format!("There is no event {}. Events are: {allowed}.", code(name))
 }
 
+pub fn muted(until: i64) -> String {
+    format!(
+        "🔕 Notifications in this chat arrive without a sound until {}. /unmute ends it sooner.",
+        utc_date(until)
+    )
+}
+
+pub fn unmuted() -> String {
+    "🔔 Notifications in this chat make a sound again.".to_owned()
+}
+
 pub fn watch_prompt() -> String {
     "Which build do you want to watch? I will tell this chat when it finishes.".to_owned()
 }

@@ -86,6 +86,7 @@ impl Delivery {
         chat: Recipient,
         text: &str,
         keyboard: Option<InlineKeyboardMarkup>,
+        silent: bool,
     ) -> Result<(), RequestError> {
         let parts = split(text, MESSAGE_LIMIT);
         let count = parts.len();
@@ -94,7 +95,7 @@ impl Delivery {
                 .clone()
                 .filter(|_| index + 1 == count)
                 .map(ReplyMarkup::InlineKeyboard);
-            self.send_part(chat.clone(), None, part, markup, Priority::Bulk)
+            self.send_part(chat.clone(), None, part, markup, Priority::Bulk, silent)
                 .await?;
         }
         Ok(())
@@ -120,8 +121,15 @@ impl Delivery {
                 _ => None,
             };
             let reply_to = if index == 0 { reply_to } else { None };
-            self.send_part(chat.clone(), reply_to, part, markup, Priority::Urgent)
-                .await?;
+            self.send_part(
+                chat.clone(),
+                reply_to,
+                part,
+                markup,
+                Priority::Urgent,
+                false,
+            )
+            .await?;
         }
         Ok(())
     }
@@ -133,6 +141,7 @@ impl Delivery {
         text: String,
         markup: Option<ReplyMarkup>,
         priority: Priority,
+        silent: bool,
     ) -> Result<(), RequestError> {
         let mut request = self
             .bot
@@ -145,6 +154,9 @@ impl Delivery {
         }
         if let Some(markup) = markup {
             request = request.reply_markup(markup);
+        }
+        if silent {
+            request = request.disable_notification(true);
         }
         match self.perform(&chat, priority, request.clone()).await {
             Err(RequestError::Api(ApiError::CantParseEntities(reason))) => {

@@ -97,7 +97,12 @@ fn now() -> i64 {
 
 impl Outbox {
     /// Starts the worker; it first sends whatever an earlier run left waiting.
-    pub fn start(store: Store, delivery: Delivery, give_up_after: Duration) -> Outbox {
+    pub fn start(
+        store: Store,
+        delivery: Delivery,
+        give_up_after: Duration,
+        quiet_hours: Option<(u32, u32)>,
+    ) -> Outbox {
         let wake = Arc::new(Notify::new());
         let in_flight = Arc::new(AtomicUsize::new(0));
         let stopping = Arc::new(AtomicBool::new(false));
@@ -108,6 +113,7 @@ impl Outbox {
             wake: wake.clone(),
             in_flight: in_flight.clone(),
             stopping: stopping.clone(),
+            quiet_hours,
         };
         tokio::spawn(worker.run());
         Outbox {
@@ -160,6 +166,20 @@ struct Worker {
     wake: Arc<Notify>,
     in_flight: Arc<AtomicUsize>,
     stopping: Arc<AtomicBool>,
+    quiet_hours: Option<(u32, u32)>,
+}
+
+/// Is `epoch` inside the daily window `from`..`to` (minutes of the day, UTC; may wrap midnight)?
+pub fn in_quiet_hours(window: Option<(u32, u32)>, epoch: i64) -> bool {
+    let Some((from, to)) = window else {
+        return false;
+    };
+    let minute = u32::try_from(epoch.rem_euclid(86_400) / 60).unwrap_or(0);
+    if from < to {
+        (from..to).contains(&minute)
+    } else {
+        minute >= from || minute < to
+    }
 }
 
 impl Worker {
@@ -213,9 +233,18 @@ impl Worker {
                 .markup
                 .as_deref()
                 .and_then(|m| serde_json::from_str::<InlineKeyboardMarkup>(m).ok());
+            // muted chats and quiet hours: delivered all the same, without a sound
+            let muted = self
+                .store
+                .muted_until(&row.chat, now())
+                .await
+                .ok()
+                .flatten()
+                .is_some();
+            let silent = muted || in_quiet_hours(self.quiet_hours, now());
             let error = match self
                 .delivery
-                .send_bulk(recipient(&row.chat), &row.text, keyboard)
+                .send_bulk(recipient(&row.chat), &row.text, keyboard, silent)
                 .await
             {
                 Ok(()) => return self.settle(&row).await,
@@ -302,5 +331,21 @@ impl Worker {
     async fn forget_chat(&self, chat: &Chat) -> Result<(), StorageError> {
         self.store.remove_chat(chat).await?;
         self.store.outbox_drop_chat(chat).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quiet_hours_wrap_midnight() {
+        let at = |h: i64, m: i64| 1_795_564_800 + h * 3600 + m * 60; // a midnight UTC
+        let night = Some((22 * 60, 7 * 60));
+        assert!(in_quiet_hours(night, at(23, 0)) && in_quiet_hours(night, at(3, 0)));
+        assert!(!in_quiet_hours(night, at(7, 0)) && !in_quiet_hours(night, at(12, 0)));
+        let lunch = Some((12 * 60, 13 * 60));
+        assert!(in_quiet_hours(lunch, at(12, 30)) && !in_quiet_hours(lunch, at(13, 0)));
+        assert!(!in_quiet_hours(None, at(3, 0)));
     }
 }

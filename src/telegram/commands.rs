@@ -25,6 +25,8 @@ pub enum Command {
     Last(String),
     /// list configured builders or workers
     List(String),
+    /// silence notifications in this chat for a while
+    Mute(String),
     /// forget the current command
     Nay(String),
     /// notify me about build events
@@ -40,6 +42,8 @@ pub enum Command {
     Status(String),
     /// stop a running build
     Stop(String),
+    /// let notifications in this chat make a sound again
+    Unmute(String),
     /// show buildbot version
     Version(String),
     /// announce the completion of an active build
@@ -57,6 +61,7 @@ impl Command {
             Command::Help(_) => "help",
             Command::Last(_) => "last",
             Command::List(_) => "list",
+            Command::Mute(_) => "mute",
             Command::Nay(_) => "nay",
             Command::Notify(_) => "notify",
             Command::Shutdown(_) => "shutdown",
@@ -64,6 +69,7 @@ impl Command {
             Command::Start(_) => "start",
             Command::Status(_) => "status",
             Command::Stop(_) => "stop",
+            Command::Unmute(_) => "unmute",
             Command::Version(_) => "version",
             Command::Watch(_) => "watch",
         }
@@ -83,8 +89,8 @@ impl Command {
     /// Every command name, `start` included: what authz keys may name.
     pub fn names() -> Vec<&'static str> {
         let mut names = vec![
-            "commands", "force", "getid", "hello", "help", "last", "list", "nay", "notify",
-            "shutdown", "source", "start", "status", "stop", "version", "watch",
+            "commands", "force", "getid", "hello", "help", "last", "list", "mute", "nay", "notify",
+            "shutdown", "source", "start", "status", "stop", "unmute", "version", "watch",
         ];
         names.sort_unstable();
         names
@@ -120,6 +126,10 @@ impl Command {
                 "/list [all|N] changes - list the N most recent changes (10 by default)"
             }
             ("nay", None) => "/nay - never mind the command we are currently discussing",
+            ("mute", None) => {
+                "/mute [duration] - notifications in this chat arrive without a sound for a while (30m, 2h, 1d; 1h by default)"
+            }
+            ("unmute", None) => "/unmute - notifications in this chat make a sound again",
             ("notify", None) => "/notify on|off|list [event ...] - notify me about build events",
             ("shutdown", None) => "/shutdown check|start|stop|now - shutdown the buildbot master",
             ("shutdown", Some("check")) => {
@@ -189,8 +199,8 @@ mod tests {
         assert_eq!(
             names,
             [
-                "commands", "force", "getid", "hello", "help", "last", "list", "nay", "notify",
-                "shutdown", "source", "status", "stop", "version", "watch"
+                "commands", "force", "getid", "hello", "help", "last", "list", "mute", "nay",
+                "notify", "shutdown", "source", "status", "stop", "unmute", "version", "watch"
             ]
         );
         let mut all: Vec<&str> = names.iter().map(String::as_str).collect();

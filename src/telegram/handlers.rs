@@ -723,6 +723,55 @@ async fn notify_answer(app: &App, chat: &Chat, args: &str) -> Answer {
     Ok(Outgoing::text(notify_list_text(&events)))
 }
 
+/// "30m", "2h", "1d", "90" (minutes) → seconds; 1 hour when empty.
+fn parse_duration(text: &str) -> Option<i64> {
+    let text = text.trim().to_lowercase();
+    if text.is_empty() {
+        return Some(3600);
+    }
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let number: i64 = number.parse().ok().filter(|n| *n > 0)?;
+    let unit = match unit.trim() {
+        "" | "m" | "min" | "mins" | "minute" | "minutes" => 60,
+        "h" | "hour" | "hours" => 3600,
+        "d" | "day" | "days" => 86_400,
+        _ => return None,
+    };
+    number.checked_mul(unit).filter(|s| *s <= 30 * 86_400)
+}
+
+pub async fn mute(app: Arc<App>, msg: Message, args: String) -> HandlerResult {
+    let answer = match parse_duration(&args) {
+        Some(seconds) => {
+            let until = now() + seconds;
+            match app
+                .store
+                .set_muted(&Chat::Id(msg.chat.id.0), Some(until))
+                .await
+            {
+                Ok(()) => Ok(Outgoing::text(text::muted(until))),
+                Err(error) => Err(Failure::Storage(error)),
+            }
+        }
+        None => Err(usage_failure(
+            "mute",
+            "Say how long, up to 30 days: 30m, 2h or 1d.",
+        )),
+    };
+    reply(&app, &msg, answer).await
+}
+
+pub async fn unmute(app: Arc<App>, msg: Message) -> HandlerResult {
+    let answer = match app.store.set_muted(&Chat::Id(msg.chat.id.0), None).await {
+        Ok(()) => Ok(Outgoing::text(text::unmuted())),
+        Err(error) => Err(Failure::Storage(error)),
+    };
+    reply(&app, &msg, answer).await
+}
+
 pub async fn watch(app: Arc<App>, msg: Message, args: String) -> HandlerResult {
     reply(&app, &msg, watch_answer(&app, msg.chat.id.0, &args).await).await
 }
@@ -854,6 +903,18 @@ mod tests {
         assert!(text("shutdown start").starts_with("Usage: /shutdown start"));
         assert_eq!(text("status foo"), "No usage info for 'status' 'foo'.");
         assert!(text("fly").starts_with("There is no such command 'fly'"));
+    }
+
+    #[test]
+    fn mute_durations() {
+        assert_eq!(parse_duration(""), Some(3600));
+        assert_eq!(parse_duration("30m"), Some(1800));
+        assert_eq!(parse_duration("2 h"), Some(7200));
+        assert_eq!(parse_duration("1d"), Some(86_400));
+        assert_eq!(parse_duration("90"), Some(5400));
+        for bad in ["0m", "-1h", "soon", "31d", "1w"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -57,6 +57,8 @@ pub fn schema() -> UpdateHandler<BoxError> {
         .branch(case![Command::Last(args)].endpoint(handlers::last))
         .branch(case![Command::Notify(args)].endpoint(handlers::notify))
         .branch(case![Command::Watch(args)].endpoint(handlers::watch))
+        .branch(case![Command::Mute(args)].endpoint(handlers::mute))
+        .branch(case![Command::Unmute(args)].endpoint(handlers::unmute))
         .branch(case![Command::Force(args)].endpoint(dialogues::force))
         .branch(case![Command::Stop(args)].endpoint(dialogues::stop))
         .branch(case![Command::Shutdown(args)].endpoint(dialogues::shutdown));
@@ -144,6 +146,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         store.clone(),
         delivery.clone(),
         settings.telegram.give_up_after,
+        settings.notify.quiet_hours,
     );
     let outbox_at_exit = outbox.clone();
     // Buildbot events → notifier → delivery, beside the dispatcher.

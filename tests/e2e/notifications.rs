@@ -575,3 +575,90 @@ async fn failure_messages_quote_the_log_and_offer_a_rebuild() {
         "one new build request"
     );
 }
+
+#[tokio::test]
+async fn muted_chats_get_notifications_without_a_sound() {
+    let master = buildbot::dedicated("mute").await;
+    let fake = FakeTelegram::start().await;
+    let settings = format!(
+        "[notify]\nchat_ids = [{}]\nevents = [\"finished\"]\n",
+        ALICE.id
+    );
+    let bot = BotProcess::start(&fake, &master.url, &settings).await;
+
+    let muted = fake.ask(&ALICE, "/mute 2h").await;
+    assert!(
+        muted
+            .text()
+            .starts_with("🔕 Notifications in this chat arrive without a sound until"),
+        "{}",
+        muted.text()
+    );
+    let bad = fake.ask(&ALICE, "/mute forever").await;
+    assert!(bad.text().contains("Usage: /mute"), "{}", bad.text());
+
+    let mark = fake.mark();
+    let quiet = master.build("runtests").await;
+    let message = fake
+        .wait_for(mark, "sendMessage", |c| {
+            c.text().contains(&build_ref(&quiet, "runtests"))
+        })
+        .await;
+    assert_eq!(
+        message.params["disable_notification"], true,
+        "delivered, silently"
+    );
+
+    assert_eq!(
+        fake.ask(&ALICE, "/unmute").await.text(),
+        "🔔 Notifications in this chat make a sound again."
+    );
+    let mark = fake.mark();
+    let loud = master.build("runtests").await;
+    let message = fake
+        .wait_for(mark, "sendMessage", |c| {
+            c.text().contains(&build_ref(&loud, "runtests"))
+        })
+        .await;
+    assert!(
+        message
+            .params
+            .get("disable_notification")
+            .is_none_or(|v| v == false),
+        "{}",
+        message.params
+    );
+
+    drop(bot);
+
+    // Quiet hours around now: the same, every day, from the settings.
+    let minute = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        % 86_400
+        / 60) as u32;
+    let (from, to) = ((minute + 1440 - 5) % 1440, (minute + 60) % 1440);
+    let quiet = format!(
+        "[notify]\nchat_ids = [{}]\nevents = [\"finished\"]\nquiet_hours = \"{:02}:{:02}-{:02}:{:02}\"\n",
+        BOB.id,
+        from / 60,
+        from % 60,
+        to / 60,
+        to % 60
+    );
+    let _night = BotProcess::start(&fake, &master.url, &quiet).await;
+    fake.ask(&BOB, "/hello").await;
+    let mark = fake.mark();
+    let late = master.build("runtests").await;
+    let message = fake
+        .wait_for(mark, "sendMessage", |c| {
+            c.chat_id() == Some(BOB.id) && c.text().contains(&build_ref(&late, "runtests"))
+        })
+        .await;
+    assert_eq!(
+        message.params["disable_notification"], true,
+        "quiet hours: {}",
+        message.params
+    );
+}

@@ -4,7 +4,8 @@
 use crate::support::bot_on_shared_master;
 use crate::support::fake_telegram::{ALICE, BOB, Fault};
 
-/// The text Buildbot's documentation tells admins to paste into BotFather's /setcommands.
+/// The text Buildbot's documentation tells admins to paste into BotFather's /setcommands,
+/// plus this bot's /mute and /unmute.
 const BOTFATHER: &str = "commands - list available commands
 force - force a build
 getid - get user and chat ID
@@ -12,12 +13,14 @@ hello - say hello
 help - give help for a command or one of it's arguments
 last - list last build status for a builder
 list - list configured builders or workers
+mute - silence notifications in this chat for a while
 nay - forget the current command
 notify - notify me about build events
 shutdown - shutdown the buildbot master
 source - the source code for buildbot
 status - list status of a builder (or all builders)
 stop - stop a running build
+unmute - let notifications in this chat make a sound again
 version - show buildbot version
 watch - announce the completion of an active build";
 
@@ -47,7 +50,7 @@ async fn start_help_and_command_lists() {
     let help = fake.ask(&ALICE, "/help").await;
     assert_eq!(
         help.text().lines().filter(|l| l.starts_with('/')).count(),
-        15,
+        17,
         "{}",
         help.text()
     );
