@@ -134,6 +134,8 @@ impl fmt::Debug for Credentials {
 
 #[derive(Debug, Clone)]
 pub struct NotifySettings {
+    /// Forum topics by builder name or "tag:<tag>": where a supergroup's notifications go.
+    pub routes: Vec<(String, i32)>,
     /// Every day from the first to the second minute of the day (UTC), notifications arrive
     /// without a sound.
     pub quiet_hours: Option<(u32, u32)>,
@@ -274,6 +276,8 @@ struct RawNotify {
     use_revisions: bool,
     log_tail_lines: i64,
     quiet_hours: String,
+    #[serde(default)]
+    routes: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -659,7 +663,24 @@ fn validate_notify(raw: RawNotify) -> Result<NotifySettings, SettingsError> {
         .collect();
     let log_tail_lines = in_range("notify.log_tail_lines", raw.log_tail_lines, 0, 100)? as usize;
     let quiet_hours = parse_quiet_hours(&raw.quiet_hours)?;
+    let mut routes = Vec::new();
+    for (key, value) in &raw.routes {
+        let thread = value
+            .as_i64()
+            .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
+            .and_then(|t| i32::try_from(t).ok())
+            .filter(|t| *t > 0)
+            .ok_or_else(|| {
+                SettingsError::invalid(
+                    format!("notify.routes.{key:?}"),
+                    value,
+                    "the message_thread_id of a forum topic (a positive number)",
+                )
+            })?;
+        routes.push((key.trim().to_owned(), thread));
+    }
     Ok(NotifySettings {
+        routes,
         quiet_hours,
         log_tail_lines,
         chat_ids,
@@ -1010,6 +1031,23 @@ mod tests {
         );
         let err = error_text(&with_token("[storage]\nredis_url = \"http://x\"\n"));
         assert!(err.contains("storage.redis_url"), "{err}");
+    }
+
+    #[test]
+    fn routes() {
+        let s = load_toml(&with_token(
+            "[notify.routes]\nquick = 11\n\"tag:slow\" = 12\n",
+        ))
+        .unwrap();
+        assert_eq!(
+            s.notify.routes,
+            vec![("quick".to_owned(), 11), ("tag:slow".to_owned(), 12)]
+        );
+        let err = error_text(&with_token("[notify.routes]\nquick = \"general\"\n"));
+        assert!(
+            err.contains("notify.routes") && err.contains("message_thread_id"),
+            "{err}"
+        );
     }
 
     #[test]

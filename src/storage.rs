@@ -21,6 +21,8 @@ use crate::notify::Event;
 pub enum Chat {
     Id(i64),
     Channel(String),
+    /// A topic (message thread) of a forum supergroup.
+    Topic(i64, i32),
 }
 
 impl std::fmt::Display for Chat {
@@ -34,10 +36,16 @@ impl Chat {
         match self {
             Chat::Id(id) => id.to_string(),
             Chat::Channel(name) => name.clone(),
+            Chat::Topic(id, thread) => format!("{id}/{thread}"),
         }
     }
 
     fn from_key(key: &str) -> Chat {
+        if let Some((id, thread)) = key.split_once('/')
+            && let (Ok(id), Ok(thread)) = (id.parse(), thread.parse())
+        {
+            return Chat::Topic(id, thread);
+        }
         key.parse()
             .map_or_else(|_| Chat::Channel(key.to_owned()), Chat::Id)
     }

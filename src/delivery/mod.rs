@@ -84,6 +84,7 @@ impl Delivery {
     pub async fn send_bulk(
         &self,
         chat: Recipient,
+        topic: Option<i32>,
         text: &str,
         keyboard: Option<InlineKeyboardMarkup>,
         silent: bool,
@@ -95,8 +96,15 @@ impl Delivery {
                 .clone()
                 .filter(|_| index + 1 == count)
                 .map(ReplyMarkup::InlineKeyboard);
-            self.send_part(chat.clone(), None, part, markup, Priority::Bulk, silent)
-                .await?;
+            self.send_part(
+                chat.clone(),
+                None,
+                part,
+                markup,
+                Priority::Bulk,
+                (silent, topic),
+            )
+            .await?;
         }
         Ok(())
     }
@@ -127,7 +135,7 @@ impl Delivery {
                 part,
                 markup,
                 Priority::Urgent,
-                false,
+                (false, None),
             )
             .await?;
         }
@@ -141,7 +149,7 @@ impl Delivery {
         text: String,
         markup: Option<ReplyMarkup>,
         priority: Priority,
-        silent: bool,
+        (silent, topic): (bool, Option<i32>),
     ) -> Result<(), RequestError> {
         let mut request = self
             .bot
@@ -157,6 +165,9 @@ impl Delivery {
         }
         if silent {
             request = request.disable_notification(true);
+        }
+        if let Some(thread) = topic {
+            request = request.message_thread_id(teloxide::types::ThreadId(MessageId(thread)));
         }
         match self.perform(&chat, priority, request.clone()).await {
             Err(RequestError::Api(ApiError::CantParseEntities(reason))) => {

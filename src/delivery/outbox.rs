@@ -41,8 +41,16 @@ pub struct Outbox {
 
 pub fn recipient(chat: &Chat) -> Recipient {
     match chat {
-        Chat::Id(id) => Recipient::Id(ChatId(*id)),
+        Chat::Id(id) | Chat::Topic(id, _) => Recipient::Id(ChatId(*id)),
         Chat::Channel(name) => Recipient::ChannelUsername(name.clone()),
+    }
+}
+
+/// The forum topic a message to `chat` goes to, if any.
+pub fn topic(chat: &Chat) -> Option<i32> {
+    match chat {
+        Chat::Topic(_, thread) => Some(*thread),
+        _ => None,
     }
 }
 
@@ -244,7 +252,13 @@ impl Worker {
             let silent = muted || in_quiet_hours(self.quiet_hours, now());
             let error = match self
                 .delivery
-                .send_bulk(recipient(&row.chat), &row.text, keyboard, silent)
+                .send_bulk(
+                    recipient(&row.chat),
+                    topic(&row.chat),
+                    &row.text,
+                    keyboard,
+                    silent,
+                )
                 .await
             {
                 Ok(()) => return self.settle(&row).await,

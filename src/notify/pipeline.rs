@@ -230,7 +230,8 @@ impl Notifier {
                 chats.len()
             );
             let message = text::build_started(&self.note(&builder, build).await?);
-            self.send_all(&chats, &message, None).await?;
+            self.send_all(&self.routed(&chats, &builder), &message, None)
+                .await?;
         }
         self.store.claim(build.buildid, "started", now()).await?;
         Ok(self.store.advance_cursor(cursor).await?)
@@ -294,7 +295,8 @@ impl Notifier {
                 chats.len()
             );
             let message = text::build_finished(&note, previous, &failure);
-            self.send_all(&chats, &message, buttons.as_ref()).await?;
+            self.send_all(&self.routed(&chats, &builder), &message, buttons.as_ref())
+                .await?;
         }
         self.store.claim(build.buildid, "finished", now()).await?;
         Ok(self.store.advance_cursor(cursor).await?)
@@ -379,6 +381,30 @@ impl Notifier {
         }
         let chats = self.subscribers(&[Event::Worker]).await?;
         self.send_all(&chats, &text::worker_back(name), None).await
+    }
+
+    /// `[notify.routes]`: in a forum supergroup, a builder's notifications go to its topic.
+    fn routed(&self, chats: &BTreeSet<Chat>, builder: &Builder) -> BTreeSet<Chat> {
+        let routes = &self.settings.routes;
+        let thread = routes
+            .iter()
+            .find(|(key, _)| *key == builder.name)
+            .or_else(|| {
+                routes.iter().find(|(key, _)| {
+                    key.strip_prefix("tag:")
+                        .is_some_and(|tag| builder.tags.iter().any(|t| t == tag))
+                })
+            })
+            .map(|(_, thread)| *thread);
+        chats
+            .iter()
+            .map(|chat| match (chat, thread) {
+                (Chat::Id(id), Some(thread)) if *id <= -1_000_000_000_000 => {
+                    Chat::Topic(*id, thread)
+                }
+                (chat, _) => chat.clone(),
+            })
+            .collect()
     }
 
     /// Queues one message for several chats in the outbox, which delivers it.

@@ -80,6 +80,14 @@ pub fn sender(msg: &Message) -> Option<&teloxide::types::User> {
         .filter(|user| msg.sender_chat.is_none() && !STAND_INS.contains(&user.id.0))
 }
 
+/// The chat a message speaks for: the forum topic it was written in, or the chat itself.
+pub fn chat_of(msg: &Message) -> Chat {
+    match (msg.is_topic_message, msg.thread_id) {
+        (true, Some(thread)) => Chat::Topic(msg.chat.id.0, thread.0.0),
+        _ => Chat::Id(msg.chat.id.0),
+    }
+}
+
 pub fn user_id(user: &teloxide::types::User) -> i64 {
     // Telegram user ids fit in 52 bits.
     i64::try_from(user.id.0).unwrap_or(i64::MAX)
@@ -606,7 +614,7 @@ pub async fn callback(
             }
         }
         Callback::NotifyToggle(event) => {
-            let target = Chat::Id(chat.0);
+            let target = chat_of(&message);
             let on = app.store.events(&target).await?.contains(&event);
             let (add, remove) = if on {
                 (vec![], vec![event])
@@ -619,7 +627,7 @@ pub async fn callback(
                 .await?;
         }
         Callback::NotifyDone => {
-            let events = app.store.events(&Chat::Id(chat.0)).await?;
+            let events = app.store.events(&chat_of(&message)).await?;
             app.delivery
                 .edit(chat, id, Outgoing::text(notify_list_text(&events)))
                 .await?;
@@ -666,12 +674,7 @@ fn notify_list_text(events: &std::collections::BTreeSet<Event>) -> String {
 }
 
 pub async fn notify(app: Arc<App>, msg: Message, args: String) -> HandlerResult {
-    reply(
-        &app,
-        &msg,
-        notify_answer(&app, &Chat::Id(msg.chat.id.0), &args).await,
-    )
-    .await
+    reply(&app, &msg, notify_answer(&app, &chat_of(&msg), &args).await).await
 }
 
 /// `/notify on|off|list [event ...]`; alone, the toggle keyboard. A private chat configures
@@ -747,11 +750,7 @@ pub async fn mute(app: Arc<App>, msg: Message, args: String) -> HandlerResult {
     let answer = match parse_duration(&args) {
         Some(seconds) => {
             let until = now() + seconds;
-            match app
-                .store
-                .set_muted(&Chat::Id(msg.chat.id.0), Some(until))
-                .await
-            {
+            match app.store.set_muted(&chat_of(&msg), Some(until)).await {
                 Ok(()) => Ok(Outgoing::text(text::muted(until))),
                 Err(error) => Err(Failure::Storage(error)),
             }
@@ -765,7 +764,7 @@ pub async fn mute(app: Arc<App>, msg: Message, args: String) -> HandlerResult {
 }
 
 pub async fn unmute(app: Arc<App>, msg: Message) -> HandlerResult {
-    let answer = match app.store.set_muted(&Chat::Id(msg.chat.id.0), None).await {
+    let answer = match app.store.set_muted(&chat_of(&msg), None).await {
         Ok(()) => Ok(Outgoing::text(text::unmuted())),
         Err(error) => Err(Failure::Storage(error)),
     };

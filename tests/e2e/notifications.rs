@@ -662,3 +662,62 @@ async fn muted_chats_get_notifications_without_a_sound() {
         message.params
     );
 }
+
+#[tokio::test]
+async fn forum_topics_get_their_builders() {
+    const FORUM: i64 = -1_000_000_009_001;
+    let master = buildbot::dedicated("topics").await;
+    let fake = FakeTelegram::start().await;
+    let settings = format!(
+        "[notify]\nchat_ids = [{FORUM}]\nevents = [\"finished\"]\n[notify.routes]\nruntests = 12\n"
+    );
+    let _bot = BotProcess::start(&fake, &master.url, &settings).await;
+
+    // /notify inside topic 11 subscribes that topic, not the whole group
+    let mark = fake.mark();
+    fake.topic_message(FORUM, 11, &ALICE, "/notify on failure");
+    let reply = fake.reply_in(mark, FORUM).await;
+    assert!(
+        reply.text().ends_with("🔔 <b>failure</b>"),
+        "only the topic's own events: {}",
+        reply.text()
+    );
+    assert!(
+        reply.params["reply_parameters"]["message_id"].is_i64(),
+        "answered in the topic"
+    );
+
+    let mark = fake.mark();
+    let ok = master.build("runtests").await;
+    let routed = fake
+        .wait_for(mark, "sendMessage", |c| {
+            c.text().contains(&build_ref(&ok, "runtests"))
+        })
+        .await;
+    assert_eq!(routed.chat_id(), Some(FORUM));
+    assert_eq!(
+        routed.params["message_thread_id"], 12,
+        "[notify.routes] sends runtests to topic 12"
+    );
+
+    let mark = fake.mark();
+    let bad = master.build("failing").await;
+    let reference = build_ref(&bad, "failing");
+    fake.wait_for(mark, "sendMessage", |c| {
+        c.params["message_thread_id"] == 11 && c.text().contains(&reference)
+    })
+    .await;
+    fake.wait_for(mark, "sendMessage", |c| {
+        c.params.get("message_thread_id").is_none() && c.text().contains(&reference)
+    })
+    .await;
+    let copies = fake
+        .sent_since(mark, "sendMessage", FORUM)
+        .into_iter()
+        .filter(|c| c.text().contains(&reference))
+        .count();
+    assert_eq!(
+        copies, 2,
+        "one for the group (no route for failing), one for the topic that asked for failures"
+    );
+}

@@ -308,6 +308,16 @@ impl FakeTelegram {
         self.push_update(json!({"message": message}));
     }
 
+    /// `from` writes `text` in topic `thread` of the forum supergroup `chat_id`.
+    pub fn topic_message(&self, chat_id: i64, thread: i64, from: &Person, text: &str) {
+        let mut chat = chat_json(&json!(chat_id));
+        chat["is_forum"] = json!(true);
+        let mut message = self.message(chat, from, text);
+        message["message_thread_id"] = json!(thread);
+        message["is_topic_message"] = json!(true);
+        self.push_update(json!({"message": message}));
+    }
+
     /// An anonymous group admin writes `text` in `chat_id`: Telegram sends the group as
     /// `sender_chat` and a stand-in bot user as `from`.
     pub fn anonymous_group_message(&self, chat_id: i64, text: &str) {
