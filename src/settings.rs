@@ -134,6 +134,8 @@ impl fmt::Debug for Credentials {
 
 #[derive(Debug, Clone)]
 pub struct NotifySettings {
+    /// One message per build, edited as it progresses and turned into the result.
+    pub live: bool,
     /// Forum topics by builder name or "tag:<tag>": where a supergroup's notifications go.
     pub routes: Vec<(String, i32)>,
     /// Every day from the first to the second minute of the day (UTC), notifications arrive
@@ -276,6 +278,7 @@ struct RawNotify {
     use_revisions: bool,
     log_tail_lines: i64,
     quiet_hours: String,
+    live: bool,
     #[serde(default)]
     routes: BTreeMap<String, serde_json::Value>,
 }
@@ -680,6 +683,7 @@ fn validate_notify(raw: RawNotify) -> Result<NotifySettings, SettingsError> {
         routes.push((key.trim().to_owned(), thread));
     }
     Ok(NotifySettings {
+        live: raw.live,
         routes,
         quiet_hours,
         log_tail_lines,

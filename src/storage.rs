@@ -97,7 +97,9 @@ const MIGRATIONS: &[&str] = &[
         "CREATE TABLE dialogues (chat INTEGER PRIMARY KEY, state TEXT NOT NULL);",
         "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, chat TEXT NOT NULL, text TEXT NOT NULL, created_at INTEGER NOT NULL);",
         "ALTER TABLE outbox ADD COLUMN markup TEXT;",
-    "CREATE TABLE mutes (chat TEXT PRIMARY KEY, until INTEGER NOT NULL);",
+        "CREATE TABLE mutes (chat TEXT PRIMARY KEY, until INTEGER NOT NULL);",
+    "ALTER TABLE outbox ADD COLUMN live_build INTEGER;
+     CREATE TABLE live_messages (buildid INTEGER NOT NULL, chat TEXT NOT NULL, message_id INTEGER NOT NULL, PRIMARY KEY (buildid, chat));",
 ];
 
 /// A notification waiting in the outbox for one chat.
@@ -109,6 +111,8 @@ pub struct OutboxRow {
     pub created_at: i64,
     /// The inline keyboard under the message, as Bot API JSON.
     pub markup: Option<String>,
+    /// Set for a live build message: remember where it went, to edit it later.
+    pub live_build: Option<i64>,
 }
 
 #[derive(Clone)]
@@ -285,6 +289,56 @@ impl Store {
         .await
     }
 
+    // -- live build messages -------------------------------------------------------------------
+
+    pub async fn live_put(
+        &self,
+        buildid: i64,
+        chat: &Chat,
+        message_id: i32,
+    ) -> Result<(), StorageError> {
+        let key = chat.key();
+        self.with(move |conn| {
+            conn.execute(
+                "INSERT OR REPLACE INTO live_messages (buildid, chat, message_id) VALUES (?1, ?2, ?3)",
+                params![buildid, key, message_id],
+            )
+            .map(|_| ())
+        })
+        .await
+    }
+
+    /// The live messages of a build: `(chat, message_id)`.
+    pub async fn live_of(&self, buildid: i64) -> Result<Vec<(Chat, i32)>, StorageError> {
+        self.with(move |conn| {
+            let mut statement =
+                conn.prepare("SELECT chat, message_id FROM live_messages WHERE buildid = ?1")?;
+            let rows = statement.query_map([buildid], |row| {
+                Ok((Chat::from_key(&row.get::<_, String>(0)?), row.get(1)?))
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// Builds that have live messages.
+    pub async fn live_builds(&self) -> Result<Vec<i64>, StorageError> {
+        self.with(|conn| {
+            let mut statement = conn.prepare("SELECT DISTINCT buildid FROM live_messages")?;
+            let rows = statement.query_map([], |row| row.get(0))?;
+            rows.collect()
+        })
+        .await
+    }
+
+    pub async fn live_drop(&self, buildid: i64) -> Result<(), StorageError> {
+        self.with(move |conn| {
+            conn.execute("DELETE FROM live_messages WHERE buildid = ?1", [buildid])
+                .map(|_| ())
+        })
+        .await
+    }
+
     // -- mutes --------------------------------------------------------------------------------
 
     /// Notifications to `chat` arrive silently until `until` (epoch seconds); `None` unmutes.
@@ -388,6 +442,7 @@ impl Store {
         chats: &[Chat],
         text: &str,
         markup: Option<&str>,
+        live_build: Option<i64>,
         now: i64,
     ) -> Result<(), StorageError> {
         let keys: Vec<String> = chats.iter().map(Chat::key).collect();
@@ -397,8 +452,8 @@ impl Store {
             let tx = conn.transaction()?;
             for key in keys {
                 tx.execute(
-                    "INSERT INTO outbox (chat, text, created_at, markup) VALUES (?1, ?2, ?3, ?4)",
-                    params![key, text, now, markup],
+                                        "INSERT INTO outbox (chat, text, created_at, markup, live_build) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![key, text, now, markup, live_build],
                 )?;
             }
             tx.commit()
@@ -410,7 +465,7 @@ impl Store {
     pub async fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxRow>, StorageError> {
         self.with(move |conn| {
             let mut statement = conn.prepare(
-                "SELECT id, chat, text, created_at, markup FROM outbox ORDER BY id LIMIT ?1",
+                "SELECT id, chat, text, created_at, markup, live_build FROM outbox ORDER BY id LIMIT ?1",
             )?;
             let rows = statement.query_map([limit as i64], |row| {
                 Ok(OutboxRow {
@@ -418,7 +473,8 @@ impl Store {
                     chat: Chat::from_key(&row.get::<_, String>(1)?),
                     text: row.get(2)?,
                     created_at: row.get(3)?,
-                    markup: row.get(4)?,
+                                        markup: row.get(4)?,
+                    live_build: row.get(5)?,
                 })
             })?;
             rows.collect()
@@ -689,11 +745,11 @@ mod tests {
     async fn outbox_keeps_order_and_moves() {
         let (_dir, store) = temp_store();
         store
-            .outbox_add(&[Chat::Id(1), Chat::Id(-2)], "first", None, 10)
+            .outbox_add(&[Chat::Id(1), Chat::Id(-2)], "first", None, None, 10)
             .await
             .unwrap();
         store
-            .outbox_add(&[Chat::Id(1)], "second", Some("{}"), 11)
+            .outbox_add(&[Chat::Id(1)], "second", Some("{}"), None, 11)
             .await
             .unwrap();
         let rows = store.outbox_pending(10).await.unwrap();

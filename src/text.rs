@@ -719,6 +719,27 @@ fn log_block(lines: &[String]) -> String {
     format!("<pre>{}</pre>", kept.join("&#10;"))
 }
 
+/// A live build message while the build runs.
+pub fn build_progress(
+    builder: &str,
+    number: i64,
+    url: &str,
+    step: Option<&str>,
+    done: usize,
+    total: usize,
+    elapsed: i64,
+) -> String {
+    let step = step
+        .map(|s| format!(", step <b>{}</b>", escape(s)))
+        .unwrap_or_default();
+    format!(
+        "🌀 Build {} of <b>{}</b> running{step} ({done} of {total} steps done), for {}.",
+        link(url, &format!("#{number}")),
+        escape(builder),
+        duration(elapsed)
+    )
+}
+
 pub fn worker_missing(name: &str, last_connection: Option<&str>) -> String {
     match last_connection {
         Some(when) => format!(
@@ -1323,6 +1344,18 @@ mod tests {
                     blame: None,
                     log_tail: Vec::new(),
                 }
+            )
+        );
+        insta::assert_snapshot!(
+            "progress",
+            build_progress(
+                "slow",
+                4,
+                "http://bb/#/builders/2/builds/4",
+                Some("sleep"),
+                1,
+                3,
+                75
             )
         );
         insta::assert_snapshot!(

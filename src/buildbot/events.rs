@@ -36,14 +36,19 @@ pub enum MasterEvent {
         workerid: i64,
         name: String,
     },
+    /// A step of a build started, changed or finished (for live build messages).
+    StepChanged {
+        buildid: i64,
+    },
 }
 
 /// The routing keys the bot listens to.
-const PATHS: [&str; 4] = [
+const PATHS: [&str; 5] = [
     "builders/*/builds/*/new",
     "builders/*/builds/*/finished",
     "workers/*/missing",
     "workers/*/connected",
+    "builds/*/steps/*/*",
 ];
 
 /// How often to ping, and how long silence may last before the socket counts as dead.
@@ -206,6 +211,9 @@ pub fn parse_event(frame: &Value) -> Option<MasterEvent> {
         ["builders", _, "builds", _, "finished"] => serde_json::from_value(message.clone())
             .ok()
             .map(MasterEvent::BuildFinished),
+        ["builds", buildid, "steps", _, _] => Some(MasterEvent::StepChanged {
+            buildid: buildid.parse().ok()?,
+        }),
         ["workers", id, kind @ ("missing" | "connected")] => {
             let workerid = message["workerid"].as_i64().or_else(|| id.parse().ok())?;
             let name = message["name"].as_str().unwrap_or("?").to_owned();
@@ -244,6 +252,11 @@ mod tests {
         assert!(matches!(
             parse_event(&missing),
             Some(MasterEvent::WorkerMissing { workerid: 4, .. })
+        ));
+        let step = json!({"k": "builds/12/steps/40/started", "m": {"stepid": 40, "buildid": 12}});
+        assert!(matches!(
+            parse_event(&step),
+            Some(MasterEvent::StepChanged { buildid: 12 })
         ));
         let back = json!({"k": "workers/4/connected", "m": {"workerid": 4, "name": "w1"}});
         assert!(matches!(

@@ -88,25 +88,29 @@ impl Delivery {
         text: &str,
         keyboard: Option<InlineKeyboardMarkup>,
         silent: bool,
-    ) -> Result<(), RequestError> {
+    ) -> Result<Option<MessageId>, RequestError> {
         let parts = split(text, MESSAGE_LIMIT);
+        let mut last = None;
         let count = parts.len();
         for (index, part) in parts.into_iter().enumerate() {
             let markup = keyboard
                 .clone()
                 .filter(|_| index + 1 == count)
                 .map(ReplyMarkup::InlineKeyboard);
-            self.send_part(
-                chat.clone(),
-                None,
-                part,
-                markup,
-                Priority::Bulk,
-                (silent, topic),
-            )
-            .await?;
+            last = Some(
+                self.send_part(
+                    chat.clone(),
+                    None,
+                    part,
+                    markup,
+                    Priority::Bulk,
+                    (silent, topic),
+                )
+                .await?
+                .id,
+            );
         }
-        Ok(())
+        Ok(last)
     }
 
     /// Sends `message` to `chat`, split into as many parts as it needs.
@@ -150,7 +154,7 @@ impl Delivery {
         markup: Option<ReplyMarkup>,
         priority: Priority,
         (silent, topic): (bool, Option<i32>),
-    ) -> Result<(), RequestError> {
+    ) -> Result<Message, RequestError> {
         let mut request = self
             .bot
             .send_message(chat.clone(), text.clone())
@@ -217,9 +221,11 @@ impl Delivery {
                 let mut plain = request;
                 plain.payload_mut().text = plain_text(&plain.payload_mut().text);
                 plain.payload_mut().parse_mode = None;
-                self.perform(&target, Priority::Urgent, plain).await
+                self.perform(&target, Priority::Urgent, plain)
+                    .await
+                    .map(|_| ())
             }
-            other => other,
+            other => other.map(|_| ()),
         }
     }
 
@@ -239,7 +245,7 @@ impl Delivery {
             .await
         {
             Err(RequestError::Api(ApiError::MessageNotModified)) => Ok(()),
-            other => other,
+            other => other.map(|_| ()),
         }
     }
 
@@ -251,7 +257,7 @@ impl Delivery {
             .await
         {
             Err(RequestError::Api(ApiError::MessageNotModified)) => Ok(()),
-            other => other,
+            other => other.map(|_| ()),
         }
     }
 
@@ -277,14 +283,14 @@ impl Delivery {
         chat: &Recipient,
         priority: Priority,
         request: R,
-    ) -> Result<(), RequestError>
+    ) -> Result<teloxide::requests::Output<R>, RequestError>
     where
         R: Request<Err = RequestError> + Clone,
     {
         let mut attempt = 1;
         loop {
             self.limiter.acquire(chat, priority).await;
-            match request.clone().send().await.map(|_| ()) {
+            match request.clone().send().await {
                 Err(RequestError::RetryAfter(wait)) if attempt < ATTEMPTS => {
                     log::warn!(
                         "Telegram asks to slow down: pausing sends for {} s",

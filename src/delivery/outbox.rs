@@ -155,12 +155,24 @@ impl Outbox {
         text: &str,
         keyboard: Option<&InlineKeyboardMarkup>,
     ) -> Result<(), StorageError> {
+        self.enqueue_live(chats, text, keyboard, None).await
+    }
+
+    /// Like [`Outbox::enqueue`]; with `live_build`, where each message goes is remembered so
+    /// that the build's progress and result can edit it.
+    pub async fn enqueue_live(
+        &self,
+        chats: &[Chat],
+        text: &str,
+        keyboard: Option<&InlineKeyboardMarkup>,
+        live_build: Option<i64>,
+    ) -> Result<(), StorageError> {
         if chats.is_empty() {
             return Ok(());
         }
         let markup = keyboard.and_then(|k| serde_json::to_string(k).ok());
         self.store
-            .outbox_add(chats, text, markup.as_deref(), now())
+            .outbox_add(chats, text, markup.as_deref(), live_build, now())
             .await?;
         self.wake.notify_one();
         Ok(())
@@ -261,7 +273,14 @@ impl Worker {
                 )
                 .await
             {
-                Ok(()) => return self.settle(&row).await,
+                Ok(sent) => {
+                    if let (Some(build), Some(id)) = (row.live_build, sent)
+                        && let Err(error) = self.store.live_put(build, &row.chat, id.0).await
+                    {
+                        log::warn!("cannot remember the live message of build {build}: {error}");
+                    }
+                    return self.settle(&row).await;
+                }
                 Err(error) => error,
             };
             match error {

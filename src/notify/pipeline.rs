@@ -16,12 +16,14 @@ use crate::buildbot::events::MasterEvent;
 use crate::buildbot::models::{Build, Builder, Outcome};
 use crate::buildbot::{self, Client};
 use crate::delivery::outbox::Outbox;
+use crate::delivery::{Delivery, Outgoing};
 use crate::notify::{Event, classify};
 use crate::settings::NotifySettings;
 use crate::storage::{Chat, Cursor, StorageError, Store};
 use crate::telegram::keyboards;
 use crate::text;
 use teloxide::types::InlineKeyboardMarkup;
+use teloxide::types::{ChatId, MessageId};
 
 /// Builds fetched per page during a catch-up.
 const PAGE: usize = 200;
@@ -40,7 +42,13 @@ pub struct Notifier {
     client: Arc<Client>,
     store: Store,
     outbox: Outbox,
+    /// For live messages, which are edited in place.
+    delivery: Delivery,
     settings: NotifySettings,
+    /// The last progress text of each live build, to edit only on change.
+    last_progress: HashMap<i64, String>,
+    /// Live builds whose steps moved since the last progress edit.
+    stepped: std::collections::HashSet<i64>,
     builders: HashMap<i64, Builder>,
     /// The newest finished build seen per builder, `(number, result)`: when a build's number
     /// follows it, the previous result is known without asking the master.
@@ -58,12 +66,16 @@ impl Notifier {
         client: Arc<Client>,
         store: Store,
         outbox: Outbox,
+        delivery: Delivery,
         settings: NotifySettings,
     ) -> Notifier {
         Notifier {
             client,
             store,
             outbox,
+            delivery,
+            last_progress: HashMap::new(),
+            stepped: std::collections::HashSet::new(),
             settings,
             builders: HashMap::new(),
             last_results: HashMap::new(),
@@ -72,13 +84,27 @@ impl Notifier {
 
     /// Handles events until the stream ends.
     pub async fn run(mut self, mut events: mpsc::Receiver<MasterEvent>) {
-        while let Some(event) = events.recv().await {
+        // live messages are brought up to date at most this often (an edit per chat each time)
+        let mut progress = tokio::time::interval(std::time::Duration::from_secs(5));
+        progress.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let event = tokio::select! {
+                event = events.recv() => event,
+                _ = progress.tick(), if self.settings.live => {
+                    if let Err(error) = self.progress().await {
+                        log::warn!("updating live build messages failed: {error}");
+                    }
+                    continue;
+                }
+            };
+            let Some(event) = event else { return };
             let what = match &event {
                 MasterEvent::Connected => "catching up".to_owned(),
                 MasterEvent::BuildStarted(b) => format!("build {} started", b.buildid),
                 MasterEvent::BuildFinished(b) => format!("build {} finished", b.buildid),
                 MasterEvent::WorkerMissing { name, .. } => format!("worker {name} missing"),
                 MasterEvent::WorkerConnected { name, .. } => format!("worker {name} connected"),
+                MasterEvent::StepChanged { buildid } => format!("a step of build {buildid}"),
             };
             let outcome = match event {
                 MasterEvent::Connected => self.catch_up().await,
@@ -94,6 +120,13 @@ impl Notifier {
                 }
                 MasterEvent::WorkerConnected { workerid, name } => {
                     self.worker_back(workerid, &name).await
+                }
+                MasterEvent::StepChanged { buildid } => {
+                    // edits are coalesced: the next progress tick shows the change
+                    if self.settings.live {
+                        self.stepped.insert(buildid);
+                    }
+                    Ok(())
                 }
             };
             if let Err(error) = outcome {
@@ -230,7 +263,11 @@ impl Notifier {
                 chats.len()
             );
             let message = text::build_started(&self.note(&builder, build).await?);
-            self.send_all(&self.routed(&chats, &builder), &message, None)
+            let chats: Vec<Chat> = self.routed(&chats, &builder).into_iter().collect();
+            // live: the start message is the one that progress and the result edit later
+            let live = self.settings.live.then_some(build.buildid);
+            self.outbox
+                .enqueue_live(&chats, &message, None, live)
                 .await?;
         }
         self.store.claim(build.buildid, "started", now()).await?;
@@ -283,7 +320,12 @@ impl Notifier {
             BTreeSet::new()
         };
         chats.extend(watchers);
-        if let (Some(builder), false) = (builder, chats.is_empty()) {
+        let live = if self.settings.live {
+            self.store.live_of(build.buildid).await?
+        } else {
+            Vec::new()
+        };
+        if let (Some(builder), false) = (builder, chats.is_empty() && live.is_empty()) {
             let note = self.note(&builder, build).await?;
             let (failure, buttons) = self.failure_details(build, result).await?;
             let names: Vec<&str> = events.iter().map(|e| e.name()).collect();
@@ -295,14 +337,104 @@ impl Notifier {
                 chats.len()
             );
             let message = text::build_finished(&note, previous, &failure);
-            self.send_all(&self.routed(&chats, &builder), &message, buttons.as_ref())
+            let mut recipients = self.routed(&chats, &builder);
+            // a live message becomes the result; a chat whose edit fails gets a new message
+            for (chat, message_id) in &live {
+                let (Chat::Id(id) | Chat::Topic(id, _)) = chat else {
+                    continue;
+                };
+                let mut outgoing = Outgoing::text(message.clone());
+                if let Some(buttons) = &buttons {
+                    outgoing = outgoing.with_keyboard(buttons.clone());
+                }
+                match self
+                    .delivery
+                    .edit(ChatId(*id), MessageId(*message_id), outgoing)
+                    .await
+                {
+                    Ok(()) => {
+                        recipients.remove(chat);
+                    }
+                    Err(error) => {
+                        log::warn!(
+                            "cannot turn the live message in chat {chat} into the result: {error}"
+                        );
+                        recipients.insert(chat.clone());
+                    }
+                }
+            }
+            self.send_all(&recipients, &message, buttons.as_ref())
                 .await?;
+        }
+        if !live.is_empty() {
+            self.store.live_drop(build.buildid).await?;
         }
         self.store.claim(build.buildid, "finished", now()).await?;
         Ok(self.store.advance_cursor(cursor).await?)
     }
 
     /// The failing step and, with `show_blame_list`, who is to blame.
+    /// Edits the live messages of the builds whose steps moved, to show their progress.
+    async fn progress(&mut self) -> Result<()> {
+        let live = self.store.live_builds().await?;
+        let moved: Vec<i64> = live
+            .into_iter()
+            .filter(|b| self.stepped.contains(b))
+            .collect();
+        self.stepped.clear();
+        for buildid in moved {
+            let Some(build) = self.client.build(buildid).await? else {
+                self.store.live_drop(buildid).await?;
+                continue;
+            };
+            if build.complete {
+                continue; // the finished event turns it into the result
+            }
+            let Some(builder) = self.builder(build.builderid).await? else {
+                continue;
+            };
+            let steps = self.client.steps(buildid).await?;
+            let done = steps.iter().filter(|s| s.results.is_some()).count();
+            let current = steps
+                .iter()
+                .rev()
+                .find(|s| s.results.is_none())
+                .map(|s| s.name.clone());
+            let elapsed = build.started_at.map_or(0, |t| now().saturating_sub(t));
+            let url = self.client.build_url(build.builderid, build.number);
+            let text = text::build_progress(
+                &builder.name,
+                build.number,
+                &url,
+                current.as_deref(),
+                done,
+                steps.len(),
+                elapsed,
+            );
+            if self.last_progress.get(&buildid) == Some(&text) {
+                continue;
+            }
+            for (chat, message_id) in self.store.live_of(buildid).await? {
+                let (Chat::Id(id) | Chat::Topic(id, _)) = chat else {
+                    continue;
+                };
+                if let Err(error) = self
+                    .delivery
+                    .edit(
+                        ChatId(id),
+                        MessageId(message_id),
+                        Outgoing::text(text.clone()),
+                    )
+                    .await
+                {
+                    log::debug!("live message in chat {chat} not updated: {error}");
+                }
+            }
+            self.last_progress.insert(buildid, text);
+        }
+        Ok(())
+    }
+
     /// The failing step, the end of its log, and with `show_blame_list` who is to blame; and
     /// the buttons under a failure message (its log page, rebuild).
     async fn failure_details(

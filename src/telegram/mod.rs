@@ -156,6 +156,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         client.clone(),
         store.clone(),
         outbox,
+        delivery.clone(),
         settings.notify.clone(),
     );
     tokio::spawn(notifier.run(events_rx));

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::support::bot::BotProcess;
 use crate::support::buildbot::{self, Master};
-use crate::support::fake_telegram::{ALICE, BOB, Call, FakeTelegram, Fault};
+use crate::support::fake_telegram::{ALICE, BOB, CAROL, Call, FakeTelegram, Fault};
 
 /// Messages the bot sent to `chat` since `mark` that mention `needle`.
 fn sent_with(fake: &FakeTelegram, mark: usize, chat: i64, needle: &str) -> Vec<Call> {
@@ -720,4 +720,51 @@ async fn forum_topics_get_their_builders() {
         copies, 2,
         "one for the group (no route for failing), one for the topic that asked for failures"
     );
+}
+
+#[tokio::test]
+async fn live_messages_follow_the_build_and_become_the_result() {
+    let master = buildbot::shared().await;
+    let fake = FakeTelegram::start().await;
+    let settings = format!(
+        "[notify]\ntags = [\"slow\"]\nlive = true\nchat_ids = [{}]\nevents = [\"started\", \"finished\"]\n",
+        CAROL.id
+    );
+    let _bot = BotProcess::start(&fake, &master.url, &settings).await;
+    fake.ask(&CAROL, "/hello").await;
+    let mark = fake.mark();
+    let request = master.force("slow", json!({"sleep": "12"})).await;
+    let build = master.wait_build(request, false).await;
+    let reference = build_ref(&build, "slow");
+
+    let start = fake
+        .wait_for(mark, "sendMessage", |c| {
+            c.chat_id() == Some(CAROL.id) && c.text().contains(&reference)
+        })
+        .await;
+    let id = start.result["message_id"].clone();
+    let progress = fake
+        .wait_for(mark, "editMessageText", |c| {
+            c.params["message_id"] == id
+                && c.text().starts_with("🌀")
+                && c.text().contains("step <b>sleep</b>")
+        })
+        .await;
+    assert!(
+        progress.text().contains("steps done), for "),
+        "{}",
+        progress.text()
+    );
+    let done = fake
+        .wait_for(mark, "editMessageText", |c| {
+            c.params["message_id"] == id && c.text().contains(": success")
+        })
+        .await;
+    assert!(done.text().starts_with("✅ Build"), "{}", done.text());
+    let separate = fake
+        .sent_since(mark, "sendMessage", CAROL.id)
+        .into_iter()
+        .filter(|c| c.text().contains(&reference))
+        .count();
+    assert_eq!(separate, 1, "one message for the build, edited in place");
 }
