@@ -287,12 +287,7 @@ impl Client {
                 serde_json::json!({}),
             )
             .await?;
-        Ok(result[1]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter_map(|(_, brid)| brid.as_i64())
-            .collect())
+        Ok(request_ids(&result))
     }
 
     /// The changes a build contains (its blamelist's source).
@@ -350,12 +345,7 @@ impl Client {
                 serde_json::Value::Object(params),
             )
             .await?;
-        Ok(result[1]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter_map(|(_, brid)| brid.as_i64())
-            .collect())
+        Ok(request_ids(&result))
     }
 
     /// Stops a running build (JSON-RPC `stop`); the reason shows on the build page.
@@ -634,6 +624,16 @@ fn describe_fields(fields: &std::collections::BTreeMap<String, String>) -> Strin
         .map(|(k, v)| format!("{k}: {v}"))
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// The build request ids in a force or rebuild result: `[bsid, {"<builderid>": brid, ...}]`.
+fn request_ids(result: &serde_json::Value) -> Vec<i64> {
+    result[1]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, brid)| brid.as_i64())
+        .collect()
 }
 
 /// A 404 for a single entity means "there is none".

@@ -105,20 +105,6 @@ impl State {
         }
     }
 
-    fn owner_mut(&mut self) -> Option<&mut Owner> {
-        match self {
-            State::Idle => None,
-            State::ChoosingScheduler { owner, .. }
-            | State::ChoosingBuilder { owner, .. }
-            | State::EditingForce { owner, .. }
-            | State::AwaitingValue { owner, .. }
-            | State::ChoosingBuildToStop { owner, .. }
-            | State::ConfirmingStop { owner, .. }
-            | State::ChoosingShutdown { owner }
-            | State::ConfirmingShutdown { owner, .. } => Some(owner),
-        }
-    }
-
     /// The command this conversation belongs to.
     pub fn command(&self) -> &'static str {
         match self {
@@ -790,7 +776,7 @@ pub async fn on_tap(
         app.delivery
             .answer_callback(query.id.clone(), Some(text), true)
     };
-    let mut state = dialogue.get().await?.unwrap_or_default();
+    let state = dialogue.get().await?.unwrap_or_default();
     let tapper = user_id(&query.from);
     let Some(owner) = state.owner().cloned() else {
         notice(text::conversation_over()).await?;
@@ -814,10 +800,11 @@ pub async fn on_tap(
     app.delivery
         .answer_callback(query.id.clone(), None, false)
         .await?;
-    if let Some(owner) = state.owner_mut() {
-        owner.expires_at = now() + i64::from(app.settings.telegram.conversation_timeout);
-    }
-    let owner = state.owner().cloned().unwrap_or(owner);
+    // every answer gives the conversation its full time again
+    let owner = Owner {
+        expires_at: now() + i64::from(app.settings.telegram.conversation_timeout),
+        ..owner
+    };
 
     match (state, tap) {
         (_, Tap::Cancel) => {
