@@ -633,7 +633,7 @@ pub async fn callback(
                 .await?;
         }
         Callback::Watch(buildid) => {
-            let answer = render(watch_one(&app, chat.0, buildid).await);
+            let answer = render(watch_one(&app, &chat_of(&message), buildid).await);
             app.delivery.edit(chat, id, answer).await?;
         }
         Callback::Rebuild(buildid) => {
@@ -772,11 +772,11 @@ pub async fn unmute(app: Arc<App>, msg: Message) -> HandlerResult {
 }
 
 pub async fn watch(app: Arc<App>, msg: Message, args: String) -> HandlerResult {
-    reply(&app, &msg, watch_answer(&app, msg.chat.id.0, &args).await).await
+    reply(&app, &msg, watch_answer(&app, &chat_of(&msg), &args).await).await
 }
 
 /// `/watch`: the running builds as buttons; `/watch builder`: watch all of its running builds.
-async fn watch_answer(app: &App, chat: i64, args: &str) -> Answer {
+async fn watch_answer(app: &App, chat: &Chat, args: &str) -> Answer {
     let words = words(args, "watch")?;
     let (builders, running) =
         tokio::try_join!(app.buildbot.builders(), app.buildbot.running_builds())?;
@@ -810,7 +810,7 @@ async fn watch_answer(app: &App, chat: i64, args: &str) -> Answer {
             }
             let mut lines = Vec::new();
             for build in builds {
-                app.store.add_watch(&Chat::Id(chat), build.buildid).await?;
+                app.store.add_watch(chat, build.buildid).await?;
                 let url = app.buildbot.build_url(build.builderid, build.number);
                 lines.push(text::watching(&builder.name, build.number, &url));
             }
@@ -824,7 +824,7 @@ async fn watch_answer(app: &App, chat: i64, args: &str) -> Answer {
 }
 
 /// A tapped watch button: the build may have finished (or gone) since the keyboard was sent.
-async fn watch_one(app: &App, chat: i64, buildid: i64) -> Answer {
+async fn watch_one(app: &App, chat: &Chat, buildid: i64) -> Answer {
     let Some(build) = app.buildbot.build(buildid).await? else {
         return Ok(Outgoing::text(text::build_gone()));
     };
@@ -845,7 +845,7 @@ async fn watch_one(app: &App, chat: i64, buildid: i64) -> Answer {
             build.results,
         )));
     }
-    app.store.add_watch(&Chat::Id(chat), buildid).await?;
+    app.store.add_watch(chat, buildid).await?;
     Ok(Outgoing::text(text::watching(&name, build.number, &url)))
 }
 
