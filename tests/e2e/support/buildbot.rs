@@ -269,7 +269,7 @@ fn root() -> PathBuf {
 }
 
 /// The virtualenv with Buildbot, created on first use.
-fn venv() -> PathBuf {
+pub fn venv() -> PathBuf {
     let output = Command::new("bash")
         .arg(root().join("scripts/buildbot-venv.sh"))
         .stderr(Stdio::inherit())

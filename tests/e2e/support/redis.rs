@@ -11,7 +11,20 @@ pub struct RedisServer {
 impl RedisServer {
     pub async fn start() -> RedisServer {
         let port = super::closed_port();
-        let child = Command::new("redis-server")
+        // the machine's own redis-server, else the one scripts/buildbot-venv.sh installs
+        let on_path = Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        let program = if on_path {
+            std::path::PathBuf::from("redis-server")
+        } else {
+            let venv = tokio::task::spawn_blocking(super::buildbot::venv)
+                .await
+                .unwrap();
+            venv.join("bin/redis-server")
+        };
+        let child = Command::new(&program)
             .args([
                 "--bind",
                 "127.0.0.1",
