@@ -21,12 +21,14 @@
 //! - [`storage`]: the SQLite file with subscriptions, watches and the event cursor.
 //! - [`master_control`]: how `/shutdown` reaches the master process (pid file or commands).
 //! - [`logging`]: `log` + `pretty_env_logger`, with the bot token removed from every line.
+//! - [`clock`]: the time in epoch seconds, one helper for every module.
 //! - [`app`]: the shared state every handler receives.
 
 pub mod app;
 pub mod authz;
 pub mod buildbot;
 pub mod check;
+pub mod clock;
 pub mod delivery;
 pub mod logging;
 pub mod master_control;

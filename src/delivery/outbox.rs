@@ -22,6 +22,7 @@ use teloxide::{ApiError, RequestError};
 use tokio::sync::{Notify, Semaphore};
 
 use super::Delivery;
+use crate::clock::now;
 use crate::storage::{Chat, OutboxRow, StorageError, Store};
 
 /// Messages in flight at once (to different chats).
@@ -95,12 +96,6 @@ fn is_transient(error: &RequestError) -> bool {
         }
         _ => false,
     }
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 impl Outbox {

@@ -8,13 +8,13 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
 
 use crate::buildbot::events::MasterEvent;
 use crate::buildbot::models::{Build, Builder, Outcome};
 use crate::buildbot::{self, Client};
+use crate::clock::now;
 use crate::delivery::outbox::Outbox;
 use crate::delivery::{Delivery, Outgoing};
 use crate::notify::{Event, classify};
@@ -53,12 +53,6 @@ pub struct Notifier {
     /// The newest finished build seen per builder, `(number, result)`: when a build's number
     /// follows it, the previous result is known without asking the master.
     last_results: HashMap<i64, (i64, Outcome)>,
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 impl Notifier {

@@ -17,6 +17,7 @@ use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, MessageId};
 use crate::app::App;
 use crate::buildbot::models::{Build, FieldKind, ForceField, ForceScheduler};
 use crate::buildbot::{self};
+use crate::clock::now;
 use crate::delivery::Outgoing;
 use crate::master_control::ShutdownAction;
 use crate::telegram::handlers::{HandlerResult, sender, user_id};
@@ -117,12 +118,6 @@ impl State {
             State::ChoosingShutdown { .. } | State::ConfirmingShutdown { .. } => "shutdown",
         }
     }
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 fn describe(user: &teloxide::types::User) -> String {

@@ -4,7 +4,6 @@
 use std::collections::{BTreeSet, HashMap};
 use std::error::Error;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures::{StreamExt, TryStreamExt};
 use teloxide::prelude::*;
@@ -13,6 +12,7 @@ use teloxide::types::ChatKind;
 use crate::app::App;
 use crate::authz;
 use crate::buildbot::{self, models::Builder};
+use crate::clock::now;
 use crate::delivery::{MESSAGE_LIMIT, Outgoing, split};
 use crate::notify::Event;
 use crate::storage::{Chat, StorageError};
@@ -91,12 +91,6 @@ pub fn chat_of(msg: &Message) -> Chat {
 pub fn user_id(user: &teloxide::types::User) -> i64 {
     // Telegram user ids fit in 52 bits.
     i64::try_from(user.id.0).unwrap_or(i64::MAX)
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// Splits arguments like a shell does, so that `"my builder"` is one word.
