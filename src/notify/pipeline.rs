@@ -6,7 +6,7 @@
 //! next catch-up starts. That is what makes a build announced once, even across restarts of
 //! the master or of the bot.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
@@ -53,6 +53,15 @@ pub struct Notifier {
     /// The newest finished build seen per builder, `(number, result)`: when a build's number
     /// follows it, the previous result is known without asking the master.
     last_results: HashMap<i64, (i64, Outcome)>,
+}
+
+/// The chats subscribed to any of `events`.
+fn wanting(subscriptions: &BTreeMap<Chat, BTreeSet<Event>>, events: &[Event]) -> BTreeSet<Chat> {
+    subscriptions
+        .iter()
+        .filter(|(_, wanted)| events.iter().any(|e| wanted.contains(e)))
+        .map(|(chat, _)| chat.clone())
+        .collect()
 }
 
 impl Notifier {
@@ -201,14 +210,7 @@ impl Notifier {
 
     /// Chats subscribed to any of `events`.
     async fn subscribers(&self, events: &[Event]) -> Result<BTreeSet<Chat>> {
-        Ok(self
-            .store
-            .subscriptions()
-            .await?
-            .into_iter()
-            .filter(|(_, wanted)| events.iter().any(|e| wanted.contains(e)))
-            .map(|(chat, _)| chat)
-            .collect())
+        Ok(wanting(&self.store.subscriptions().await?, events))
     }
 
     async fn note<'a>(
@@ -287,8 +289,14 @@ impl Notifier {
         let builder = self.builder(build.builderid).await?;
         let reported = builder.as_ref().is_some_and(|b| self.reported(b));
 
+        // one read of the subscriptions serves both questions below
+        let subscriptions = if reported {
+            self.store.subscriptions().await?
+        } else {
+            BTreeMap::new()
+        };
         let comparing = [Event::Worse, Event::Better, Event::Problem, Event::Recovery];
-        let wants_comparison = reported && !self.subscribers(&comparing).await?.is_empty();
+        let wants_comparison = !wanting(&subscriptions, &comparing).is_empty();
         let previous = match self.last_results.get(&build.builderid) {
             _ if !wants_comparison => None,
             Some((number, outcome)) if *number == build.number - 1 => Some(*outcome),
@@ -308,11 +316,7 @@ impl Notifier {
                 .insert(build.builderid, (build.number, result));
         }
         let events = classify::finished(result, previous);
-        let mut chats = if reported {
-            self.subscribers(&events).await?
-        } else {
-            BTreeSet::new()
-        };
+        let mut chats = wanting(&subscriptions, &events);
         chats.extend(watchers);
         let live = if self.settings.live {
             self.store.live_of(build.buildid).await?
