@@ -184,11 +184,6 @@ impl Limiter {
             state.paused_until = Some(state.paused_until.map_or(until, |p| p.max(until)));
         }
     }
-
-    /// How many chats are being tracked (for the memory benchmark).
-    pub fn tracked_chats(&self) -> usize {
-        self.state.lock().map_or(0, |s| s.chats.len())
-    }
 }
 
 #[cfg(test)]

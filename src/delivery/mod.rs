@@ -74,11 +74,6 @@ impl Delivery {
         }
     }
 
-    /// The shared windows, for the benchmark's figures.
-    pub fn limiter(&self) -> &Limiter {
-        &self.limiter
-    }
-
     /// Sends a notification (no reply; a keyboard under the last part) at bulk priority; the
     /// outbox decides what an error means.
     pub async fn send_bulk(
