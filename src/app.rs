@@ -19,7 +19,7 @@ pub struct App {
 
 impl App {
     /// May this Telegram user run `command`? Asked on every command and every button tap.
-    pub fn allows(&self, command: &str, user_id: i64) -> bool {
+    pub fn allows(&self, command: crate::command::CommandName, user_id: i64) -> bool {
         self.settings.authz.allows(command, user_id)
     }
 

@@ -8,11 +8,31 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::settings::SettingsError;
-use crate::telegram::commands::Command;
+use crate::command::CommandName;
 
-/// Commands that change the master; denied unless authz allows them.
-pub const DANGEROUS: [&str; 3] = ["force", "stop", "shutdown"];
+/// An `[authz]` entry that cannot be used: the setting, its value, and what is allowed. The
+/// settings layer turns it into its own error, which names the environment variable too.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("setting `{setting}` has a bad value {value}.\n  Allowed: {allowed}")]
+pub struct AuthzError {
+    pub setting: String,
+    pub value: String,
+    pub allowed: String,
+}
+
+impl AuthzError {
+    fn new(
+        setting: impl Into<String>,
+        value: impl std::fmt::Display,
+        allowed: impl Into<String>,
+    ) -> Self {
+        AuthzError {
+            setting: setting.into(),
+            value: value.to_string(),
+            allowed: allowed.into(),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Access {
@@ -33,7 +53,7 @@ impl Access {
 
 #[derive(Debug, Clone)]
 pub struct Authz {
-    per_command: BTreeMap<String, Access>,
+    per_command: BTreeMap<CommandName, Access>,
     harmless: Access,
     dangerous: Access,
 }
@@ -50,11 +70,8 @@ impl Default for Authz {
 
 impl Authz {
     /// Builds the rules from the `[authz]` table, rejecting anything ambiguous or unknown.
-    pub fn from_settings(
-        table: &BTreeMap<String, serde_json::Value>,
-    ) -> Result<Authz, SettingsError> {
+    pub fn from_settings(table: &BTreeMap<String, serde_json::Value>) -> Result<Authz, AuthzError> {
         let mut authz = Authz::default();
-        let known = Command::names();
         for (key, value) in table {
             let setting = format!("authz.{key:?}");
             let access = parse_access(&setting, value)?;
@@ -62,26 +79,20 @@ impl Authz {
                 "" => authz.harmless = access,
                 "!" => authz.dangerous = access,
                 names => {
-                    for name in names
-                        .split(',')
-                        .map(|n| n.trim().trim_start_matches('/').to_lowercase())
-                    {
-                        if !known.contains(&name.as_str()) {
-                            return Err(SettingsError::invalid(
+                    for name in names.split(',').map(|n| n.trim().to_lowercase()) {
+                        let Ok(command) = name.parse::<CommandName>() else {
+                            return Err(AuthzError::new(
                                 "authz",
                                 format!("key {key:?} (no command {name:?})"),
                                 format!(
                                     "\"\", \"!\", or command names joined by commas: {}",
-                                    known.join(", ")
+                                    CommandName::allowed_list()
                                 ),
                             ));
-                        }
-                        if authz
-                            .per_command
-                            .insert(name.clone(), access.clone())
-                            .is_some()
-                        {
-                            return Err(SettingsError::invalid(
+                        };
+                        if authz.per_command.insert(command, access.clone()).is_some() {
+                            let name = command.as_str();
+                            return Err(AuthzError::new(
                                 "authz",
                                 format!("key {key:?}"),
                                 format!("each command in one key only; {name:?} appears twice"),
@@ -96,19 +107,19 @@ impl Authz {
 
     /// May an unknown sender (someone posting as the group or as a channel) run `command`?
     /// Only where the command is open to everybody.
-    pub fn allows_anonymous(&self, command: &str) -> bool {
+    pub fn allows_anonymous(&self, command: CommandName) -> bool {
         *self.access(command) == Access::Everybody
     }
 
-    /// May `user_id` run `command` (a name from [`Command::names`])?
-    pub fn allows(&self, command: &str, user_id: i64) -> bool {
+    /// May `user_id` run `command`?
+    pub fn allows(&self, command: CommandName, user_id: i64) -> bool {
         self.access(command).admits(user_id)
     }
 
-    fn access(&self, command: &str) -> &Access {
+    fn access(&self, command: CommandName) -> &Access {
         self.per_command
-            .get(command)
-            .unwrap_or(if is_dangerous(command) {
+            .get(&command)
+            .unwrap_or(if command.is_dangerous() {
                 &self.dangerous
             } else {
                 &self.harmless
@@ -116,11 +127,7 @@ impl Authz {
     }
 }
 
-pub fn is_dangerous(command: &str) -> bool {
-    DANGEROUS.contains(&command)
-}
-
-fn parse_access(setting: &str, value: &serde_json::Value) -> Result<Access, SettingsError> {
+fn parse_access(setting: &str, value: &serde_json::Value) -> Result<Access, AuthzError> {
     let allowed = "true (everybody), false (nobody) or a list of numeric Telegram user ids, e.g. [123456, 789012]";
     match value {
         serde_json::Value::Bool(true) => Ok(Access::Everybody),
@@ -139,8 +146,8 @@ fn parse_access(setting: &str, value: &serde_json::Value) -> Result<Access, Sett
             .map(|id| id.filter(|id| *id > 0))
             .collect::<Option<BTreeSet<i64>>>()
             .map(Access::Users)
-            .ok_or_else(|| SettingsError::invalid(setting, value, allowed)),
-        _ => Err(SettingsError::invalid(setting, value, allowed)),
+            .ok_or_else(|| AuthzError::new(setting, value, allowed)),
+        _ => Err(AuthzError::new(setting, value, allowed)),
     }
 }
 
@@ -150,7 +157,9 @@ mod tests {
 
     use super::*;
 
-    fn authz(table: serde_json::Value) -> Result<Authz, SettingsError> {
+    use CommandName::*;
+
+    fn authz(table: serde_json::Value) -> Result<Authz, AuthzError> {
         let map: BTreeMap<String, serde_json::Value> = serde_json::from_value(table).unwrap();
         Authz::from_settings(&map)
     }
@@ -158,9 +167,9 @@ mod tests {
     #[test]
     fn defaults_open_harmless_and_close_dangerous() {
         let a = Authz::default();
-        assert!(a.allows("status", 1));
-        assert!(a.allows("getid", 1));
-        for cmd in DANGEROUS {
+        assert!(a.allows(Status, 1));
+        assert!(a.allows(Getid, 1));
+        for cmd in CommandName::DANGEROUS {
             assert!(!a.allows(cmd, 1), "{cmd}");
         }
     }
@@ -170,14 +179,14 @@ mod tests {
         // the example from Buildbot's documentation
         let a =
             authz(json!({"getid": true, "": [123456, 789012], "force,stop": [123456]})).unwrap();
-        assert!(a.allows("getid", 5));
-        assert!(a.allows("status", 789012));
-        assert!(!a.allows("status", 5));
-        assert!(a.allows("force", 123456));
-        assert!(a.allows("stop", 123456));
-        assert!(!a.allows("force", 789012));
+        assert!(a.allows(Getid, 5));
+        assert!(a.allows(Status, 789012));
+        assert!(!a.allows(Status, 5));
+        assert!(a.allows(Force, 123456));
+        assert!(a.allows(Stop, 123456));
+        assert!(!a.allows(Force, 789012));
         assert!(
-            !a.allows("shutdown", 123456),
+            !a.allows(Shutdown, 123456),
             "shutdown still falls back to the closed \"!\""
         );
     }
@@ -185,10 +194,10 @@ mod tests {
     #[test]
     fn bang_opens_dangerous_and_own_key_wins() {
         let a = authz(json!({"!": [7], "shutdown": false, "": false, "help": true})).unwrap();
-        assert!(a.allows("force", 7));
-        assert!(!a.allows("shutdown", 7));
-        assert!(!a.allows("status", 7));
-        assert!(a.allows("help", 8));
+        assert!(a.allows(Force, 7));
+        assert!(!a.allows(Shutdown, 7));
+        assert!(!a.allows(Status, 7));
+        assert!(a.allows(Help, 8));
     }
 
     #[test]

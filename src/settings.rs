@@ -14,7 +14,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::authz::Authz;
-use crate::notify::Event;
+use crate::event::Event;
 
 /// The documented defaults, compiled in so the binary needs no file beside it.
 pub const DEFAULTS: &str = include_str!("../settings/default.toml");
@@ -195,6 +195,16 @@ impl SettingsError {
             key: key.into(),
             value: value.to_string(),
             allowed: allowed.into(),
+        }
+    }
+}
+
+impl From<crate::authz::AuthzError> for SettingsError {
+    fn from(error: crate::authz::AuthzError) -> Self {
+        SettingsError::Invalid {
+            key: error.setting,
+            value: error.value,
+            allowed: error.allowed,
         }
     }
 }

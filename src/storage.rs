@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::notify::Event;
+use crate::event::Event;
 
 /// Where a message goes: a numeric chat id, or a public channel's `@username`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -6,6 +6,9 @@
 
 use serde::Deserialize;
 
+/// Results are decoded into [`Outcome`] here; re-exported while callers move to `crate::outcome`.
+pub use crate::outcome::Outcome;
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Builder {
     pub builderid: i64,
@@ -239,46 +242,6 @@ fn collect_fields(specs: &[serde_json::Value], out: &mut Vec<ForceField>) {
             required: spec["required"].as_bool().unwrap_or(false),
             maxsize: spec["maxsize"].as_u64().map(|m| m as usize),
         });
-    }
-}
-
-/// A build's result code, as `buildbot.process.results` numbers them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Success,
-    Warnings,
-    Failure,
-    Skipped,
-    Exception,
-    Retry,
-    Cancelled,
-}
-
-impl Outcome {
-    pub fn from_code(code: i64) -> Option<Outcome> {
-        Some(match code {
-            0 => Outcome::Success,
-            1 => Outcome::Warnings,
-            2 => Outcome::Failure,
-            3 => Outcome::Skipped,
-            4 => Outcome::Exception,
-            5 => Outcome::Retry,
-            6 => Outcome::Cancelled,
-            _ => return None,
-        })
-    }
-
-    /// The word Buildbot's UI uses.
-    pub fn word(self) -> &'static str {
-        match self {
-            Outcome::Success => "success",
-            Outcome::Warnings => "warnings",
-            Outcome::Failure => "failure",
-            Outcome::Skipped => "skipped",
-            Outcome::Exception => "exception",
-            Outcome::Retry => "retry",
-            Outcome::Cancelled => "cancelled",
-        }
     }
 }
 

@@ -2,8 +2,8 @@
 //!
 //! Pure functions, so every pair of results can be tested without a master.
 
-use crate::buildbot::models::Outcome;
-use crate::notify::Event;
+use crate::event::Event;
+use crate::outcome::Outcome;
 
 /// Severity for worse/better, as Buildbot's bot orders results (retry is left out: a retried
 /// build says nothing about the code).

@@ -12,12 +12,14 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use crate::buildbot::events::MasterEvent;
-use crate::buildbot::models::{Build, Builder, Outcome};
+use crate::buildbot::models::{Build, Builder};
 use crate::buildbot::{self, Client};
 use crate::clock::now;
 use crate::delivery::outbox::Outbox;
 use crate::delivery::{Delivery, Outgoing};
-use crate::notify::{Event, classify};
+use crate::event::Event;
+use crate::notify::classify;
+use crate::outcome::Outcome;
 use crate::settings::NotifySettings;
 use crate::storage::{Chat, Cursor, StorageError, Store};
 use crate::telegram::keyboards;

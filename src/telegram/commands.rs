@@ -7,6 +7,8 @@
 
 use teloxide::utils::command::{BotCommands, ParseError};
 
+use crate::command::CommandName;
+
 /// Every command carries the rest of its line; each handler parses its own arguments.
 #[derive(BotCommands, Clone, Debug, PartialEq, Eq)]
 #[command(rename_rule = "lowercase")]
@@ -51,27 +53,27 @@ pub enum Command {
 }
 
 impl Command {
-    /// The name authz keys and help use, without the slash.
-    pub fn name(&self) -> &'static str {
+    /// The name authz keys and help use.
+    pub fn name(&self) -> CommandName {
         match self {
-            Command::Commands(_) => "commands",
-            Command::Force(_) => "force",
-            Command::Getid(_) => "getid",
-            Command::Hello(_) => "hello",
-            Command::Help(_) => "help",
-            Command::Last(_) => "last",
-            Command::List(_) => "list",
-            Command::Mute(_) => "mute",
-            Command::Nay(_) => "nay",
-            Command::Notify(_) => "notify",
-            Command::Shutdown(_) => "shutdown",
-            Command::Source(_) => "source",
-            Command::Start(_) => "start",
-            Command::Status(_) => "status",
-            Command::Stop(_) => "stop",
-            Command::Unmute(_) => "unmute",
-            Command::Version(_) => "version",
-            Command::Watch(_) => "watch",
+            Command::Commands(_) => CommandName::Commands,
+            Command::Force(_) => CommandName::Force,
+            Command::Getid(_) => CommandName::Getid,
+            Command::Hello(_) => CommandName::Hello,
+            Command::Help(_) => CommandName::Help,
+            Command::Last(_) => CommandName::Last,
+            Command::List(_) => CommandName::List,
+            Command::Mute(_) => CommandName::Mute,
+            Command::Nay(_) => CommandName::Nay,
+            Command::Notify(_) => CommandName::Notify,
+            Command::Shutdown(_) => CommandName::Shutdown,
+            Command::Source(_) => CommandName::Source,
+            Command::Start(_) => CommandName::Start,
+            Command::Status(_) => CommandName::Status,
+            Command::Stop(_) => CommandName::Stop,
+            Command::Unmute(_) => CommandName::Unmute,
+            Command::Version(_) => CommandName::Version,
+            Command::Watch(_) => CommandName::Watch,
         }
     }
 
@@ -84,16 +86,6 @@ impl Command {
             .collect();
         list.sort();
         list
-    }
-
-    /// Every command name, `start` included: what authz keys may name.
-    pub fn names() -> Vec<&'static str> {
-        let mut names = vec![
-            "commands", "force", "getid", "hello", "help", "last", "list", "mute", "nay", "notify",
-            "shutdown", "source", "start", "status", "stop", "unmute", "version", "watch",
-        ];
-        names.sort_unstable();
-        names
     }
 
     /// How to use a command, and its arguments that have a usage of their own.
@@ -206,16 +198,18 @@ mod tests {
         let mut all: Vec<&str> = names.iter().map(String::as_str).collect();
         all.push("start");
         all.sort_unstable();
-        assert_eq!(all, Command::names(), "names() lists every variant");
+        let every: Vec<&str> = CommandName::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(all, every, "CommandName::ALL lists every variant");
     }
 
     #[test]
     fn every_command_has_a_usage_and_its_own_name() {
-        for name in Command::names() {
+        for name in CommandName::ALL {
+            let name = name.as_str();
             let usage = Command::usage(name, None).unwrap_or_else(|| panic!("no usage for {name}"));
             assert!(usage.starts_with(&format!("/{name}")), "{usage}");
             match parse(&format!("/{name}"), "TestBot") {
-                Parsed::Command(c) => assert_eq!(c.name(), name),
+                Parsed::Command(c) => assert_eq!(c.name().as_str(), name),
                 other => panic!("/{name} parsed as {other:?}"),
             }
         }

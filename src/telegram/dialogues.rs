@@ -18,6 +18,7 @@ use crate::app::App;
 use crate::buildbot::models::{Build, FieldKind, ForceField, ForceScheduler};
 use crate::buildbot::{self};
 use crate::clock::now;
+use crate::command::CommandName;
 use crate::delivery::Outgoing;
 use crate::master_control::ShutdownAction;
 use crate::telegram::handlers::{HandlerResult, sender, user_id};
@@ -107,17 +108,23 @@ impl State {
     }
 
     /// The command this conversation belongs to.
-    pub fn command(&self) -> &'static str {
-        match self {
-            State::Idle => "",
+    pub fn command(&self) -> Option<CommandName> {
+        Some(match self {
+            State::Idle => return None,
             State::ChoosingScheduler { .. }
             | State::ChoosingBuilder { .. }
             | State::EditingForce { .. }
-            | State::AwaitingValue { .. } => "force",
-            State::ChoosingBuildToStop { .. } | State::ConfirmingStop { .. } => "stop",
-            State::ChoosingShutdown { .. } | State::ConfirmingShutdown { .. } => "shutdown",
-        }
+            | State::AwaitingValue { .. } => CommandName::Force,
+            State::ChoosingBuildToStop { .. } | State::ConfirmingStop { .. } => CommandName::Stop,
+            State::ChoosingShutdown { .. } | State::ConfirmingShutdown { .. } => {
+                CommandName::Shutdown
+            }
+        })
     }
+}
+
+fn command_word(state: &State) -> &'static str {
+    state.command().map_or("", CommandName::as_str)
 }
 
 fn describe(user: &teloxide::types::User) -> String {
@@ -177,7 +184,7 @@ pub async fn nay(app: Arc<App>, msg: Message, dialogue: Conversation) -> Handler
         return say(
             &app,
             &msg,
-            text::conversation_not_yours(&owner, state.command()),
+            text::conversation_not_yours(&owner, command_word(&state)),
         )
         .await;
     }
@@ -185,7 +192,7 @@ pub async fn nay(app: Arc<App>, msg: Message, dialogue: Conversation) -> Handler
     let name = (!msg.chat.is_private())
         .then(|| msg.from.as_ref().map(|u| u.first_name.clone()))
         .flatten();
-    let command = Some(state.command()).filter(|c| !c.is_empty());
+    let command = state.command().map(CommandName::as_str);
     say(&app, &msg, text::nay(name.as_deref(), command)).await
 }
 
@@ -549,7 +556,7 @@ pub async fn receive_value(app: Arc<App>, msg: Message, dialogue: Conversation) 
         dialogue.exit().await?;
         return say(&app, &msg, text::conversation_expired("force")).await;
     }
-    if !app.allows("force", owner.user_id) {
+    if !app.allows(CommandName::Force, owner.user_id) {
         dialogue.exit().await?;
         return say(&app, &msg, text::not_allowed("force", owner.user_id, true)).await;
     }
@@ -779,17 +786,21 @@ pub async fn on_tap(
         return Ok(());
     };
     if owner.user_id != tapper {
-        notice(text::conversation_not_yours(&owner.name, state.command())).await?;
+        notice(text::conversation_not_yours(
+            &owner.name,
+            command_word(&state),
+        ))
+        .await?;
         return Ok(());
     }
     if owner.expires_at < now() {
         dialogue.exit().await?;
-        notice(text::conversation_expired(state.command())).await?;
+        notice(text::conversation_expired(command_word(&state))).await?;
         app.delivery.remove_keyboard(chat, id).await?;
         return Ok(());
     }
-    if !app.allows(state.command(), tapper) {
-        notice(text::button_not_allowed(state.command())).await?;
+    if !state.command().is_some_and(|c| app.allows(c, tapper)) {
+        notice(text::button_not_allowed(command_word(&state))).await?;
         return Ok(());
     }
     app.delivery
@@ -1060,6 +1071,6 @@ mod tests {
         let json = serde_json::to_string(&state).unwrap();
         let back: State = serde_json::from_str(&json).unwrap();
         assert_eq!(back.owner(), Some(&owner));
-        assert_eq!(back.command(), "shutdown");
+        assert_eq!(back.command(), Some(CommandName::Shutdown));
     }
 }

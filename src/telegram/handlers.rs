@@ -10,11 +10,11 @@ use teloxide::prelude::*;
 use teloxide::types::ChatKind;
 
 use crate::app::App;
-use crate::authz;
 use crate::buildbot::{self, models::Builder};
 use crate::clock::now;
+use crate::command::CommandName;
 use crate::delivery::{MESSAGE_LIMIT, Outgoing, split};
-use crate::notify::Event;
+use crate::event::Event;
 use crate::storage::{Chat, StorageError};
 use crate::telegram::commands::Command;
 use crate::telegram::dialogues::{self, Conversation};
@@ -126,16 +126,16 @@ pub async fn deny(app: Arc<App>, msg: Message, command: Command) -> HandlerResul
         log::info!("denied /{} to an anonymous sender", command.name());
         app.reply(
             &msg,
-            Outgoing::text(text::anonymous_not_allowed(command.name())),
+            Outgoing::text(text::anonymous_not_allowed(command.name().as_str())),
         )
         .await?;
         return Ok(());
     };
     log::info!("denied /{} to user {}", command.name(), user_id(user));
     let denial = text::not_allowed(
-        command.name(),
+        command.name().as_str(),
         user_id(user),
-        authz::is_dangerous(command.name()),
+        command.name().is_dangerous(),
     );
     app.reply(&msg, Outgoing::text(denial)).await?;
     Ok(())
@@ -188,12 +188,12 @@ fn help_answer(args: &str) -> Answer {
     let Some(first) = words.first() else {
         return Ok(Outgoing::text(text::help(&Command::listed())));
     };
-    let name = first.trim_start_matches('/').to_lowercase();
-    if !Command::names().contains(&name.as_str()) {
+    let Ok(name) = first.parse::<CommandName>() else {
         return Err(Failure::Usage(text::no_such_command(first)));
-    }
+    };
+    let name = name.as_str();
     let arg = words.get(1).map(|a| a.to_lowercase());
-    match (Command::usage(&name, arg.as_deref()), words.len()) {
+    match (Command::usage(name, arg.as_deref()), words.len()) {
         (Some(usage), 1 | 2) => Ok(Outgoing::text(text::usage(usage))),
         _ => Err(Failure::Usage(text::no_usage_for(&words))),
     }
@@ -201,7 +201,9 @@ fn help_answer(args: &str) -> Answer {
 
 pub async fn commands(app: Arc<App>, msg: Message, args: String) -> HandlerResult {
     let answer = match args.trim().to_lowercase().as_str() {
-        "" => Ok(Outgoing::text(text::commands(&Command::names()))),
+        "" => Ok(Outgoing::text(text::commands(
+            &CommandName::ALL.map(CommandName::as_str),
+        ))),
         "botfather" => Ok(Outgoing::text(text::botfather_commands(&Command::listed()))),
         _ => Err(usage_failure(
             "commands",
@@ -582,7 +584,7 @@ pub async fn callback(
             callback.command(),
             user_id(&query.from)
         );
-        let notice = text::button_not_allowed(callback.command());
+        let notice = text::button_not_allowed(callback.command().as_str());
         app.delivery
             .answer_callback(query.id.clone(), Some(notice), true)
             .await?;

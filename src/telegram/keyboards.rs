@@ -7,8 +7,9 @@
 
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 
+use crate::command::CommandName;
+use crate::event::Event;
 use crate::master_control::ShutdownAction;
-use crate::notify::Event;
 
 /// The format version written in front of every callback payload.
 const VERSION: &str = "1";
@@ -50,14 +51,14 @@ pub enum Tap {
 
 impl Tap {
     /// The command whose authz rule applies.
-    pub fn command(&self) -> &'static str {
+    pub fn command(&self) -> CommandName {
         match self {
             Tap::Scheduler(_) | Tap::Builder(_) | Tap::Edit(_) | Tap::Value(_) | Tap::Start => {
-                "force"
+                CommandName::Force
             }
-            Tap::StopBuild(_) | Tap::ConfirmStop => "stop",
-            Tap::Shutdown(_) | Tap::ConfirmShutdown => "shutdown",
-            Tap::Cancel => "nay",
+            Tap::StopBuild(_) | Tap::ConfirmStop => CommandName::Stop,
+            Tap::Shutdown(_) | Tap::ConfirmShutdown => CommandName::Shutdown,
+            Tap::Cancel => CommandName::Nay,
         }
     }
 
@@ -101,14 +102,14 @@ impl Tap {
 
 impl Callback {
     /// The command whose authz rule applies to the tap.
-    pub fn command(&self) -> &'static str {
+    pub fn command(&self) -> CommandName {
         match self {
-            Callback::List(_) => "list",
-            Callback::NotifyToggle(_) | Callback::NotifyDone => "notify",
-            Callback::Watch(_) => "watch",
+            Callback::List(_) => CommandName::List,
+            Callback::NotifyToggle(_) | Callback::NotifyDone => CommandName::Notify,
+            Callback::Watch(_) => CommandName::Watch,
             Callback::Conversation(tap) => tap.command(),
             // a rebuild starts a build: as dangerous as /force
-            Callback::Rebuild(_) => "force",
+            Callback::Rebuild(_) => CommandName::Force,
         }
     }
 
