@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use buildbot_telegram::delivery::limits::Limits;
 use buildbot_telegram::delivery::outbox::Outbox;
-use buildbot_telegram::delivery::{Delivery, Outgoing};
+use buildbot_telegram::delivery::{Delivery, Notification, Outgoing};
 use buildbot_telegram::storage::{Chat, Store};
 use fake_telegram::{FakeTelegram, TOKEN};
 use teloxide::Bot;
@@ -60,7 +60,10 @@ fn arrivals(fake: &FakeTelegram, needle: &str) -> (usize, Option<Instant>) {
 async fn fan_out(fake: &FakeTelegram, outbox: &Outbox, needle: &str) -> Instant {
     let chats: Vec<Chat> = (FIRST_CHAT..FIRST_CHAT + FAN_OUT).map(Chat::Id).collect();
     let started = Instant::now();
-    outbox.enqueue(&chats, needle, None).await.unwrap();
+    outbox
+        .enqueue(&chats, &Notification::new(needle, vec![]))
+        .await
+        .unwrap();
     let deadline = started + Duration::from_secs(120);
     while arrivals(fake, needle).0 < FAN_OUT as usize && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -159,7 +162,10 @@ async fn main() {
             let mark = fake.mark();
             let sent = Instant::now();
             outbox
-                .enqueue(&[Chat::Id(FIRST_CHAT + i)], &needle, None)
+                .enqueue(
+                    &[Chat::Id(FIRST_CHAT + i)],
+                    &Notification::new(needle.clone(), vec![]),
+                )
                 .await
                 .unwrap();
             let call = fake
@@ -194,7 +200,10 @@ async fn main() {
         let delivery = Delivery::new(bot(&fake), Limits::default());
         let outbox = Outbox::start(store, delivery.clone(), Duration::from_secs(3600), None);
         let chats: Vec<Chat> = (FIRST_CHAT..FIRST_CHAT + FAN_OUT).map(Chat::Id).collect();
-        outbox.enqueue(&chats, "busy fan-out", None).await.unwrap();
+        outbox
+            .enqueue(&chats, &Notification::new("busy fan-out", vec![]))
+            .await
+            .unwrap();
         let mut latencies = Vec::new();
         for i in 0..60 {
             tokio::time::sleep(Duration::from_millis(400)).await;

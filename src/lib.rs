@@ -27,13 +27,12 @@
 pub mod app;
 pub mod authz;
 pub mod buildbot;
-pub mod check;
+pub mod callback;
 pub mod clock;
 pub mod command;
 pub mod delivery;
 pub mod event;
 pub mod logging;
-pub mod master_control;
 pub mod notify;
 pub mod outcome;
 pub mod settings;

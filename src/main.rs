@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use buildbot_telegram::{check, logging, settings, telegram};
+use buildbot_telegram::app::{self, check};
+use buildbot_telegram::{logging, settings};
 
 /// "0.1.0 (3f2a9c1d0b7e)": the release and the commit it was built from.
 const VERSION: &str = concat!(
@@ -78,7 +79,7 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         };
     }
-    match runtime.block_on(telegram::run(settings)) {
+    match runtime.block_on(app::run(settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             log::error!("{error}");

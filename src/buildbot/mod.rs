@@ -5,6 +5,7 @@
 //! login get one through `auth/login` (HTTP Basic), and the session cookie is reused for
 //! every later request and renewed when the master stops accepting it.
 
+pub mod control;
 pub mod events;
 pub mod models;
 
@@ -115,6 +116,11 @@ impl Client {
     /// Link to a build's page in the web UI.
     pub fn build_url(&self, builderid: i64, number: i64) -> String {
         format!("{}#/builders/{builderid}/builds/{number}", self.base)
+    }
+
+    /// Link to a build request's page in the web UI (what force and rebuild hand back).
+    pub fn buildrequest_url(&self, buildrequestid: i64) -> String {
+        format!("{}#/buildrequests/{buildrequestid}", self.base)
     }
 
     /// The event websocket's URL (`ws[s]://<url>ws`) and the `Cookie` header to present,

@@ -146,6 +146,17 @@ pub struct ForceScheduler {
     pub fields: Vec<ForceField>,
 }
 
+impl ForceScheduler {
+    /// What the web UI calls it: its label, or its name when it has none.
+    pub fn title(&self) -> &str {
+        if self.label.is_empty() {
+            &self.name
+        } else {
+            &self.label
+        }
+    }
+}
+
 /// One parameter of a ForceScheduler, as its `getSpec` describes it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
 pub struct ForceField {

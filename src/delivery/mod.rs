@@ -5,8 +5,11 @@
 //! part, keyboard on the last), a `retry_after` answer is waited out and the message sent
 //! again, and a message Telegram cannot parse is sent again as plain text rather than lost.
 
+pub mod actions;
 pub mod limits;
 pub mod outbox;
+
+pub use actions::{Action, Notification};
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -17,11 +17,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use teloxide::types::{ChatId, InlineKeyboardMarkup, Recipient};
+use teloxide::types::{ChatId, Recipient};
 use teloxide::{ApiError, RequestError};
 use tokio::sync::{Notify, Semaphore};
 
 use super::Delivery;
+use super::actions::{self, Notification};
 use crate::clock::now;
 use crate::storage::{Chat, OutboxRow, StorageError, Store};
 
@@ -143,14 +144,13 @@ impl Outbox {
         }
     }
 
-    /// Queues `text` for every chat, durably, and wakes the worker.
+    /// Queues `notification` for every chat, durably, and wakes the worker.
     pub async fn enqueue(
         &self,
         chats: &[Chat],
-        text: &str,
-        keyboard: Option<&InlineKeyboardMarkup>,
+        notification: &Notification,
     ) -> Result<(), StorageError> {
-        self.enqueue_live(chats, text, keyboard, None).await
+        self.enqueue_live(chats, notification, None).await
     }
 
     /// Like [`Outbox::enqueue`]; with `live_build`, where each message goes is remembered so
@@ -158,16 +158,21 @@ impl Outbox {
     pub async fn enqueue_live(
         &self,
         chats: &[Chat],
-        text: &str,
-        keyboard: Option<&InlineKeyboardMarkup>,
+        notification: &Notification,
         live_build: Option<i64>,
     ) -> Result<(), StorageError> {
         if chats.is_empty() {
             return Ok(());
         }
-        let markup = keyboard.and_then(|k| serde_json::to_string(k).ok());
+        let actions = actions::store(&notification.actions);
         self.store
-            .outbox_add(chats, text, markup.as_deref(), live_build, now())
+            .outbox_add(
+                chats,
+                &notification.text,
+                actions.as_deref(),
+                live_build,
+                now(),
+            )
             .await?;
         self.wake.notify_one();
         Ok(())
@@ -244,10 +249,7 @@ impl Worker {
     async fn deliver(&self, mut row: OutboxRow) {
         let mut failures: u32 = 0;
         loop {
-            let keyboard = row
-                .markup
-                .as_deref()
-                .and_then(|m| serde_json::from_str::<InlineKeyboardMarkup>(m).ok());
+            let keyboard = row.markup.as_deref().and_then(actions::stored_keyboard);
             // muted chats and quiet hours: delivered all the same, without a sound
             let muted = self
                 .store

@@ -16,15 +16,13 @@ use crate::buildbot::models::{Build, Builder};
 use crate::buildbot::{self, Client};
 use crate::clock::now;
 use crate::delivery::outbox::Outbox;
-use crate::delivery::{Delivery, Outgoing};
+use crate::delivery::{Action, Delivery, Notification, Outgoing};
 use crate::event::Event;
 use crate::notify::classify;
 use crate::outcome::Outcome;
 use crate::settings::NotifySettings;
 use crate::storage::{Chat, Cursor, StorageError, Store};
-use crate::telegram::keyboards;
 use crate::text;
-use teloxide::types::InlineKeyboardMarkup;
 use teloxide::types::{ChatId, MessageId};
 
 /// Builds fetched per page during a catch-up.
@@ -265,7 +263,7 @@ impl Notifier {
             // live: the start message is the one that progress and the result edit later
             let live = self.settings.live.then_some(build.buildid);
             self.outbox
-                .enqueue_live(&chats, &message, None, live)
+                .enqueue_live(&chats, &Notification::new(message, Vec::new()), live)
                 .await?;
         }
         self.store.claim(build.buildid, "started", now()).await?;
@@ -327,7 +325,7 @@ impl Notifier {
         };
         if let (Some(builder), false) = (builder, chats.is_empty() && live.is_empty()) {
             let note = self.note(&builder, build).await?;
-            let (failure, buttons) = self.failure_details(build, result).await?;
+            let (failure, actions) = self.failure_details(build, result).await?;
             let names: Vec<&str> = events.iter().map(|e| e.name()).collect();
             log::info!(
                 "build {} of {} finished ({}): announcing to {} chat(s)",
@@ -336,22 +334,16 @@ impl Notifier {
                 names.join(", "),
                 chats.len()
             );
-            let message = text::build_finished(&note, previous, &failure);
+            let message =
+                Notification::new(text::build_finished(&note, previous, &failure), actions);
             let mut recipients = self.routed(&chats, &builder);
             // a live message becomes the result; a chat whose edit fails gets a new message
             for (chat, message_id) in &live {
-                let (Chat::Id(id) | Chat::Topic(id, _)) = chat else {
+                let Some(edited) = self.edit_live(chat, *message_id, message.outgoing()).await
+                else {
                     continue;
                 };
-                let mut outgoing = Outgoing::text(message.clone());
-                if let Some(buttons) = &buttons {
-                    outgoing = outgoing.with_keyboard(buttons.clone());
-                }
-                match self
-                    .delivery
-                    .edit(ChatId(*id), MessageId(*message_id), outgoing)
-                    .await
-                {
+                match edited {
                     Ok(()) => {
                         recipients.remove(chat);
                     }
@@ -363,8 +355,7 @@ impl Notifier {
                     }
                 }
             }
-            self.send_all(&recipients, &message, buttons.as_ref())
-                .await?;
+            self.send_all(&recipients, &message).await?;
         }
         if !live.is_empty() {
             self.store.live_drop(build.buildid).await?;
@@ -415,18 +406,8 @@ impl Notifier {
                 continue;
             }
             for (chat, message_id) in self.store.live_of(buildid).await? {
-                let (Chat::Id(id) | Chat::Topic(id, _)) = chat else {
-                    continue;
-                };
-                if let Err(error) = self
-                    .delivery
-                    .edit(
-                        ChatId(id),
-                        MessageId(message_id),
-                        Outgoing::text(text.clone()),
-                    )
-                    .await
-                {
+                let progress = Outgoing::text(text.clone());
+                if let Some(Err(error)) = self.edit_live(&chat, message_id, progress).await {
                     log::debug!("live message in chat {chat} not updated: {error}");
                 }
             }
@@ -441,7 +422,7 @@ impl Notifier {
         &self,
         build: &Build,
         result: Outcome,
-    ) -> Result<(text::Failure, Option<InlineKeyboardMarkup>)> {
+    ) -> Result<(text::Failure, Vec<Action>)> {
         if !matches!(result, Outcome::Failure | Outcome::Exception) {
             return Ok((
                 text::Failure {
@@ -449,7 +430,7 @@ impl Notifier {
                     blame: None,
                     log_tail: Vec::new(),
                 },
-                None,
+                Vec::new(),
             ));
         }
         let steps = self.client.steps(build.buildid).await?;
@@ -482,14 +463,15 @@ impl Notifier {
         } else {
             None
         };
-        let buttons = keyboards::failure_buttons(log_url.as_deref(), build.buildid);
+        let mut actions: Vec<Action> = log_url.map(Action::OpenLog).into_iter().collect();
+        actions.push(Action::Rebuild(build.buildid));
         Ok((
             text::Failure {
                 step: failed.map(|s| s.name.clone()),
                 blame,
                 log_tail,
             },
-            Some(buttons),
+            actions,
         ))
     }
 
@@ -503,8 +485,8 @@ impl Notifier {
             return Ok(());
         }
         let chats = self.subscribers(&[Event::Worker]).await?;
-        self.send_all(&chats, &text::worker_missing(name, last_connection), None)
-            .await
+        let message = Notification::new(text::worker_missing(name, last_connection), Vec::new());
+        self.send_all(&chats, &message).await
     }
 
     async fn worker_back(&mut self, workerid: i64, name: &str) -> Result<()> {
@@ -512,7 +494,8 @@ impl Notifier {
             return Ok(());
         }
         let chats = self.subscribers(&[Event::Worker]).await?;
-        self.send_all(&chats, &text::worker_back(name), None).await
+        let message = Notification::new(text::worker_back(name), Vec::new());
+        self.send_all(&chats, &message).await
     }
 
     /// `[notify.routes]`: in a forum supergroup, a builder's notifications go to its topic.
@@ -540,13 +523,26 @@ impl Notifier {
     }
 
     /// Queues one message for several chats in the outbox, which delivers it.
-    async fn send_all(
-        &self,
-        chats: &BTreeSet<Chat>,
-        message: &str,
-        buttons: Option<&InlineKeyboardMarkup>,
-    ) -> Result<()> {
+    async fn send_all(&self, chats: &BTreeSet<Chat>, message: &Notification) -> Result<()> {
         let chats: Vec<Chat> = chats.iter().cloned().collect();
-        Ok(self.outbox.enqueue(&chats, message, buttons).await?)
+        Ok(self.outbox.enqueue(&chats, message).await?)
+    }
+
+    /// Edits a build's live message in `chat`: the one path for progress and for the result.
+    /// `None` for a channel named by its username, whose messages are not edited.
+    async fn edit_live(
+        &self,
+        chat: &Chat,
+        message_id: i32,
+        message: Outgoing,
+    ) -> Option<std::result::Result<(), teloxide::RequestError>> {
+        let (Chat::Id(id) | Chat::Topic(id, _)) = chat else {
+            return None;
+        };
+        Some(
+            self.delivery
+                .edit(ChatId(*id), MessageId(message_id), message)
+                .await,
+        )
     }
 }

@@ -1,210 +1,12 @@
-//! Inline keyboards and the data their buttons carry.
-//!
-//! Button data is a small versioned enum ([`Callback`]), written as `1/...` and parsed back
-//! strictly: Telegram hands it back verbatim from any client, so anything that is not exactly
-//! what this version writes (old, forged, or from another bot) is refused, not guessed at.
-//! It always fits Telegram's 64-byte limit because it holds codes, never names.
+//! The inline keyboards under the bot's answers; each button carries a [`Callback`], which
+//! the schema decodes and routes when it is tapped.
+
+use std::collections::BTreeSet;
 
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 
-use crate::command::CommandName;
+use crate::callback::{Callback, ListRequest, ListTarget, Scope, Tap};
 use crate::event::Event;
-use crate::master_control::ShutdownAction;
-
-/// The format version written in front of every callback payload.
-const VERSION: &str = "1";
-
-/// Largest number of changes one `/list` shows (a few messages, not a flood).
-pub const MAX_CHANGES: u32 = 200;
-
-/// What a tapped button asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Callback {
-    List(ListRequest),
-    /// Flip one notification event (an index into [`Event::ALL`]) for this chat.
-    NotifyToggle(Event),
-    /// Put the `/notify` keyboard away and show the list instead.
-    NotifyDone,
-    /// Announce this build's completion in this chat.
-    Watch(i64),
-    /// A step of a `/force`, `/stop` or `/shutdown` conversation.
-    Conversation(Tap),
-    /// Rebuild this build (from a failure message).
-    Rebuild(i64),
-}
-
-/// A button in a conversation; indexes point into the conversation's stored state, so the
-/// data stays short and means nothing outside that conversation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tap {
-    Scheduler(usize),
-    Builder(usize),
-    Edit(usize),
-    Value(usize),
-    Start,
-    StopBuild(usize),
-    ConfirmStop,
-    Shutdown(ShutdownAction),
-    ConfirmShutdown,
-    Cancel,
-}
-
-impl Tap {
-    /// The command whose authz rule applies.
-    pub fn command(&self) -> CommandName {
-        match self {
-            Tap::Scheduler(_) | Tap::Builder(_) | Tap::Edit(_) | Tap::Value(_) | Tap::Start => {
-                CommandName::Force
-            }
-            Tap::StopBuild(_) | Tap::ConfirmStop => CommandName::Stop,
-            Tap::Shutdown(_) | Tap::ConfirmShutdown => CommandName::Shutdown,
-            Tap::Cancel => CommandName::Nay,
-        }
-    }
-
-    fn encode(&self) -> String {
-        match self {
-            Tap::Scheduler(i) => format!("s/{i}"),
-            Tap::Builder(i) => format!("b/{i}"),
-            Tap::Edit(i) => format!("e/{i}"),
-            Tap::Value(i) => format!("v/{i}"),
-            Tap::Start => "go".to_owned(),
-            Tap::StopBuild(i) => format!("k/{i}"),
-            Tap::ConfirmStop => "ky".to_owned(),
-            Tap::Shutdown(action) => format!("d/{}", action.name()),
-            Tap::ConfirmShutdown => "dy".to_owned(),
-            Tap::Cancel => "x".to_owned(),
-        }
-    }
-
-    fn decode<'a>(mut parts: impl Iterator<Item = &'a str>) -> Option<Tap> {
-        let tap = match parts.next()? {
-            "s" => Tap::Scheduler(canonical_number(parts.next()?)?),
-            "b" => Tap::Builder(canonical_number(parts.next()?)?),
-            "e" => Tap::Edit(canonical_number(parts.next()?)?),
-            "v" => Tap::Value(canonical_number(parts.next()?)?),
-            "go" => Tap::Start,
-            "k" => Tap::StopBuild(canonical_number(parts.next()?)?),
-            "ky" => Tap::ConfirmStop,
-            "d" => Tap::Shutdown(ShutdownAction::parse(parts.next()?).filter(|a| {
-                a.name() == "check"
-                    || a.name() == "start"
-                    || a.name() == "stop"
-                    || a.name() == "now"
-            })?),
-            "dy" => Tap::ConfirmShutdown,
-            "x" => Tap::Cancel,
-            _ => return None,
-        };
-        parts.next().is_none().then_some(tap)
-    }
-}
-
-impl Callback {
-    /// The command whose authz rule applies to the tap.
-    pub fn command(&self) -> CommandName {
-        match self {
-            Callback::List(_) => CommandName::List,
-            Callback::NotifyToggle(_) | Callback::NotifyDone => CommandName::Notify,
-            Callback::Watch(_) => CommandName::Watch,
-            Callback::Conversation(tap) => tap.command(),
-            // a rebuild starts a build: as dangerous as /force
-            Callback::Rebuild(_) => CommandName::Force,
-        }
-    }
-
-    pub fn encode(&self) -> String {
-        match self {
-            Callback::List(ListRequest { target, scope }) => {
-                let target = match target {
-                    ListTarget::Builders => "b",
-                    ListTarget::Workers => "w",
-                    ListTarget::Changes => "c",
-                };
-                let scope = match scope {
-                    Scope::Default => "-".to_owned(),
-                    Scope::All => "a".to_owned(),
-                    Scope::Count(n) => n.to_string(),
-                };
-                format!("{VERSION}/l/{target}/{scope}")
-            }
-            Callback::NotifyToggle(event) => {
-                let index = Event::ALL.iter().position(|e| e == event).unwrap_or(0);
-                format!("{VERSION}/n/{index}")
-            }
-            Callback::NotifyDone => format!("{VERSION}/n/done"),
-            Callback::Watch(buildid) => format!("{VERSION}/w/{buildid}"),
-            Callback::Conversation(tap) => format!("{VERSION}/c/{}", tap.encode()),
-            Callback::Rebuild(buildid) => format!("{VERSION}/r/{buildid}"),
-        }
-    }
-
-    /// Parses what [`Callback::encode`] wrote; `None` for anything else.
-    pub fn decode(data: &str) -> Option<Callback> {
-        let mut parts = data.split('/');
-        if parts.next()? != VERSION {
-            return None;
-        }
-        let callback = match parts.next()? {
-            "l" => {
-                let target = match parts.next()? {
-                    "b" => ListTarget::Builders,
-                    "w" => ListTarget::Workers,
-                    "c" => ListTarget::Changes,
-                    _ => return None,
-                };
-                let scope = match parts.next()? {
-                    "-" => Scope::Default,
-                    "a" => Scope::All,
-                    n if !n.starts_with('0') => {
-                        Scope::Count(n.parse().ok().filter(|n| (1..=MAX_CHANGES).contains(n))?)
-                    }
-                    _ => return None,
-                };
-                Callback::List(ListRequest { target, scope })
-            }
-            "n" => match parts.next()? {
-                "done" => Callback::NotifyDone,
-                n => Callback::NotifyToggle(*Event::ALL.get(canonical_number(n)?)?),
-            },
-            "w" => Callback::Watch(i64::try_from(canonical_number(parts.next()?)?).ok()?),
-            "c" => return Tap::decode(parts).map(Callback::Conversation),
-            "r" => Callback::Rebuild(i64::try_from(canonical_number(parts.next()?)?).ok()?),
-            _ => return None,
-        };
-        parts.next().is_none().then_some(callback)
-    }
-}
-
-/// A decimal number as [`Callback::encode`] writes it (no sign, no leading zeros).
-fn canonical_number(text: &str) -> Option<usize> {
-    let canonical = !text.is_empty()
-        && (text == "0" || !text.starts_with('0'))
-        && text.bytes().all(|b| b.is_ascii_digit());
-    canonical.then(|| text.parse().ok()).flatten()
-}
-
-/// What `/list` shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ListRequest {
-    pub target: ListTarget,
-    pub scope: Scope,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListTarget {
-    Builders,
-    Workers,
-    Changes,
-}
-
-/// `/list builders` (default), `/list all builders`, `/list 20 changes`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    Default,
-    All,
-    Count(u32),
-}
 
 fn button(text: &str, callback: Callback) -> InlineKeyboardButton {
     InlineKeyboardButton::callback(text, callback.encode())
@@ -253,7 +55,7 @@ pub fn confirm_all_changes(all: u32, some: u32) -> InlineKeyboardMarkup {
 }
 
 /// Every event with its state, two per row, and a last row to put the keyboard away.
-pub fn notify_toggles(on: &std::collections::BTreeSet<Event>) -> InlineKeyboardMarkup {
+pub fn notify_toggles(on: &BTreeSet<Event>) -> InlineKeyboardMarkup {
     let buttons: Vec<InlineKeyboardButton> = Event::ALL
         .iter()
         .map(|event| {
@@ -267,20 +69,9 @@ pub fn notify_toggles(on: &std::collections::BTreeSet<Event>) -> InlineKeyboardM
             button(&label, Callback::NotifyToggle(*event))
         })
         .collect();
-    let mut keyboard =
+    let keyboard =
         InlineKeyboardMarkup::new(buttons.chunks(2).map(<[InlineKeyboardButton]>::to_vec));
-    keyboard = keyboard.append_row([button("Done", Callback::NotifyDone)]);
-    keyboard
-}
-
-/// Under a failure message: the failing step's log page, and a rebuild.
-pub fn failure_buttons(log_url: Option<&str>, buildid: i64) -> InlineKeyboardMarkup {
-    let mut row = Vec::new();
-    if let Some(url) = log_url.and_then(|u| reqwest::Url::parse(u).ok()) {
-        row.push(InlineKeyboardButton::url("📄 Full log", url));
-    }
-    row.push(button("🔁 Rebuild", Callback::Rebuild(buildid)));
-    InlineKeyboardMarkup::new([row])
+    keyboard.append_row([button("Done", Callback::NotifyDone)])
 }
 
 /// One button per running build: `(label, buildid)`.
@@ -292,9 +83,28 @@ pub fn watch_choices(builds: &[(String, i64)]) -> InlineKeyboardMarkup {
     )
 }
 
+/// A conversation's choices, one per row.
+pub fn conversation(buttons: &[(String, Tap)]) -> InlineKeyboardMarkup {
+    InlineKeyboardMarkup::new(
+        buttons
+            .iter()
+            .map(|(label, tap)| vec![button(label, Callback::Conversation(*tap))]),
+    )
+}
+
+/// A conversation's choices, two per row (the `/force` parameters screen).
+pub fn conversation_in_pairs(buttons: &[(String, Tap)]) -> InlineKeyboardMarkup {
+    InlineKeyboardMarkup::new(buttons.chunks(2).map(|pair| {
+        pair.iter()
+            .map(|(label, tap)| button(label, Callback::Conversation(*tap)))
+            .collect::<Vec<_>>()
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::callback::MAX_CHANGES;
 
     #[test]
     fn every_button_round_trips_and_fits_64_bytes() {
@@ -304,7 +114,8 @@ mod tests {
             confirm_all_changes(MAX_CHANGES, 50),
             notify_toggles(&on),
             watch_choices(&[("🔎 slow #3".into(), i64::MAX)]),
-            failure_buttons(None, 42),
+            conversation(&[("✖️ Cancel".into(), Tap::Cancel)]),
+            conversation_in_pairs(&[("a".into(), Tap::Edit(99)), ("🚀".into(), Tap::Start)]),
         ];
         for keyboard in keyboards {
             for button in keyboard.inline_keyboard.iter().flatten() {
@@ -318,68 +129,5 @@ mod tests {
                 assert_eq!(&decoded.encode(), data);
             }
         }
-    }
-
-    #[test]
-    fn forged_and_stale_data_is_refused() {
-        for data in [
-            "",
-            "1",
-            "1/l",
-            "1/l/b",
-            "1/l/x/-",
-            "1/l/b/-/extra",
-            "2/l/b/-",
-            "0/l/b/-",
-            "/list builders",
-            "1/l/c/0",
-            "1/l/c/007",
-            "1/l/c/201",
-            "1/l/c/-5",
-            "1/l/c/99999999999999999999",
-            "1/z/b/-",
-        ] {
-            assert_eq!(Callback::decode(data), None, "{data:?}");
-        }
-        assert_eq!(
-            Callback::decode("1/n/4"),
-            Some(Callback::NotifyToggle(Event::Failure))
-        );
-        for tap in [
-            Tap::Scheduler(1),
-            Tap::Builder(0),
-            Tap::Edit(12),
-            Tap::Value(3),
-            Tap::Start,
-            Tap::StopBuild(2),
-            Tap::ConfirmStop,
-            Tap::Shutdown(ShutdownAction::Now),
-            Tap::ConfirmShutdown,
-            Tap::Cancel,
-        ] {
-            let data = Callback::Conversation(tap).encode();
-            assert!(data.len() <= 64);
-            assert_eq!(
-                Callback::decode(&data),
-                Some(Callback::Conversation(tap)),
-                "{data}"
-            );
-        }
-        for bad in [
-            "1/c",
-            "1/c/s",
-            "1/c/s/01",
-            "1/c/go/1",
-            "1/c/d/reboot",
-            "1/c/e/-1",
-            "1/c/zz",
-        ] {
-            assert_eq!(Callback::decode(bad), None, "{bad}");
-        }
-        assert_eq!(Callback::decode("1/w/0"), Some(Callback::Watch(0)));
-        assert_eq!(
-            Callback::decode("1/l/c/50"),
-            Some(list(ListTarget::Changes, Scope::Count(50)))
-        );
     }
 }

@@ -1,30 +1,33 @@
-//! What every handler needs, built once at start and shared behind an `Arc`.
+//! What every handler needs, built once by `app` and shared behind an `Arc`.
 
 use teloxide::types::{Message, MessageId};
 
-use crate::buildbot;
+use crate::buildbot::Client;
+use crate::buildbot::control::MasterControl;
+use crate::buildbot::models::Builder;
+use crate::command::CommandName;
 use crate::delivery::{Delivery, Outgoing};
 use crate::settings::Settings;
 use crate::storage::Store;
 
-pub struct App {
+pub struct Context {
     pub settings: Settings,
-    pub buildbot: std::sync::Arc<buildbot::Client>,
+    pub buildbot: std::sync::Arc<Client>,
     pub delivery: Delivery,
     pub store: Store,
-    pub master_control: crate::master_control::MasterControl,
+    pub master_control: MasterControl,
     /// This bot's username (without `@`), as Telegram knows it.
     pub bot_username: String,
 }
 
-impl App {
+impl Context {
     /// May this Telegram user run `command`? Asked on every command and every button tap.
-    pub fn allows(&self, command: crate::command::CommandName, user_id: i64) -> bool {
+    pub fn allows(&self, command: CommandName, user_id: i64) -> bool {
         self.settings.authz.allows(command, user_id)
     }
 
     /// `[notify].tags`: with tags set, only builders carrying one of them exist for the bot.
-    pub fn shows(&self, builder: &crate::buildbot::models::Builder) -> bool {
+    pub fn shows(&self, builder: &Builder) -> bool {
         let tags = &self.settings.notify.tags;
         tags.is_empty() || builder.tags.iter().any(|t| tags.contains(t))
     }

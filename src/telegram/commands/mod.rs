@@ -1,13 +1,35 @@
-//! The commands, as Telegram users type them.
+//! The commands, as Telegram users type them, and one small module of handlers per topic.
 //!
-//! The `#[derive(BotCommands)]` enum is the single list of command names and descriptions:
-//! `/help`, `/commands`, `/commands botfather`, setMyCommands and the authz key check all read
-//! it. The descriptions are the ones Buildbot's documentation tells admins to paste into
-//! BotFather, word for word.
+//! The `#[derive(BotCommands)]` enum is the single list of command descriptions: `/help`,
+//! `/commands`, `/commands botfather` and setMyCommands read it; its names are the
+//! [`CommandName`]s that authz keys use. The descriptions are the ones Buildbot's documentation
+//! tells admins to paste into BotFather, word for word.
+//!
+//! - [`help`]: `/start`, `/help`, `/commands`, `/hello`, `/getid`, `/source`, `/version`, and
+//!   what the bot says to an unknown command or to chatter.
+//! - [`list`]: `/list builders|workers|changes`.
+//! - [`status`]: `/status` and `/last`.
+//! - [`subscriptions`]: `/notify`, `/watch`, `/mute`, `/unmute`.
+//!
+//! The conversations (`/force`, `/stop`, `/shutdown`, `/nay`) live in
+//! [`super::conversations`].
 
+pub mod help;
+pub mod list;
+pub mod status;
+pub mod subscriptions;
+
+use std::sync::Arc;
+
+use teloxide::types::Message;
 use teloxide::utils::command::{BotCommands, ParseError};
 
+use super::HandlerResult;
+use super::answer::say;
+use super::context::Context;
+use super::who::{sender, user_id};
 use crate::command::CommandName;
+use crate::text;
 
 /// Every command carries the rest of its line; each handler parses its own arguments.
 #[derive(BotCommands, Clone, Debug, PartialEq, Eq)]
@@ -143,6 +165,27 @@ impl Command {
             _ => return None,
         })
     }
+}
+
+/// True when the sender may not run this command; the schema then routes to [`deny`].
+/// Posts made as the group or a channel count as nobody: only commands open to everybody.
+pub fn is_denied(ctx: Arc<Context>, msg: Message, command: Command) -> bool {
+    match sender(&msg) {
+        Some(user) => !ctx.allows(command.name(), user_id(user)),
+        None => !ctx.settings.authz.allows_anonymous(command.name()),
+    }
+}
+
+/// Tells a denied sender why, naming their id so that an admin can grant it.
+pub async fn deny(ctx: Arc<Context>, msg: Message, command: Command) -> HandlerResult {
+    let name = command.name();
+    let Some(user) = sender(&msg) else {
+        log::info!("denied /{name} to an anonymous sender");
+        return say(&ctx, &msg, text::anonymous_not_allowed(name.as_str())).await;
+    };
+    log::info!("denied /{name} to user {}", user_id(user));
+    let denial = text::not_allowed(name.as_str(), user_id(user), name.is_dangerous());
+    say(&ctx, &msg, denial).await
 }
 
 /// What a message's text means to this bot.

@@ -8,50 +8,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
+use crate::command::ShutdownAction;
 use crate::settings::MasterControlSettings;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ShutdownAction {
-    /// Is the master running (or shutting down)?
-    Check,
-    /// Clean shutdown: no new builds, exit when the running ones finish.
-    Start,
-    /// Cancel a clean shutdown.
-    Stop,
-    /// Stop now; running builds are interrupted.
-    Now,
-}
-
-impl ShutdownAction {
-    pub const ALL: [ShutdownAction; 4] = [
-        ShutdownAction::Check,
-        ShutdownAction::Start,
-        ShutdownAction::Stop,
-        ShutdownAction::Now,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ShutdownAction::Check => "check",
-            ShutdownAction::Start => "start",
-            ShutdownAction::Stop => "stop",
-            ShutdownAction::Now => "now",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<ShutdownAction> {
-        ShutdownAction::ALL
-            .into_iter()
-            .find(|a| a.name().eq_ignore_ascii_case(name))
-    }
-
-    /// Actions that take the master away ask for a confirmation first.
-    pub fn needs_confirmation(self) -> bool {
-        matches!(self, ShutdownAction::Start | ShutdownAction::Now)
-    }
-}
 
 pub struct MasterControl {
     settings: MasterControlSettings,

@@ -8,6 +8,7 @@ use teloxide::prelude::*;
 use crate::buildbot::{self, events};
 use crate::settings::Settings;
 use crate::storage::Store;
+use crate::telegram::bot::make_bot;
 
 /// The outcome of one check: what was tried, and Ok(detail) or Err(what to fix).
 pub struct Check {
@@ -22,29 +23,21 @@ pub async fn run(settings: &Settings) -> Vec<Check> {
         outcome: Ok("valid".to_owned()),
     }];
 
-    let client = teloxide::net::default_reqwest_settings()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .map_err(|e| e.to_string());
-    let telegram = match client {
-        Ok(client) => {
-            let bot = Bot::with_client(&settings.telegram.bot_token, client)
-                .set_api_url(settings.telegram.api_url.clone());
-            match bot.get_me().await {
-                Ok(me) => Ok(format!(
-                    "the token belongs to @{}",
-                    me.username.clone().unwrap_or_default()
-                )),
-                Err(teloxide::RequestError::Api(error)) => Err(format!(
-                    "Telegram refused the token ({error}): check telegram.bot_token (BotFather: /mybots → API Token)"
-                )),
-                Err(error) => Err(format!(
-                    "cannot reach Telegram at {} ({error}): check the network, or telegram.api_url",
-                    settings.telegram.api_url
-                )),
-            }
-        }
-        Err(error) => Err(error),
+    let telegram = match make_bot(&settings.telegram, Duration::from_secs(20)) {
+        Ok(bot) => match bot.get_me().await {
+            Ok(me) => Ok(format!(
+                "the token belongs to @{}",
+                me.username.clone().unwrap_or_default()
+            )),
+            Err(teloxide::RequestError::Api(error)) => Err(format!(
+                "Telegram refused the token ({error}): check telegram.bot_token (BotFather: /mybots → API Token)"
+            )),
+            Err(error) => Err(format!(
+                "cannot reach Telegram at {} ({error}): check the network, or telegram.api_url",
+                settings.telegram.api_url
+            )),
+        },
+        Err(error) => Err(error.to_string()),
     };
     checks.push(Check {
         name: "telegram",

@@ -1,0 +1,211 @@
+//! The composition root: builds every part from the settings, connects them, spawns the
+//! background tasks, serves updates, and stops them all on SIGINT or SIGTERM.
+//!
+//! Nothing below this layer builds another layer's parts; this is the one place that shows
+//! how the bot is put together:
+//!
+//! ```text
+//! Buildbot /ws ──▶ buildbot::events ──▶ notify::Notifier ──▶ delivery::Outbox ──┐
+//!                                                                                 ├──▶ Telegram
+//! Telegram updates ──▶ telegram::schema ──▶ handlers ──▶ delivery::Delivery ─────┘
+//! ```
+
+pub mod check;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use teloxide::dispatching::dialogue::{RedisStorage, Storage, serializer::Json};
+use teloxide::error_handlers::LoggingErrorHandler;
+use teloxide::prelude::*;
+
+use crate::buildbot::{self, control::MasterControl};
+use crate::delivery::Delivery;
+use crate::delivery::outbox::Outbox;
+use crate::notify::pipeline::Notifier;
+use crate::settings::{ChatTarget, Settings};
+use crate::storage::{Chat, Store};
+use crate::telegram::bot::{self, BotError};
+use crate::telegram::context::Context;
+use crate::telegram::conversations::{ConversationStorage, State};
+use crate::telegram::listener::{self, ListenError, OutageLog};
+use crate::telegram::schema;
+
+/// Why the bot could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Bot(#[from] BotError),
+    #[error(transparent)]
+    Listen(#[from] ListenError),
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
+    #[error("cannot use Redis at storage.redis_url for conversations: {0}")]
+    Redis(String),
+}
+
+/// Starts the bot and runs it until SIGINT or SIGTERM.
+pub async fn run(settings: Settings) -> Result<(), StartError> {
+    let store = Store::open(&settings.storage.path)?;
+    apply_configured_chats(&store, &settings).await?;
+    let bot = bot::make_bot(&settings.telegram, bot::polling_timeout(&settings.telegram))?;
+    let me = bot::wait_for_me(&bot, &settings.telegram).await?;
+    let username = bot::username(&me, &settings.telegram)?;
+    bot::register_commands(&bot).await;
+
+    let client = Arc::new(buildbot::Client::new(&settings.buildbot));
+    report_master(&client).await;
+    let delivery = Delivery::new(bot.clone(), settings.telegram.limits);
+    let outbox = Outbox::start(
+        store.clone(),
+        delivery.clone(),
+        settings.telegram.give_up_after,
+        settings.notify.quiet_hours,
+    );
+    // Buildbot events → notifier → outbox, beside the dispatcher.
+    let (events_tx, events_rx) = tokio::sync::mpsc::channel(256);
+    tokio::spawn(buildbot::events::run(client.clone(), events_tx));
+    let notifier = Notifier::new(
+        client.clone(),
+        store.clone(),
+        outbox.clone(),
+        delivery.clone(),
+        settings.notify.clone(),
+    );
+    tokio::spawn(notifier.run(events_rx));
+
+    let conversations = conversation_storage(&store, &settings).await?;
+    let ctx = Arc::new(Context {
+        buildbot: client,
+        delivery,
+        store,
+        master_control: MasterControl::new(settings.buildbot.master_control.clone()),
+        bot_username: username.clone(),
+        settings,
+    });
+    serve(bot, ctx, conversations, &username).await?;
+    outbox.finish(Duration::from_secs(5)).await;
+    log::info!("stopped");
+    Ok(())
+}
+
+/// Says which master the bot reads; a master that is down is only a warning: the bot copes.
+async fn report_master(client: &buildbot::Client) {
+    match client.master_config().await {
+        Ok(config) => log::info!(
+            "Buildbot master at {} is version {}",
+            client.base_url(),
+            config.buildbot_version().unwrap_or("unknown")
+        ),
+        Err(error) => log::warn!("{error}; commands will say so until the master answers"),
+    }
+}
+
+/// Runs the dispatcher on the webhook or on long polling until it is told to stop.
+async fn serve(
+    bot: Bot,
+    ctx: Arc<Context>,
+    conversations: Arc<ConversationStorage>,
+    username: &str,
+) -> Result<(), StartError> {
+    let telegram = ctx.settings.telegram.clone();
+    let webhook = match &telegram.webhook {
+        Some(settings) => {
+            Some(listener::webhook(bot.clone(), settings, telegram.certificate.as_deref()).await?)
+        }
+        None => None,
+    };
+    let mut dispatcher = Dispatcher::builder(bot.clone(), schema())
+        .dependencies(dptree::deps![ctx, conversations])
+        // Group chatter, photos, commands for other bots: nothing to do, nothing to warn about.
+        .default_handler(|update| async move { log::debug!("ignored update {}", update.id.0) })
+        .error_handler(LoggingErrorHandler::with_custom_text(
+            "handling an update failed",
+        ))
+        .enable_ctrlc_handler()
+        .build();
+    stop_on_sigterm(dispatcher.shutdown_token());
+    log::info!(
+        "buildbot-telegram {} started as @{username}",
+        env!("CARGO_PKG_VERSION")
+    );
+    let listener_errors = Arc::new(OutageLog::default());
+    let outcome = match webhook {
+        Some(listener) => {
+            dispatcher
+                .try_dispatch_with_listener(listener, listener_errors)
+                .await
+        }
+        None => {
+            let listener = listener::polling(bot, &telegram).await;
+            dispatcher
+                .try_dispatch_with_listener(listener, listener_errors)
+                .await
+        }
+    };
+    if let Err(error) = outcome {
+        log::error!("the dispatcher stopped: {error}");
+    }
+    Ok(())
+}
+
+/// Conversations live beside the subscriptions in SQLite, or in Redis when several replicas
+/// must share them.
+async fn conversation_storage(
+    store: &Store,
+    settings: &Settings,
+) -> Result<Arc<ConversationStorage>, StartError> {
+    let Some(url) = &settings.storage.redis_url else {
+        return Ok(Arc::new(store.clone()).erase());
+    };
+    let redis = RedisStorage::open(url, Json)
+        .await
+        .map_err(|e| StartError::Redis(e.to_string()))?;
+    // one round trip now, so that a wrong URL stops the start instead of every conversation
+    <RedisStorage<Json> as Storage<State>>::get_dialogue(redis.clone(), ChatId(0))
+        .await
+        .map_err(|e| StartError::Redis(e.to_string()))?;
+    log::info!("conversations are kept in Redis");
+    Ok(redis.erase())
+}
+
+/// `[notify].events` are turned on for `[notify].chat_ids` at every start (and, as in
+/// Buildbot's bot, never turned off from here: `/notify off` does that).
+async fn apply_configured_chats(store: &Store, settings: &Settings) -> Result<(), StartError> {
+    for chat in &settings.notify.chat_ids {
+        let chat = match chat {
+            ChatTarget::Id(id) => Chat::Id(*id),
+            ChatTarget::Channel(name) => Chat::Channel(name.clone()),
+        };
+        store
+            .update_events(&chat, &settings.notify.events, &[])
+            .await?;
+    }
+    Ok(())
+}
+
+/// teloxide's own handler only catches SIGINT; service managers and containers send SIGTERM.
+fn stop_on_sigterm(token: teloxide::dispatching::ShutdownToken) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let Ok(mut term) = signal(SignalKind::terminate()) else {
+                log::warn!("cannot listen for SIGTERM; stop the bot with SIGINT");
+                return;
+            };
+            term.recv().await;
+            log::info!("SIGTERM received, stopping");
+            loop {
+                match token.shutdown() {
+                    Ok(done) => {
+                        done.await;
+                        return;
+                    }
+                    // the dispatcher is not running yet: try again shortly
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+        }
+    });
+}

@@ -1,0 +1,219 @@
+//! What a chat hears about: `/notify` (events, and the toggle keyboard), `/watch` (one build's
+//! end), `/mute` and `/unmute` (the same messages, without a sound).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use teloxide::types::Message;
+
+use super::status::{Selection, select};
+use crate::buildbot::models::Builder;
+use crate::clock::now;
+use crate::command::CommandName;
+use crate::delivery::Outgoing;
+use crate::event::Event;
+use crate::storage::Chat;
+use crate::telegram::HandlerResult;
+use crate::telegram::answer::{Answer, Failure, reply, usage_failure, words};
+use crate::telegram::context::Context;
+use crate::telegram::keyboards;
+use crate::telegram::who::chat_of;
+use crate::text;
+
+pub fn notify_list_text(events: &BTreeSet<Event>) -> String {
+    let names: Vec<&str> = events.iter().map(|e| e.name()).collect();
+    text::notify_list(&names)
+}
+
+pub async fn notify(ctx: Arc<Context>, msg: Message, args: String) -> HandlerResult {
+    reply(&ctx, &msg, notify_answer(&ctx, &chat_of(&msg), &args).await).await
+}
+
+/// `/notify on|off|list [event ...]`; alone, the toggle keyboard. A private chat configures
+/// itself, a group configures the group.
+async fn notify_answer(ctx: &Context, chat: &Chat, args: &str) -> Answer {
+    let words: Vec<String> = words(args, CommandName::Notify)?
+        .iter()
+        .map(|w| w.to_lowercase())
+        .collect();
+    let Some((verb, names)) = words.split_first() else {
+        let events = ctx.store.events(chat).await?;
+        return Ok(
+            Outgoing::text(text::notify_prompt()).with_keyboard(keyboards::notify_toggles(&events))
+        );
+    };
+    let mut events = Vec::new();
+    for name in names {
+        let event = name
+            .parse::<Event>()
+            .map_err(|_| Failure::Usage(text::unknown_event(name, &Event::allowed_list())))?;
+        events.push(event);
+    }
+    let events = match verb.as_str() {
+        "list" if events.is_empty() => ctx.store.events(chat).await?,
+        "on" => {
+            // as in Buildbot's bot, "on" alone means the two basic events
+            let on = if events.is_empty() {
+                vec![Event::Started, Event::Finished]
+            } else {
+                events
+            };
+            ctx.store.update_events(chat, &on, &[]).await?
+        }
+        "off" => {
+            let off = if events.is_empty() {
+                Event::ALL.to_vec()
+            } else {
+                events
+            };
+            ctx.store.update_events(chat, &[], &off).await?
+        }
+        _ => {
+            return Err(usage_failure(
+                CommandName::Notify,
+                "Say on, off or list, then the events.",
+            ));
+        }
+    };
+    Ok(Outgoing::text(notify_list_text(&events)))
+}
+
+/// "30m", "2h", "1d", "90" (minutes) → seconds; 1 hour when empty.
+fn parse_duration(text: &str) -> Option<i64> {
+    let text = text.trim().to_lowercase();
+    if text.is_empty() {
+        return Some(3600);
+    }
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let number: i64 = number.parse().ok().filter(|n| *n > 0)?;
+    let unit = match unit.trim() {
+        "" | "m" | "min" | "mins" | "minute" | "minutes" => 60,
+        "h" | "hour" | "hours" => 3600,
+        "d" | "day" | "days" => 86_400,
+        _ => return None,
+    };
+    number.checked_mul(unit).filter(|s| *s <= 30 * 86_400)
+}
+
+pub async fn mute(ctx: Arc<Context>, msg: Message, args: String) -> HandlerResult {
+    let answer = match parse_duration(&args) {
+        Some(seconds) => {
+            let until = now() + seconds;
+            match ctx.store.set_muted(&chat_of(&msg), Some(until)).await {
+                Ok(()) => Ok(Outgoing::text(text::muted(until))),
+                Err(error) => Err(Failure::Storage(error)),
+            }
+        }
+        None => Err(usage_failure(
+            CommandName::Mute,
+            "Say how long, up to 30 days: 30m, 2h or 1d.",
+        )),
+    };
+    reply(&ctx, &msg, answer).await
+}
+
+pub async fn unmute(ctx: Arc<Context>, msg: Message) -> HandlerResult {
+    let answer = match ctx.store.set_muted(&chat_of(&msg), None).await {
+        Ok(()) => Ok(Outgoing::text(text::unmuted())),
+        Err(error) => Err(Failure::Storage(error)),
+    };
+    reply(&ctx, &msg, answer).await
+}
+
+pub async fn watch(ctx: Arc<Context>, msg: Message, args: String) -> HandlerResult {
+    reply(&ctx, &msg, watch_answer(&ctx, &chat_of(&msg), &args).await).await
+}
+
+/// `/watch`: the running builds as buttons; `/watch builder`: watch all of its running builds.
+async fn watch_answer(ctx: &Context, chat: &Chat, args: &str) -> Answer {
+    let words = words(args, CommandName::Watch)?;
+    let (builders, running) =
+        tokio::try_join!(ctx.buildbot.builders(), ctx.buildbot.running_builds())?;
+    let builders: Vec<Builder> = builders.into_iter().filter(|b| ctx.shows(b)).collect();
+    match words.as_slice() {
+        [] => {
+            let choices: Vec<(String, i64)> = running
+                .iter()
+                .filter_map(|build| {
+                    let builder = builders.iter().find(|b| b.builderid == build.builderid)?;
+                    Some((
+                        format!("🔎 {} #{}", builder.name, build.number),
+                        build.buildid,
+                    ))
+                })
+                .collect();
+            if choices.is_empty() {
+                return Ok(Outgoing::text(text::no_running_builds(None)));
+            }
+            Ok(Outgoing::text(text::watch_prompt())
+                .with_keyboard(keyboards::watch_choices(&choices)))
+        }
+        [name] => {
+            let builder = select(&builders, &Selection::One(name.clone()))?[0];
+            let builds: Vec<_> = running
+                .iter()
+                .filter(|b| b.builderid == builder.builderid)
+                .collect();
+            if builds.is_empty() {
+                return Ok(Outgoing::text(text::no_running_builds(Some(&builder.name))));
+            }
+            let mut lines = Vec::new();
+            for build in builds {
+                ctx.store.add_watch(chat, build.buildid).await?;
+                let url = ctx.buildbot.build_url(build.builderid, build.number);
+                lines.push(text::watching(&builder.name, build.number, &url));
+            }
+            Ok(Outgoing::text(lines.join("\n")))
+        }
+        _ => Err(usage_failure(
+            CommandName::Watch,
+            "Name one builder, or send /watch alone to choose.",
+        )),
+    }
+}
+
+/// A tapped watch button: the build may have finished (or gone) since the keyboard was sent.
+pub async fn watch_one(ctx: &Context, chat: &Chat, buildid: i64) -> Answer {
+    let Some(build) = ctx.buildbot.build(buildid).await? else {
+        return Ok(Outgoing::text(text::build_gone()));
+    };
+    let builders = ctx.buildbot.builders().await?;
+    let name = builders
+        .iter()
+        .find(|b| b.builderid == build.builderid)
+        .map_or_else(
+            || format!("builder {}", build.builderid),
+            |b| b.name.clone(),
+        );
+    let url = ctx.buildbot.build_url(build.builderid, build.number);
+    if build.complete {
+        return Ok(Outgoing::text(text::already_finished(
+            &name,
+            build.number,
+            &url,
+            build.results,
+        )));
+    }
+    ctx.store.add_watch(chat, buildid).await?;
+    Ok(Outgoing::text(text::watching(&name, build.number, &url)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mute_durations() {
+        assert_eq!(parse_duration(""), Some(3600));
+        assert_eq!(parse_duration("30m"), Some(1800));
+        assert_eq!(parse_duration("2 h"), Some(7200));
+        assert_eq!(parse_duration("1d"), Some(86_400));
+        assert_eq!(parse_duration("90"), Some(5400));
+        for bad in ["0m", "-1h", "soon", "31d", "1w"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! `/stop [builder]`: choose a running build, confirm, stop it (the reason names who asked).
+
+use std::sync::Arc;
+
+use teloxide::prelude::*;
+
+use super::{Conversation, Owner, State, Turn, show, stale, starter, taken};
+use crate::buildbot::models::Build;
+use crate::callback::Tap;
+use crate::clock::now;
+use crate::command::CommandName;
+use crate::delivery::Outgoing;
+use crate::telegram::HandlerResult;
+use crate::telegram::answer::{master_failure, say};
+use crate::telegram::context::Context;
+use crate::telegram::keyboards;
+use crate::text;
+
+/// `/stop`: the running builds (of one builder, when named) as buttons, or straight to the
+/// confirmation when there is one.
+pub async fn start(
+    ctx: Arc<Context>,
+    msg: Message,
+    args: String,
+    dialogue: Conversation,
+) -> HandlerResult {
+    let Some(owner) = starter(&ctx, &msg, CommandName::Stop).await else {
+        return Ok(());
+    };
+    let wanted = args.trim();
+    let builds = match running(&ctx, wanted).await {
+        Ok(builds) => builds,
+        Err(error) => return say(&ctx, &msg, master_failure(&error)).await,
+    };
+    if builds.is_empty() {
+        dialogue.exit().await?;
+        let named = (!wanted.is_empty()).then_some(wanted);
+        return say(&ctx, &msg, text::nothing_to_stop(named)).await;
+    }
+    if let [(buildid, label)] = builds.as_slice() {
+        let prompt = confirm_prompt(label);
+        dialogue
+            .update(State::ConfirmingStop {
+                owner,
+                buildid: *buildid,
+                label: label.clone(),
+            })
+            .await?;
+        ctx.reply(&msg, prompt).await?;
+        return Ok(());
+    }
+    let buttons: Vec<(String, Tap)> = builds
+        .iter()
+        .enumerate()
+        .map(|(i, (_, label))| (format!("🚫 {label}"), Tap::StopBuild(i)))
+        .collect();
+    dialogue
+        .update(State::ChoosingBuildToStop { owner, builds })
+        .await?;
+    let prompt =
+        Outgoing::text(text::stop_choose()).with_keyboard(keyboards::conversation(&buttons));
+    ctx.reply(&msg, prompt).await?;
+    Ok(())
+}
+
+/// The running builds the bot shows, of `wanted` (any builder when empty): `(buildid, label)`.
+async fn running(ctx: &Context, wanted: &str) -> crate::buildbot::Result<Vec<(i64, String)>> {
+    let (builders, running) =
+        tokio::try_join!(ctx.buildbot.builders(), ctx.buildbot.running_builds())?;
+    Ok(running
+        .iter()
+        .filter_map(|build| {
+            let builder = builders
+                .iter()
+                .find(|b| b.builderid == build.builderid && ctx.shows(b))?;
+            (wanted.is_empty() || builder.name.eq_ignore_ascii_case(wanted))
+                .then(|| (build.buildid, label(&builder.name, build)))
+        })
+        .collect())
+}
+
+fn label(builder: &str, build: &Build) -> String {
+    let running = build
+        .started_at
+        .map(|t| format!(", running {}", text::duration(now().saturating_sub(t))))
+        .unwrap_or_default();
+    format!("{builder} #{}{running}", build.number)
+}
+
+fn confirm_prompt(label: &str) -> Outgoing {
+    let buttons = [
+        ("🚫 Yes, stop it".to_owned(), Tap::ConfirmStop),
+        ("Keep it running".to_owned(), Tap::Cancel),
+    ];
+    Outgoing::text(text::stop_confirm(label)).with_keyboard(keyboards::conversation(&buttons))
+}
+
+/// `ChoosingBuildToStop` + a build button.
+pub async fn build_chosen(
+    ctx: Arc<Context>,
+    dialogue: Conversation,
+    query: CallbackQuery,
+    message: Message,
+    turn: Turn,
+    (_, builds): (Owner, Vec<(i64, String)>),
+    index: usize,
+) -> HandlerResult {
+    taken(&ctx, &query).await?;
+    let Some((buildid, label)) = builds.get(index).cloned() else {
+        return stale(&ctx, &dialogue, &message).await;
+    };
+    let prompt = confirm_prompt(&label);
+    dialogue
+        .update(State::ConfirmingStop {
+            owner: turn.owner,
+            buildid,
+            label,
+        })
+        .await?;
+    show(&ctx, &message, prompt).await
+}
+
+/// `ConfirmingStop` + "Yes, stop it".
+pub async fn confirmed(
+    ctx: Arc<Context>,
+    dialogue: Conversation,
+    query: CallbackQuery,
+    message: Message,
+    turn: Turn,
+    (_, buildid, label): (Owner, i64, String),
+) -> HandlerResult {
+    taken(&ctx, &query).await?;
+    dialogue.exit().await?;
+    let owner = turn.owner;
+    let reason = text::stop_reason(&owner.name, owner.user_id);
+    let outcome = match ctx.buildbot.stop_build(buildid, &reason).await {
+        Ok(()) => {
+            log::info!("{} stopped build {buildid} ({label})", owner.name);
+            text::stop_done(&label)
+        }
+        Err(error) => master_failure(&error),
+    };
+    show(&ctx, &message, Outgoing::text(outcome)).await
+}

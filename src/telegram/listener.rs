@@ -1,0 +1,115 @@
+//! Where updates come from: long polling, or Telegram's posts to the webhook.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use teloxide::prelude::*;
+use teloxide::update_listeners::{Polling, UpdateListener};
+
+use crate::settings::{TelegramSettings, WebhookSettings};
+
+/// Why the webhook could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    #[error("cannot listen for the webhook on {address} (telegram.webhook.listen): {reason}")]
+    Listen { address: String, reason: String },
+    #[error(
+        "Telegram refused the webhook (setWebhook): {0}. Check telegram.webhook.url and telegram.certificate."
+    )]
+    Webhook(String),
+}
+
+/// Long polling, which also removes a webhook left from an earlier run in webhook mode.
+pub async fn polling(
+    bot: Bot,
+    settings: &TelegramSettings,
+) -> impl UpdateListener<Err = teloxide::RequestError> {
+    log::info!(
+        "receiving updates by long polling ({} s per request)",
+        settings.poll_timeout
+    );
+    let retry_delay = Duration::from_secs(settings.retry_delay.into());
+    Polling::builder(bot)
+        .timeout(Duration::from_secs(settings.poll_timeout.into()))
+        .backoff_strategy(move |_errors| retry_delay)
+        .delete_webhook()
+        .await
+        .build()
+}
+
+/// Webhook mode: setWebhook with the secret (and certificate), then serve Telegram's posts on
+/// `listen`. Requests without the secret are refused with 401 by teloxide, and logged here.
+pub async fn webhook(
+    bot: Bot,
+    settings: &WebhookSettings,
+    certificate: Option<&str>,
+) -> Result<impl UpdateListener<Err = std::convert::Infallible>, ListenError> {
+    use teloxide::update_listeners::webhooks;
+    let mut options = webhooks::Options::new(settings.listen, settings.url.clone())
+        .max_connections(settings.max_connections);
+    options = match &settings.secret_token {
+        Some(token) => options.secret_token(token.clone()),
+        None => options,
+    };
+    crate::logging::add_secret(options.get_or_gen_secret_token());
+    if let Some(path) = certificate {
+        options = options.certificate(teloxide::types::InputFile::file(path));
+    }
+    let tcp = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| ListenError::Listen {
+            address: settings.listen.to_string(),
+            reason: e.to_string(),
+        })?;
+    let (listener, stop, router) = webhooks::axum_to_router(bot, options)
+        .await
+        .map_err(|e| ListenError::Webhook(e.to_string()))?;
+    let router = router.layer(axum::middleware::map_response(log_refusal));
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(tcp, router).with_graceful_shutdown(stop).await {
+            log::error!("the webhook server stopped: {error}");
+        }
+    });
+    log::info!(
+        "receiving updates through the webhook {} (listening on {})",
+        settings.url,
+        settings.listen
+    );
+    Ok(listener)
+}
+
+async fn log_refusal(response: axum::response::Response) -> axum::response::Response {
+    if response.status() == axum::http::StatusCode::UNAUTHORIZED {
+        log::warn!(
+            "refused a webhook request without the right secret token (401); is something other than Telegram posting to it?"
+        );
+    }
+    response
+}
+
+/// Logs failures to get updates once per outage at warn (again only after 10 minutes of
+/// failing), the rest at debug: a Telegram outage must not flood the log.
+#[derive(Default)]
+pub struct OutageLog {
+    last_warned: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl<E: std::fmt::Debug + Send + 'static> teloxide::error_handlers::ErrorHandler<E> for OutageLog {
+    fn handle_error(self: Arc<Self>, error: E) -> futures::future::BoxFuture<'static, ()> {
+        let warn = self.last_warned.lock().is_ok_and(|mut last| {
+            let due = last.is_none_or(|t| t.elapsed() > Duration::from_secs(600));
+            if due {
+                *last = Some(std::time::Instant::now());
+            }
+            due
+        });
+        if warn {
+            log::warn!(
+                "getting updates from Telegram failed: {error:?}; retrying (further failures are logged at debug)"
+            );
+        } else {
+            log::debug!("getting updates from Telegram failed again: {error:?}");
+        }
+        Box::pin(async {})
+    }
+}
