@@ -1,0 +1,37 @@
+//! Muted chats: their notifications still arrive, but silently.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Chat, StorageError, Store};
+
+impl Store {
+    /// Notifications to `chat` arrive silently until `until` (epoch seconds); `None` unmutes.
+    pub async fn set_muted(&self, chat: &Chat, until: Option<i64>) -> Result<(), StorageError> {
+        let key = chat.key();
+        self.with(move |conn| {
+            match until {
+                Some(until) => conn.execute(
+                    "INSERT INTO mutes (chat, until) VALUES (?1, ?2) ON CONFLICT (chat) DO UPDATE SET until = ?2",
+                    params![key, until],
+                )?,
+                None => conn.execute("DELETE FROM mutes WHERE chat = ?1", [key])?,
+            };
+            Ok(())
+        })
+        .await
+    }
+
+    /// Until when notifications to `chat` are silent, if they are at `now`.
+    pub async fn muted_until(&self, chat: &Chat, now: i64) -> Result<Option<i64>, StorageError> {
+        let key = chat.key();
+        self.with(move |conn| {
+            conn.query_row(
+                "SELECT until FROM mutes WHERE chat = ?1 AND until > ?2",
+                params![key, now],
+                |row| row.get(0),
+            )
+            .optional()
+        })
+        .await
+    }
+}

@@ -1,0 +1,124 @@
+//! Opening the file and bringing its schema up to date.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+
+use super::{StorageError, Store};
+
+/// Schema versions, applied in order; the index + 1 is the `user_version` after each.
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE subscriptions (chat TEXT NOT NULL, event TEXT NOT NULL, PRIMARY KEY (chat, event));
+     CREATE TABLE watches (chat TEXT NOT NULL, buildid INTEGER NOT NULL, PRIMARY KEY (chat, buildid));
+     CREATE TABLE announced (buildid INTEGER NOT NULL, kind TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (buildid, kind));
+     CREATE TABLE missing_workers (workerid INTEGER PRIMARY KEY, name TEXT NOT NULL);
+          CREATE TABLE cursor (id INTEGER PRIMARY KEY CHECK (id = 1), last_buildid INTEGER NOT NULL, last_complete_at INTEGER NOT NULL);",
+    "CREATE TABLE dialogues (chat INTEGER PRIMARY KEY, state TEXT NOT NULL);",
+    "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, chat TEXT NOT NULL, text TEXT NOT NULL, created_at INTEGER NOT NULL);",
+    "ALTER TABLE outbox ADD COLUMN markup TEXT;",
+    "CREATE TABLE mutes (chat TEXT PRIMARY KEY, until INTEGER NOT NULL);",
+    "ALTER TABLE outbox ADD COLUMN live_build INTEGER;
+     CREATE TABLE live_messages (buildid INTEGER NOT NULL, chat TEXT NOT NULL, message_id INTEGER NOT NULL, PRIMARY KEY (buildid, chat));",
+];
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database; refuses files it cannot trust.
+    pub fn open(path: &str) -> Result<Store, StorageError> {
+        let open_error = |source| StorageError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        if let Some(parent) = Path::new(path)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            && !parent.is_dir()
+        {
+            return Err(open_error(rusqlite::Error::InvalidPath(
+                parent.to_path_buf(),
+            )));
+        }
+        let conn = Connection::open(path).map_err(open_error)?;
+        let corrupt = |e: rusqlite::Error| StorageError::Corrupt {
+            path: path.to_owned(),
+            detail: e.to_string(),
+        };
+        let check: String = conn
+            .query_row("PRAGMA quick_check", [], |row| row.get(0))
+            .map_err(corrupt)?;
+        if check != "ok" {
+            return Err(StorageError::Corrupt {
+                path: path.to_owned(),
+                detail: check,
+            });
+        }
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(corrupt)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(open_error)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(corrupt)?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StorageError::TooNew {
+                path: path.to_owned(),
+                found: version,
+                known,
+            });
+        }
+        for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let write_error = |source| StorageError::Open {
+                path: path.to_owned(),
+                source,
+            };
+            conn.execute_batch(&format!(
+                "BEGIN; {migration} PRAGMA user_version = {}; COMMIT;",
+                index + 1
+            ))
+            .map_err(write_error)?;
+            log::info!("storage {path}: schema migrated to version {}", index + 1);
+        }
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_garbage_and_newer_schemas() {
+        let dir = tempfile::tempdir().unwrap();
+        let garbage = dir.path().join("garbage.sqlite");
+        std::fs::write(
+            &garbage,
+            b"this is not a database, just some text that is long enough",
+        )
+        .unwrap();
+        let err = Store::open(garbage.to_str().unwrap())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("not a usable SQLite database"), "{err}");
+
+        let newer = dir.path().join("newer.sqlite");
+        Connection::open(&newer)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
+        let err = Store::open(newer.to_str().unwrap())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("newer buildbot-telegram"), "{err}");
+
+        let err = Store::open("/nonexistent-dir/x.sqlite")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("storage.path"), "{err}");
+    }
+}
