@@ -1,4 +1,7 @@
 //! Opening the file and bringing its schema up to date.
+//!
+//! `PRAGMA user_version` counts the migrations a file has run, so a migration that shipped is
+//! never edited or reordered: new ones go at the end of [`MIGRATIONS`].
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -25,64 +28,87 @@ const MIGRATIONS: &[&str] = &[
 impl Store {
     /// Opens (creating if needed) and migrates the database; refuses files it cannot trust.
     pub fn open(path: &str) -> Result<Store, StorageError> {
-        let open_error = |source| StorageError::Open {
-            path: path.to_owned(),
-            source,
-        };
-        if let Some(parent) = Path::new(path)
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            && !parent.is_dir()
-        {
-            return Err(open_error(rusqlite::Error::InvalidPath(
-                parent.to_path_buf(),
-            )));
-        }
-        let conn = Connection::open(path).map_err(open_error)?;
-        let corrupt = |e: rusqlite::Error| StorageError::Corrupt {
-            path: path.to_owned(),
-            detail: e.to_string(),
-        };
-        let check: String = conn
-            .query_row("PRAGMA quick_check", [], |row| row.get(0))
-            .map_err(corrupt)?;
-        if check != "ok" {
-            return Err(StorageError::Corrupt {
-                path: path.to_owned(),
-                detail: check,
-            });
-        }
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(corrupt)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(open_error)?;
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |row| row.get(0))
-            .map_err(corrupt)?;
-        let known = MIGRATIONS.len() as i64;
-        if version > known {
-            return Err(StorageError::TooNew {
-                path: path.to_owned(),
-                found: version,
-                known,
-            });
-        }
-        for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let write_error = |source| StorageError::Open {
-                path: path.to_owned(),
-                source,
-            };
-            conn.execute_batch(&format!(
-                "BEGIN; {migration} PRAGMA user_version = {}; COMMIT;",
-                index + 1
-            ))
-            .map_err(write_error)?;
-            log::info!("storage {path}: schema migrated to version {}", index + 1);
-        }
+        let conn = connect(path)?;
+        check_and_configure(&conn, path)?;
+        migrate(&conn, path)?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
         })
     }
+}
+
+/// The file cannot be opened or written: a matter of `storage.path` and permissions.
+fn open_error(path: &str) -> impl Fn(rusqlite::Error) -> StorageError {
+    move |source| StorageError::Open {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// SQLite opened the file but cannot use it as a database.
+fn corrupt(path: &str) -> impl Fn(rusqlite::Error) -> StorageError {
+    move |e| StorageError::Corrupt {
+        path: path.to_owned(),
+        detail: e.to_string(),
+    }
+}
+
+/// A missing directory is named in the error, where SQLite would only say that it cannot open
+/// the file.
+fn connect(path: &str) -> Result<Connection, StorageError> {
+    if let Some(parent) = Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        && !parent.is_dir()
+    {
+        return Err(open_error(path)(rusqlite::Error::InvalidPath(
+            parent.to_path_buf(),
+        )));
+    }
+    Connection::open(path).map_err(open_error(path))
+}
+
+/// A damaged file is refused before anything writes to it. WAL lets readers work while the
+/// bot writes, and the busy timeout makes a second process wait for the lock, not fail.
+fn check_and_configure(conn: &Connection, path: &str) -> Result<(), StorageError> {
+    let check: String = conn
+        .query_row("PRAGMA quick_check", [], |row| row.get(0))
+        .map_err(corrupt(path))?;
+    if check != "ok" {
+        return Err(StorageError::Corrupt {
+            path: path.to_owned(),
+            detail: check,
+        });
+    }
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(corrupt(path))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(open_error(path))
+}
+
+/// Each migration commits together with its version, so an interrupted start leaves a file at
+/// a version it really has, and the next start goes on from there.
+fn migrate(conn: &Connection, path: &str) -> Result<(), StorageError> {
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(corrupt(path))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StorageError::TooNew {
+            path: path.to_owned(),
+            found: version,
+            known,
+        });
+    }
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        conn.execute_batch(&format!(
+            "BEGIN; {migration} PRAGMA user_version = {}; COMMIT;",
+            index + 1
+        ))
+        .map_err(open_error(path))?;
+        log::info!("storage {path}: schema migrated to version {}", index + 1);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
