@@ -114,6 +114,61 @@ fn migrate(conn: &Connection, path: &str) -> Result<(), StorageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::temp_store;
+
+    fn schema_of(conn: &Connection) -> Vec<String> {
+        let mut statement = conn
+            .prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+            .unwrap();
+        let rows = statement.query_map([], |row| row.get(0)).unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    }
+
+    /// What a new file looks like. A change here changes every user's file, so it must come
+    /// from a new migration at the end, never from an edit of one that shipped.
+    #[test]
+    fn schema() {
+        let (dir, _store) = temp_store();
+        let conn = Connection::open(dir.path().join("s.sqlite")).unwrap();
+        insta::assert_snapshot!(schema_of(&conn).join(";\n"));
+    }
+
+    /// Existing files are upgraded, not replaced: a file left at any earlier version opens,
+    /// keeps its rows and ends up with the schema of a new file.
+    #[test]
+    fn files_of_every_earlier_version_are_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let fresh = dir.path().join("fresh.sqlite");
+        Store::open(fresh.to_str().unwrap()).unwrap();
+        let expected = schema_of(&Connection::open(&fresh).unwrap());
+        for version in 0..MIGRATIONS.len() {
+            let path = dir.path().join(format!("v{version}.sqlite"));
+            let conn = Connection::open(&path).unwrap();
+            for (index, migration) in MIGRATIONS[..version].iter().enumerate() {
+                conn.execute_batch(&format!("{migration} PRAGMA user_version = {};", index + 1))
+                    .unwrap();
+            }
+            if version > 0 {
+                conn.execute(
+                    "INSERT INTO subscriptions (chat, event) VALUES ('-1', 'failure')",
+                    [],
+                )
+                .unwrap();
+            }
+            drop(conn);
+            Store::open(path.to_str().unwrap()).unwrap();
+            let conn = Connection::open(&path).unwrap();
+            let user_version: i64 = conn
+                .query_row("PRAGMA user_version", [], |row| row.get(0))
+                .unwrap();
+            assert_eq!(user_version, MIGRATIONS.len() as i64, "from {version}");
+            assert_eq!(schema_of(&conn), expected, "from {version}");
+            let rows: i64 = conn
+                .query_row("SELECT count(*) FROM subscriptions", [], |row| row.get(0))
+                .unwrap();
+            assert_eq!(rows, i64::from(version > 0), "from {version}");
+        }
+    }
 
     #[test]
     fn refuses_garbage_and_newer_schemas() {
