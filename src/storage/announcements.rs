@@ -111,4 +111,23 @@ mod tests {
             })
         );
     }
+
+    #[tokio::test]
+    async fn announcements_a_week_behind_the_cursor_are_forgotten() {
+        let (_dir, store) = temp_store();
+        assert!(!store.is_claimed(1, "finished").await.unwrap());
+        store.claim(1, "finished", 1_000).await.unwrap();
+        store.claim(2, "finished", 1_000 + 86_400).await.unwrap();
+        assert!(store.is_claimed(1, "finished").await.unwrap());
+        assert!(!store.is_claimed(1, "started").await.unwrap());
+        store
+            .advance_cursor(Cursor {
+                last_buildid: 2,
+                last_complete_at: 1_001 + 7 * 86_400,
+            })
+            .await
+            .unwrap();
+        assert!(!store.is_claimed(1, "finished").await.unwrap());
+        assert!(store.is_claimed(2, "finished").await.unwrap());
+    }
 }

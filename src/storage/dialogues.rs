@@ -75,3 +75,43 @@ where
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use teloxide::dispatching::dialogue::Storage;
+    use teloxide::types::ChatId;
+
+    use super::*;
+    use crate::storage::temp_store;
+
+    type Words = Vec<String>;
+
+    #[tokio::test]
+    async fn conversations_are_kept_and_unreadable_ones_forgotten() {
+        let (_dir, store) = temp_store();
+        let store = Arc::new(store);
+        let chat = ChatId(-5);
+        let get = || <Store as Storage<Words>>::get_dialogue(store.clone(), chat);
+        assert_eq!(get().await.unwrap(), None);
+        store
+            .clone()
+            .update_dialogue(chat, vec!["a".to_owned()])
+            .await
+            .unwrap();
+        store
+            .clone()
+            .update_dialogue(chat, vec!["b".to_owned()])
+            .await
+            .unwrap();
+        assert_eq!(get().await.unwrap(), Some(vec!["b".to_owned()]));
+        <Store as Storage<Words>>::remove_dialogue(store.clone(), chat)
+            .await
+            .unwrap();
+        assert_eq!(get().await.unwrap(), None);
+        // a state another version wrote, which this one cannot read
+        <Store as Storage<u32>>::update_dialogue(store.clone(), chat, 7)
+            .await
+            .unwrap();
+        assert_eq!(get().await.unwrap(), None);
+    }
+}

@@ -56,3 +56,27 @@ impl Store {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::temp_store;
+
+    #[tokio::test]
+    async fn one_live_message_per_build_and_chat() {
+        let (_dir, store) = temp_store();
+        store.live_put(7, &Chat::Id(1), 10).await.unwrap();
+        store.live_put(7, &Chat::Id(1), 11).await.unwrap();
+        store.live_put(7, &Chat::Topic(-100, 3), 12).await.unwrap();
+        store.live_put(8, &Chat::Id(1), 13).await.unwrap();
+        let mut of_7 = store.live_of(7).await.unwrap();
+        of_7.sort();
+        assert_eq!(of_7, [(Chat::Id(1), 11), (Chat::Topic(-100, 3), 12)]);
+        let mut builds = store.live_builds().await.unwrap();
+        builds.sort();
+        assert_eq!(builds, [7, 8]);
+        store.live_drop(7).await.unwrap();
+        assert!(store.live_of(7).await.unwrap().is_empty());
+        assert_eq!(store.live_builds().await.unwrap(), [8]);
+    }
+}

@@ -35,3 +35,28 @@ impl Store {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::temp_store;
+
+    #[tokio::test]
+    async fn mutes_end_on_time_or_on_request() {
+        let (_dir, store) = temp_store();
+        let chat = Chat::Id(1);
+        assert_eq!(store.muted_until(&chat, 100).await.unwrap(), None);
+        store.set_muted(&chat, Some(200)).await.unwrap();
+        assert_eq!(store.muted_until(&chat, 100).await.unwrap(), Some(200));
+        assert_eq!(store.muted_until(&Chat::Id(2), 100).await.unwrap(), None);
+        assert_eq!(
+            store.muted_until(&chat, 200).await.unwrap(),
+            None,
+            "over at `until`"
+        );
+        store.set_muted(&chat, Some(300)).await.unwrap();
+        assert_eq!(store.muted_until(&chat, 250).await.unwrap(), Some(300));
+        store.set_muted(&chat, None).await.unwrap();
+        assert_eq!(store.muted_until(&chat, 250).await.unwrap(), None);
+    }
+}

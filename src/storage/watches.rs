@@ -34,3 +34,23 @@ impl Store {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::temp_store;
+
+    #[tokio::test]
+    async fn a_watch_fires_once_per_chat() {
+        let (_dir, store) = temp_store();
+        store.add_watch(&Chat::Id(1), 7).await.unwrap();
+        store.add_watch(&Chat::Id(1), 7).await.unwrap();
+        store.add_watch(&Chat::Topic(-100, 3), 7).await.unwrap();
+        store.add_watch(&Chat::Id(2), 8).await.unwrap();
+        let mut watchers = store.take_watchers(7).await.unwrap();
+        watchers.sort();
+        assert_eq!(watchers, [Chat::Id(1), Chat::Topic(-100, 3)]);
+        assert!(store.take_watchers(7).await.unwrap().is_empty());
+        assert_eq!(store.take_watchers(8).await.unwrap(), [Chat::Id(2)]);
+    }
+}
