@@ -1,0 +1,133 @@
+//! What was already announced, and where the catch-up after a reconnect starts: together they
+//! keep a build event from being announced twice or skipped.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Cursor, StorageError, Store};
+
+impl Store {
+    /// Records that `kind` ("started"/"finished") of a build is being announced; false when it
+    /// already was, so the caller stays quiet.
+    pub async fn claim(
+        &self,
+        buildid: i64,
+        kind: &'static str,
+        now: i64,
+    ) -> Result<bool, StorageError> {
+        self.with(move |conn| {
+            let inserted = conn.execute(
+                "INSERT OR IGNORE INTO announced (buildid, kind, at) VALUES (?1, ?2, ?3)",
+                params![buildid, kind, now],
+            )?;
+            Ok(inserted == 1)
+        })
+        .await
+    }
+
+    /// Asks without claiming: the pipeline queues a message first and claims after, so that a
+    /// crash in between repeats the message instead of losing it.
+    pub async fn is_claimed(&self, buildid: i64, kind: &'static str) -> Result<bool, StorageError> {
+        self.with(move |conn| {
+            conn.query_row(
+                "SELECT 1 FROM announced WHERE buildid = ?1 AND kind = ?2",
+                params![buildid, kind],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|row| row.is_some())
+        })
+        .await
+    }
+
+    /// `None` on a fresh file: the first start announces from now on, since history is not news.
+    pub async fn cursor(&self) -> Result<Option<Cursor>, StorageError> {
+        self.with(|conn| {
+            conn.query_row(
+                "SELECT last_buildid, last_complete_at FROM cursor WHERE id = 1",
+                [],
+                |row| {
+                    Ok(Cursor {
+                        last_buildid: row.get(0)?,
+                        last_complete_at: row.get(1)?,
+                    })
+                },
+            )
+            .optional()
+        })
+        .await
+    }
+
+    /// Moves the cursor forward (never back), and forgets announcements far behind it.
+    pub async fn advance_cursor(&self, to: Cursor) -> Result<(), StorageError> {
+        self.with(move |conn| {
+            conn.execute(
+                "INSERT INTO cursor (id, last_buildid, last_complete_at) VALUES (1, ?1, ?2)
+                 ON CONFLICT (id) DO UPDATE SET last_buildid = max(last_buildid, ?1),
+                                                last_complete_at = max(last_complete_at, ?2)",
+                params![to.last_buildid, to.last_complete_at],
+            )?;
+            // a week of announcements is plenty to recognise repeats after any outage
+            conn.execute(
+                "DELETE FROM announced WHERE at < ?1",
+                [to.last_complete_at - 7 * 86_400],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::temp_store;
+
+    #[tokio::test]
+    async fn claims_and_cursor() {
+        let (_dir, store) = temp_store();
+        assert!(store.claim(1, "started", 100).await.unwrap());
+        assert!(!store.claim(1, "started", 100).await.unwrap());
+        assert!(store.claim(1, "finished", 100).await.unwrap());
+        assert_eq!(store.cursor().await.unwrap(), None);
+        store
+            .advance_cursor(Cursor {
+                last_buildid: 5,
+                last_complete_at: 100,
+            })
+            .await
+            .unwrap();
+        store
+            .advance_cursor(Cursor {
+                last_buildid: 3,
+                last_complete_at: 200,
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            store.cursor().await.unwrap(),
+            Some(Cursor {
+                last_buildid: 5,
+                last_complete_at: 200
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn announcements_a_week_behind_the_cursor_are_forgotten() {
+        let (_dir, store) = temp_store();
+        assert!(!store.is_claimed(1, "finished").await.unwrap());
+        store.claim(1, "finished", 1_000).await.unwrap();
+        store.claim(2, "finished", 1_000 + 86_400).await.unwrap();
+        assert!(store.is_claimed(1, "finished").await.unwrap());
+        assert!(!store.is_claimed(1, "started").await.unwrap());
+        store
+            .advance_cursor(Cursor {
+                last_buildid: 2,
+                last_complete_at: 1_001 + 7 * 86_400,
+            })
+            .await
+            .unwrap();
+        assert!(!store.is_claimed(1, "finished").await.unwrap());
+        assert!(store.is_claimed(2, "finished").await.unwrap());
+    }
+}

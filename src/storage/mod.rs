@@ -1,0 +1,154 @@
+//! What the bot must remember across restarts, in one SQLite file (`[storage].path`).
+//!
+//! - which chat wants which notification events, and which builds a chat watches;
+//! - which build events were already announced, and where the catch-up after a reconnect
+//!   starts (the cursor), so that nothing is announced twice or skipped;
+//! - which workers were reported missing, so that "back online" is said once.
+//!
+//! The schema is versioned with `PRAGMA user_version` and migrated at start. rusqlite is
+//! blocking, so every call runs on tokio's blocking pool behind one connection.
+//!
+//! Every table has one file that owns its queries, each an `impl Store` block, so that a
+//! change to one table is a change to one file:
+//!
+//! | table             | what it remembers                                      | file               |
+//! |-------------------|--------------------------------------------------------|--------------------|
+//! | `subscriptions`   | the events each chat asked for                         | `subscriptions.rs` |
+//! | `watches`         | the chats waiting for the end of one build (`/watch`)  | `watches.rs`       |
+//! | `announced`       | the build events already announced                     | `announcements.rs` |
+//! | `cursor`          | where the catch-up after a reconnect starts            | `announcements.rs` |
+//! | `missing_workers` | the workers reported missing                           | `workers.rs`       |
+//! | `dialogues`       | teloxide conversations in progress                     | `dialogues.rs`     |
+//! | `outbox`          | notifications not delivered yet                        | `outbox.rs`        |
+//! | `mutes`           | until when a chat gets its notifications silently      | `mutes.rs`         |
+//! | `live_messages`   | where each live build message went, to edit it later   | `live.rs`          |
+//!
+//! `schema.rs` opens the file and holds the migrations that create the tables. Forgetting or
+//! moving a chat (`subscriptions.rs`) clears its `watches` too, so a watch never outlives its
+//! chat.
+
+mod announcements;
+mod dialogues;
+mod live;
+mod mutes;
+mod outbox;
+mod schema;
+mod subscriptions;
+mod watches;
+mod workers;
+
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+
+pub use outbox::OutboxRow;
+
+/// Where a message goes: a numeric chat id, or a public channel's `@username`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Chat {
+    Id(i64),
+    Channel(String),
+    /// A topic (message thread) of a forum supergroup.
+    Topic(i64, i32),
+}
+
+impl std::fmt::Display for Chat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.key())
+    }
+}
+
+impl Chat {
+    /// The text every `chat` column holds: one column serves ids, channels and topics.
+    fn key(&self) -> String {
+        match self {
+            Chat::Id(id) => id.to_string(),
+            Chat::Channel(name) => name.clone(),
+            Chat::Topic(id, thread) => format!("{id}/{thread}"),
+        }
+    }
+
+    /// Reads a [`Chat::key`] back. Whatever is not a number (or `number/number`) is taken for a
+    /// channel name, so no stored row is ever dropped for failing to parse.
+    fn from_key(key: &str) -> Chat {
+        if let Some((id, thread)) = key.split_once('/')
+            && let (Ok(id), Ok(thread)) = (id.parse(), thread.parse())
+        {
+            return Chat::Topic(id, thread);
+        }
+        key.parse()
+            .map_or_else(|_| Chat::Channel(key.to_owned()), Chat::Id)
+    }
+}
+
+/// Where the catch-up after a (re)connect starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    /// Every build with a larger id is new to the bot.
+    pub last_buildid: i64,
+    /// Every build that completed at or after this time may not have been announced yet.
+    pub last_complete_at: i64,
+}
+
+/// The open errors end with what to do, because they reach the operator verbatim at start and
+/// in `check`.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error(
+        "cannot open the storage file {path}: {source}. Check storage.path and that the directory exists and is writable."
+    )]
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "the storage file {path} is not a usable SQLite database ({detail}). Move it away (the bot starts with empty subscriptions) or restore a backup."
+    )]
+    Corrupt { path: String, detail: String },
+    #[error(
+        "the storage file {path} was written by a newer buildbot-telegram (schema {found}, this one knows {known}). Upgrade the bot, or point storage.path elsewhere."
+    )]
+    TooNew {
+        path: String,
+        found: i64,
+        known: i64,
+    },
+    #[error("storage error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("storage task failed: {0}")]
+    Task(String),
+}
+
+/// Clones share the one connection: SQLite takes one writer at a time anyway, and one
+/// connection behind a mutex keeps every caller's writes in one order.
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl Store {
+    /// Runs `f` with the connection on the blocking pool, because rusqlite blocks and would
+    /// otherwise stall the async workers that also serve Telegram and Buildbot.
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StorageError> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn
+                .lock()
+                .map_err(|_| StorageError::Task("the storage lock is poisoned".into()))?;
+            f(&mut conn).map_err(StorageError::from)
+        })
+        .await
+        .map_err(|e| StorageError::Task(e.to_string()))?
+    }
+}
+
+/// A store in a directory that lives as long as the returned guard, for the tests of every table.
+#[cfg(test)]
+fn temp_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("s.sqlite").to_str().unwrap()).unwrap();
+    (dir, store)
+}

@@ -1,0 +1,138 @@
+//! Notifications waiting to be sent: written before any send, so a restart or a Telegram outage
+//! delays them instead of losing them.
+
+use rusqlite::params;
+
+use super::{Chat, StorageError, Store};
+
+/// A notification waiting in the outbox for one chat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub chat: Chat,
+    pub text: String,
+    pub created_at: i64,
+    /// What the message offers (`delivery::Action`s as JSON; rows written by 0.1 hold the
+    /// inline keyboard itself as Bot API JSON, which delivery still reads).
+    pub markup: Option<String>,
+    /// Set for a live build message: remember where it went, to edit it later.
+    pub live_build: Option<i64>,
+}
+
+impl Store {
+    /// Queues one message for several chats, all or none.
+    pub async fn outbox_add(
+        &self,
+        chats: &[Chat],
+        text: &str,
+        markup: Option<&str>,
+        live_build: Option<i64>,
+        now: i64,
+    ) -> Result<(), StorageError> {
+        let keys: Vec<String> = chats.iter().map(Chat::key).collect();
+        let text = text.to_owned();
+        let markup = markup.map(str::to_owned);
+        self.with(move |conn| {
+            let tx = conn.transaction()?;
+            for key in keys {
+                tx.execute(
+                    "INSERT INTO outbox (chat, text, created_at, markup, live_build) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![key, text, now, markup, live_build],
+                )?;
+            }
+            tx.commit()
+        })
+        .await
+    }
+
+    /// The oldest waiting messages.
+    pub async fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxRow>, StorageError> {
+        self.with(move |conn| {
+            let mut statement = conn.prepare(
+                "SELECT id, chat, text, created_at, markup, live_build FROM outbox ORDER BY id LIMIT ?1",
+            )?;
+            let rows = statement.query_map([limit as i64], |row| {
+                Ok(OutboxRow {
+                    id: row.get(0)?,
+                    chat: Chat::from_key(&row.get::<_, String>(1)?),
+                    text: row.get(2)?,
+                    created_at: row.get(3)?,
+                    markup: row.get(4)?,
+                    live_build: row.get(5)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// Telegram took the message; a row deleted only now is sent again after a crash, never lost.
+    pub async fn outbox_done(&self, id: i64) -> Result<(), StorageError> {
+        self.with(move |conn| {
+            conn.execute("DELETE FROM outbox WHERE id = ?1", [id])
+                .map(|_| ())
+        })
+        .await
+    }
+
+    /// Sends a waiting message somewhere else (a group that became a supergroup).
+    pub async fn outbox_retarget(&self, id: i64, chat: &Chat) -> Result<(), StorageError> {
+        let key = chat.key();
+        self.with(move |conn| {
+            conn.execute(
+                "UPDATE outbox SET chat = ?2 WHERE id = ?1",
+                params![id, key],
+            )
+            .map(|_| ())
+        })
+        .await
+    }
+
+    /// Drops every waiting message of a chat that no longer takes messages.
+    pub async fn outbox_drop_chat(&self, chat: &Chat) -> Result<(), StorageError> {
+        let key = chat.key();
+        self.with(move |conn| {
+            conn.execute("DELETE FROM outbox WHERE chat = ?1", [key])
+                .map(|_| ())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::temp_store;
+
+    #[tokio::test]
+    async fn outbox_keeps_order_and_moves() {
+        let (_dir, store) = temp_store();
+        store
+            .outbox_add(&[Chat::Id(1), Chat::Id(-2)], "first", None, None, 10)
+            .await
+            .unwrap();
+        store
+            .outbox_add(&[Chat::Id(1)], "second", Some("{}"), None, 11)
+            .await
+            .unwrap();
+        let rows = store.outbox_pending(10).await.unwrap();
+        let texts: Vec<(&Chat, &str)> = rows.iter().map(|r| (&r.chat, r.text.as_str())).collect();
+        assert_eq!(
+            texts,
+            [
+                (&Chat::Id(1), "first"),
+                (&Chat::Id(-2), "first"),
+                (&Chat::Id(1), "second")
+            ]
+        );
+        store
+            .outbox_retarget(rows[1].id, &Chat::Id(-1_000_000_000_002))
+            .await
+            .unwrap();
+        store.outbox_done(rows[0].id).await.unwrap();
+        store.outbox_drop_chat(&Chat::Id(1)).await.unwrap();
+        let rows = store.outbox_pending(10).await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].chat, Chat::Id(-1_000_000_000_002));
+    }
+}

@@ -1,0 +1,205 @@
+//! Opening the file and bringing its schema up to date.
+//!
+//! `PRAGMA user_version` counts the migrations a file has run, so a migration that shipped is
+//! never edited or reordered: new ones go at the end of [`MIGRATIONS`].
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+
+use super::{StorageError, Store};
+
+/// Schema versions, applied in order; the index + 1 is the `user_version` after each.
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE subscriptions (chat TEXT NOT NULL, event TEXT NOT NULL, PRIMARY KEY (chat, event));
+     CREATE TABLE watches (chat TEXT NOT NULL, buildid INTEGER NOT NULL, PRIMARY KEY (chat, buildid));
+     CREATE TABLE announced (buildid INTEGER NOT NULL, kind TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (buildid, kind));
+     CREATE TABLE missing_workers (workerid INTEGER PRIMARY KEY, name TEXT NOT NULL);
+          CREATE TABLE cursor (id INTEGER PRIMARY KEY CHECK (id = 1), last_buildid INTEGER NOT NULL, last_complete_at INTEGER NOT NULL);",
+    "CREATE TABLE dialogues (chat INTEGER PRIMARY KEY, state TEXT NOT NULL);",
+    "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, chat TEXT NOT NULL, text TEXT NOT NULL, created_at INTEGER NOT NULL);",
+    "ALTER TABLE outbox ADD COLUMN markup TEXT;",
+    "CREATE TABLE mutes (chat TEXT PRIMARY KEY, until INTEGER NOT NULL);",
+    "ALTER TABLE outbox ADD COLUMN live_build INTEGER;
+     CREATE TABLE live_messages (buildid INTEGER NOT NULL, chat TEXT NOT NULL, message_id INTEGER NOT NULL, PRIMARY KEY (buildid, chat));",
+];
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database; refuses files it cannot trust.
+    pub fn open(path: &str) -> Result<Store, StorageError> {
+        let conn = connect(path)?;
+        check_and_configure(&conn, path)?;
+        migrate(&conn, path)?;
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+}
+
+/// The file cannot be opened or written: a matter of `storage.path` and permissions.
+fn open_error(path: &str) -> impl Fn(rusqlite::Error) -> StorageError {
+    move |source| StorageError::Open {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// SQLite opened the file but cannot use it as a database.
+fn corrupt(path: &str) -> impl Fn(rusqlite::Error) -> StorageError {
+    move |e| StorageError::Corrupt {
+        path: path.to_owned(),
+        detail: e.to_string(),
+    }
+}
+
+/// A missing directory is named in the error, where SQLite would only say that it cannot open
+/// the file.
+fn connect(path: &str) -> Result<Connection, StorageError> {
+    if let Some(parent) = Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        && !parent.is_dir()
+    {
+        return Err(open_error(path)(rusqlite::Error::InvalidPath(
+            parent.to_path_buf(),
+        )));
+    }
+    Connection::open(path).map_err(open_error(path))
+}
+
+/// A damaged file is refused before anything writes to it. WAL lets readers work while the
+/// bot writes, and the busy timeout makes a second process wait for the lock, not fail.
+fn check_and_configure(conn: &Connection, path: &str) -> Result<(), StorageError> {
+    let check: String = conn
+        .query_row("PRAGMA quick_check", [], |row| row.get(0))
+        .map_err(corrupt(path))?;
+    if check != "ok" {
+        return Err(StorageError::Corrupt {
+            path: path.to_owned(),
+            detail: check,
+        });
+    }
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(corrupt(path))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(open_error(path))
+}
+
+/// Each migration commits together with its version, so an interrupted start leaves a file at
+/// a version it really has, and the next start goes on from there.
+fn migrate(conn: &Connection, path: &str) -> Result<(), StorageError> {
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(corrupt(path))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StorageError::TooNew {
+            path: path.to_owned(),
+            found: version,
+            known,
+        });
+    }
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        conn.execute_batch(&format!(
+            "BEGIN; {migration} PRAGMA user_version = {}; COMMIT;",
+            index + 1
+        ))
+        .map_err(open_error(path))?;
+        log::info!("storage {path}: schema migrated to version {}", index + 1);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::temp_store;
+
+    fn schema_of(conn: &Connection) -> Vec<String> {
+        let mut statement = conn
+            .prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+            .unwrap();
+        let rows = statement.query_map([], |row| row.get(0)).unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    }
+
+    /// What a new file looks like. A change here changes every user's file, so it must come
+    /// from a new migration at the end, never from an edit of one that shipped.
+    #[test]
+    fn schema() {
+        let (dir, _store) = temp_store();
+        let conn = Connection::open(dir.path().join("s.sqlite")).unwrap();
+        insta::assert_snapshot!(schema_of(&conn).join(";\n"));
+    }
+
+    /// Existing files are upgraded, not replaced: a file left at any earlier version opens,
+    /// keeps its rows and ends up with the schema of a new file.
+    #[test]
+    fn files_of_every_earlier_version_are_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let fresh = dir.path().join("fresh.sqlite");
+        Store::open(fresh.to_str().unwrap()).unwrap();
+        let expected = schema_of(&Connection::open(&fresh).unwrap());
+        for version in 0..MIGRATIONS.len() {
+            let path = dir.path().join(format!("v{version}.sqlite"));
+            let conn = Connection::open(&path).unwrap();
+            for (index, migration) in MIGRATIONS[..version].iter().enumerate() {
+                conn.execute_batch(&format!("{migration} PRAGMA user_version = {};", index + 1))
+                    .unwrap();
+            }
+            if version > 0 {
+                conn.execute(
+                    "INSERT INTO subscriptions (chat, event) VALUES ('-1', 'failure')",
+                    [],
+                )
+                .unwrap();
+            }
+            drop(conn);
+            Store::open(path.to_str().unwrap()).unwrap();
+            let conn = Connection::open(&path).unwrap();
+            let user_version: i64 = conn
+                .query_row("PRAGMA user_version", [], |row| row.get(0))
+                .unwrap();
+            assert_eq!(user_version, MIGRATIONS.len() as i64, "from {version}");
+            assert_eq!(schema_of(&conn), expected, "from {version}");
+            let rows: i64 = conn
+                .query_row("SELECT count(*) FROM subscriptions", [], |row| row.get(0))
+                .unwrap();
+            assert_eq!(rows, i64::from(version > 0), "from {version}");
+        }
+    }
+
+    #[test]
+    fn refuses_garbage_and_newer_schemas() {
+        let dir = tempfile::tempdir().unwrap();
+        let garbage = dir.path().join("garbage.sqlite");
+        std::fs::write(
+            &garbage,
+            b"this is not a database, just some text that is long enough",
+        )
+        .unwrap();
+        let err = Store::open(garbage.to_str().unwrap())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("not a usable SQLite database"), "{err}");
+
+        let newer = dir.path().join("newer.sqlite");
+        Connection::open(&newer)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
+        let err = Store::open(newer.to_str().unwrap())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("newer buildbot-telegram"), "{err}");
+
+        let err = Store::open("/nonexistent-dir/x.sqlite")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("storage.path"), "{err}");
+    }
+}
