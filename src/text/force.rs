@@ -1,0 +1,138 @@
+//! `/force` and the rebuild button: choosing a scheduler and builder, the parameters form, and
+//! what Buildbot answered. Every value shown is escaped: parameters are typed by users.
+
+use std::fmt::Write as _;
+
+use super::html::{code, escape, link};
+
+pub fn no_force_schedulers() -> String {
+    "This master has no ForceScheduler, so there is nothing /force can start.".to_owned()
+}
+
+pub fn force_choose_scheduler() -> String {
+    "Which force scheduler do you want to use?".to_owned()
+}
+
+pub fn force_choose_builder(scheduler: &str) -> String {
+    format!(
+        "Which builder do you want to build with <i>{}</i>?",
+        escape(scheduler)
+    )
+}
+
+pub fn force_unknown_builder(name: &str, known: &[&str]) -> String {
+    let names: Vec<String> = known.iter().map(|n| code(n)).collect();
+    format!(
+        "No force scheduler can build {}. Builders you can force: {}.",
+        code(name),
+        names.join(", ")
+    )
+}
+
+/// One parameter on the `/force` screen.
+pub struct FormRow<'a> {
+    pub label: &'a str,
+    pub value: &'a str,
+    pub required: bool,
+    /// Required and still empty, after a Start was refused.
+    pub missing: bool,
+}
+
+pub fn force_form(builder: &str, scheduler: &str, rows: &[FormRow<'_>]) -> String {
+    let mut out = format!(
+        "🚀 New build of <b>{}</b> with <i>{}</i>.\nThe parameters are:",
+        escape(builder),
+        escape(scheduler)
+    );
+    for row in rows {
+        let value = if row.value.is_empty() {
+            "<i>(empty)</i>".to_owned()
+        } else {
+            code(row.value)
+        };
+        let mark = match (row.missing, row.required) {
+            (true, _) => " ⚠️ required",
+            (false, true) => " (required)",
+            _ => "",
+        };
+        let _ = write!(out, "\n• {}: {value}{mark}", escape(row.label));
+    }
+    out.push_str("\nTap a parameter to change it, then Start build.");
+    out
+}
+
+pub fn force_ask_value(label: &str, current: &str, mention: Option<&str>) -> String {
+    let who = mention
+        .map(|m| format!("@{} ", escape(m)))
+        .unwrap_or_default();
+    let current = if current.is_empty() {
+        "empty".to_owned()
+    } else {
+        code(current)
+    };
+    format!(
+        "{who}Send the new value for <b>{}</b> (now {current}).",
+        escape(label)
+    )
+}
+
+pub fn force_bad_value(label: &str, problem: &str, again: bool) -> String {
+    let again = if again { " Send it again." } else { "" };
+    format!(
+        "That is not a good value for <b>{}</b>: {}.{again}",
+        escape(label),
+        escape(problem)
+    )
+}
+
+pub fn force_missing(labels: &[&str]) -> String {
+    let names: Vec<String> = labels
+        .iter()
+        .map(|l| format!("<b>{}</b>", escape(l)))
+        .collect();
+    format!("⚠️ Set {} first: the build needs it.", names.join(", "))
+}
+
+pub fn force_rejected(problems: &[(String, String)]) -> String {
+    let mut out = "⚠️ Buildbot did not start the build:".to_owned();
+    for (label, problem) in problems {
+        let _ = write!(out, "\n• <b>{}</b>: {}", escape(label), escape(problem));
+    }
+    out
+}
+
+/// The reason Buildbot records: who asked, since the build's owner is the bot's www user.
+pub fn force_reason(reason: &str, who: &str, user_id: i64) -> String {
+    let reason = reason.trim();
+    let asked = format!("forced from Telegram by {who}, id {user_id}");
+    if reason.is_empty() {
+        asked
+    } else {
+        format!("{reason} ({asked})")
+    }
+}
+
+pub fn force_requested(builder: &str, requests: &[(i64, String)]) -> String {
+    let links: Vec<String> = requests
+        .iter()
+        .map(|(id, url)| link(url, &format!("#{id}")))
+        .collect();
+    let what = if links.is_empty() {
+        String::new()
+    } else {
+        format!(": build request {}", links.join(", "))
+    };
+    format!("✅ Build of <b>{}</b> requested{what}.", escape(builder))
+}
+
+pub fn rebuild_requested(who: &str, requests: &[(i64, String)]) -> String {
+    let links: Vec<String> = requests
+        .iter()
+        .map(|(id, url)| link(url, &format!("#{id}")))
+        .collect();
+    format!(
+        "🔁 Rebuild requested by {}: build request {}.",
+        escape(who),
+        links.join(", ")
+    )
+}
