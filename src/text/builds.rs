@@ -256,4 +256,35 @@ mod tests {
             )
         );
     }
+
+    #[test]
+    fn quieter_variants() {
+        let b = builder(2, "slow", &[], true);
+        let warned = build(14, 9, Some(1), NOW - 30, Some(NOW), "warnings (2)");
+        let note = BuildNote {
+            builder: &b,
+            build: &warned,
+            url: "http://bb/#/builders/2/builds/9".into(),
+            reason: None,
+            owner: None,
+            revisions: None,
+        };
+        insta::assert_snapshot!(
+            "build_variants",
+            [
+                build_finished(
+                    &note,
+                    Some(Outcome::Warnings),
+                    &Failure {
+                        step: None,
+                        log_tail: Vec::new(),
+                        blame: Some(Vec::new()),
+                    }
+                ),
+                build_progress("slow", 9, "http://bb/#/builders/2/builds/9", None, 0, 0, 3),
+                worker_missing("w<1>", None),
+            ]
+            .join("\n\n")
+        );
+    }
 }

@@ -9,3 +9,17 @@ pub fn shutdown_button(action: &str) -> String {
         _ => "‼️ Shut down now".to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buttons() {
+        let labels: Vec<String> = ["check", "start", "stop", "now"]
+            .into_iter()
+            .map(shutdown_button)
+            .collect();
+        insta::assert_snapshot!("buttons", labels.join("\n"));
+    }
+}

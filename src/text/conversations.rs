@@ -55,3 +55,40 @@ pub fn stop_reason(who: &str, user_id: i64) -> String {
 pub fn stop_done(label: &str) -> String {
     format!("🚫 Stopping build <b>{}</b>.", escape(label))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversations() {
+        insta::assert_snapshot!(
+            "conversations",
+            [
+                nay(Some("Harry <3"), Some("force")),
+                nay(None, None),
+                conversation_not_yours("Alice <A> (@alice)", "stop"),
+                conversation_expired("force"),
+                conversation_over(),
+                cancelled(),
+            ]
+            .join("\n\n")
+        );
+    }
+
+    #[test]
+    fn stop() {
+        insta::assert_snapshot!(
+            "stop",
+            [
+                nothing_to_stop(None),
+                nothing_to_stop(Some("slow<")),
+                stop_choose(),
+                stop_confirm("slow<1> #4, running 1 min 5 s"),
+                stop_reason("Alice (@alice)", 42),
+                stop_done("slow<1> #4, running 1 min 5 s"),
+            ]
+            .join("\n\n")
+        );
+    }
+}

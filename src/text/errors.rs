@@ -49,5 +49,15 @@ mod tests {
             "master_unavailable",
             master_unavailable("cannot reach the Buildbot master at http://x/: connection failed")
         );
+        insta::assert_snapshot!(
+            "refusals",
+            [
+                anonymous_not_allowed("force"),
+                button_not_allowed("stop"),
+                stale_button(),
+                storage_failed(),
+            ]
+            .join("\n\n")
+        );
     }
 }

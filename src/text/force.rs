@@ -136,3 +136,95 @@ pub fn rebuild_requested(who: &str, requests: &[(i64, String)]) -> String {
         links.join(", ")
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REQUESTS: [(i64, &str); 2] = [
+        (5, "http://bb/#/buildrequests/5"),
+        (6, "http://bb/#/buildrequests/6"),
+    ];
+
+    fn requests(n: usize) -> Vec<(i64, String)> {
+        REQUESTS[..n]
+            .iter()
+            .map(|(id, url)| (*id, (*url).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn choosing() {
+        insta::assert_snapshot!(
+            "force_choosing",
+            [
+                no_force_schedulers(),
+                force_choose_scheduler(),
+                force_choose_builder("Force <it>"),
+                force_unknown_builder("runtest", &["runtests", "lint_*[x]"]),
+            ]
+            .join("\n\n")
+        );
+    }
+
+    #[test]
+    fn form() {
+        let rows = [
+            FormRow {
+                label: "Reason",
+                value: "",
+                required: true,
+                missing: true,
+            },
+            FormRow {
+                label: "Branch",
+                value: "main",
+                required: true,
+                missing: false,
+            },
+            FormRow {
+                label: "Clean <build>",
+                value: "false",
+                required: false,
+                missing: false,
+            },
+            FormRow {
+                label: "Comment",
+                value: "",
+                required: false,
+                missing: false,
+            },
+        ];
+        insta::assert_snapshot!(
+            "force_form",
+            [
+                force_form("runtests", "Force <it>", &rows),
+                force_ask_value("Branch", "main", Some("alice")),
+                force_ask_value("Reason", "", None),
+                force_bad_value("Retries", "it must be a whole number, like 3", true),
+                force_bad_value("Retries", "it must be a whole number, like 3", false),
+                force_missing(&["Reason", "Branch <x>"]),
+            ]
+            .join("\n\n")
+        );
+    }
+
+    #[test]
+    fn outcomes() {
+        insta::assert_snapshot!(
+            "force_outcomes",
+            [
+                force_rejected(&[
+                    ("Reason".to_owned(), "required".to_owned()),
+                    ("Retries".to_owned(), "not an <int>".to_owned()),
+                ]),
+                force_reason("  fix it ", "Alice (@alice)", 42),
+                force_reason("", "Alice (@alice)", 42),
+                force_requested("runtests", &requests(2)),
+                force_requested("runtests", &requests(0)),
+                rebuild_requested("Alice <A>", &requests(1)),
+            ]
+            .join("\n\n")
+        );
+    }
+}

@@ -79,5 +79,18 @@ mod tests {
     #[test]
     fn unknown() {
         insta::assert_snapshot!("unknown_command", unknown_command("/fly"));
+        insta::assert_snapshot!(
+            "usage_texts",
+            [
+                usage("/status [builder|all] - list status of a builder (or all builders)"),
+                no_usage_for(&["status".into(), "<foo>".into()]),
+                no_such_command("/fly<"),
+                bad_arguments(
+                    "That is too many words for /list.",
+                    "/list [all|N] builders|workers|changes - list configured builders, workers, or N recent changes"
+                ),
+            ]
+            .join("\n\n")
+        );
     }
 }

@@ -188,6 +188,28 @@ mod tests {
     }
 
     #[test]
+    fn prompts_and_empty_lists() {
+        let one: Vec<Change> = serde_json::from_value(serde_json::json!([
+            {"changeid": 1, "author": null, "comments": null, "when_timestamp": null},
+        ]))
+        .unwrap();
+        insta::assert_snapshot!(
+            "list_edges",
+            [
+                list_prompt(),
+                builders_list(&[], true),
+                builders_list(&[], false),
+                workers_list(&[], true),
+                workers_list(&[], false),
+                changes_list(&[]),
+                changes_list(&one),
+                too_many_changes(120, false, 50),
+            ]
+            .join("\n\n")
+        );
+    }
+
+    #[test]
     fn every_line_is_self_contained() {
         // the splitter relies on this: no tag may be open at a newline
         let b = builder(1, "a\nb<i>", &["x\ny"], true);

@@ -35,3 +35,26 @@ pub fn shutdown_done(outcome: &str) -> String {
 pub fn shutdown_failed(error: &str) -> String {
     format!("⚠️ That did not work: {}", escape(error))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shutdown() {
+        let why = "a clean shutdown cannot be cancelled from outside the master";
+        insta::assert_snapshot!(
+            "shutdown",
+            [
+                shutdown_menu(&[("stop", why)], true),
+                shutdown_menu(&[("check", "no <way>"), ("now", "no <way>")], false),
+                shutdown_unavailable("stop", why),
+                shutdown_confirm("start"),
+                shutdown_confirm("now"),
+                shutdown_done("The master (pid 42) is running."),
+                shutdown_failed("cannot read /m/twistd.pid: <gone>"),
+            ]
+            .join("\n\n")
+        );
+    }
+}

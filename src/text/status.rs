@@ -273,5 +273,15 @@ mod tests {
     #[test]
     fn unknown_builder() {
         insta::assert_snapshot!("no_such_builder", no_such_builder("runtest", &["runtests"]));
+        insta::assert_snapshot!(
+            "status_edges",
+            [
+                no_such_builder("zzz<", &[]),
+                no_such_builder("tests", &["runtests", "unit tests"]),
+                status(&[], false, NOW),
+                last_builds(&[], NOW),
+            ]
+            .join("\n\n")
+        );
     }
 }

@@ -80,5 +80,21 @@ mod tests {
                 notify_list(&[])
             )
         );
+        insta::assert_snapshot!(
+            "subscriptions",
+            [
+                notify_prompt(),
+                unknown_event("fail<", "started, finished, failure"),
+                muted(1_795_616_759),
+                unmuted(),
+                watch_prompt(),
+                no_running_builds(None),
+                no_running_builds(Some("slow<")),
+                watching("slow<", 4, "http://bb/#/builders/2/builds/4"),
+                already_finished("slow", 4, "http://bb/#/builders/2/builds/4", Some(2)),
+                build_gone(),
+            ]
+            .join("\n\n")
+        );
     }
 }

@@ -24,10 +24,16 @@ const GREETINGS: [&str; 16] = [
     "Namaste",
 ];
 
+/// A greeting in one of many languages, picked at random: the same word every time reads like
+/// a machine.
 pub fn greeting() -> String {
     let word = GREETINGS
         .choose(&mut rand::thread_rng())
         .unwrap_or(&"Hello");
+    greeting_with(word)
+}
+
+fn greeting_with(word: &str) -> String {
     format!("{word}! 👋")
 }
 
@@ -106,5 +112,37 @@ mod tests {
             getid_group("Harry <3", 123_456_789, "group", -12_345_678)
         );
         insta::assert_snapshot!("getid_private", getid_private(123_456_789));
+        insta::assert_snapshot!("getid_anonymous", getid_anonymous(-1_001_234_567_890));
+    }
+
+    #[test]
+    fn greetings() {
+        let all: Vec<String> = GREETINGS.iter().map(|w| greeting_with(w)).collect();
+        insta::assert_snapshot!("greetings", all.join("\n"));
+        for _ in 0..20 {
+            assert!(all.contains(&greeting()));
+        }
+    }
+
+    #[test]
+    fn small_talk() {
+        // the bot's own version changes with every release; the sentence around it must not
+        let version_free = |text: String| text.replace(env!("CARGO_PKG_VERSION"), "[version]");
+        insta::assert_snapshot!(
+            "small_talk",
+            [
+                start(
+                    &greeting_with("Hello"),
+                    "Here is what I can do:\n/hello - say hello"
+                ),
+                version_free(source("http://bb/")),
+                version_free(version(Some("4.3.0"), "http://bb/")),
+                version_free(version(None, "http://bb/")),
+                never_mind(Some("Harry <3")),
+                never_mind(None),
+                say_what(),
+            ]
+            .join("\n\n")
+        );
     }
 }
