@@ -4,6 +4,16 @@
 use super::html::{code, escape};
 use super::talk::never_mind;
 
+/// "Alice Smith (@alice)": who owns a conversation, as notices and Buildbot's build reason
+/// name them. The username is what others can mention; the full name is what they recognise.
+/// Plain text: messages escape it where they quote it.
+pub fn person(full_name: &str, username: Option<&str>) -> String {
+    match username {
+        Some(username) => format!("{full_name} (@{username})"),
+        None => full_name.to_owned(),
+    }
+}
+
 pub fn nay(first_name: Option<&str>, ended: Option<&str>) -> String {
     match ended {
         Some(command) => format!(
@@ -65,6 +75,8 @@ mod tests {
         insta::assert_snapshot!(
             "conversations",
             [
+                person("Alice Smith", Some("alice")),
+                person("Bob", None),
                 nay(Some("Harry <3"), Some("force")),
                 nay(None, None),
                 conversation_not_yours("Alice <A> (@alice)", "stop"),

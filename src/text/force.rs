@@ -137,6 +137,34 @@ pub fn rebuild_requested(who: &str, requests: &[(i64, String)]) -> String {
     )
 }
 
+// ---------------------------------------------------------------------------------------------
+// Why a value does not fit a parameter: plain text, the `problem` of [`force_bad_value`], which
+// escapes it. Each says what would fit, so the next answer can be right.
+
+pub fn field_required() -> String {
+    "it is required".to_owned()
+}
+
+pub fn field_too_long(max: usize) -> String {
+    format!("it may be at most {max} characters long")
+}
+
+pub fn field_not_a_number() -> String {
+    "it must be a whole number, like 3".to_owned()
+}
+
+pub fn field_not_yes_or_no() -> String {
+    "it must be yes or no".to_owned()
+}
+
+pub fn field_not_a_choice(choices: &[String]) -> String {
+    format!("it must be one of: {}", choices.join(", "))
+}
+
+pub fn field_fixed() -> String {
+    "it cannot be changed".to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,6 +253,22 @@ mod tests {
                 rebuild_requested("Alice <A>", &requests(1)),
             ]
             .join("\n\n")
+        );
+    }
+
+    #[test]
+    fn field_problems() {
+        insta::assert_snapshot!(
+            "field_problems",
+            [
+                field_required(),
+                field_too_long(5),
+                field_not_a_number(),
+                field_not_yes_or_no(),
+                field_not_a_choice(&["debug".to_owned(), "release".to_owned()]),
+                field_fixed(),
+            ]
+            .join("\n")
         );
     }
 }

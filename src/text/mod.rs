@@ -5,6 +5,10 @@
 //! Every line produced here is self-contained (no tag spans a newline), so the delivery layer
 //! may split a long message at any newline without breaking the markup.
 //!
+//! A few texts are plain, not HTML, and say so: button labels (Telegram does not parse them),
+//! and the parts another text quotes (a reason for bad arguments, a parameter's problem, what
+//! the master control answered), which that text escapes once.
+//!
 //! The texts are grouped by what the user is doing, one file each, so a change of wording
 //! is found in one place and reviewed with its snapshot next to it. Callers see one flat
 //! `text::` namespace; which file a text lives in is not their concern.
@@ -13,15 +17,15 @@
 //! - `results`: a build result as emoji and word.
 //! - `time`: "5 minutes", "3 min 5 s", UTC dates.
 //! - `talk`: greetings, `/start`, `/getid`, `/source`, `/version`.
-//! - `help`: `/help`, `/commands`, unknown commands and bad arguments.
+//! - `help`: `/help`, `/commands`, every command's usage, unknown commands, bad arguments.
 //! - `errors`: access denials, stale buttons, master and storage failures.
 //! - `lists`: `/list` of builders, workers and changes.
 //! - `status`: `/status` and `/last`.
 //! - `builds`: notifications about builds and workers.
 //! - `subscriptions`: `/notify`, `/mute`, `/unmute`, `/watch`.
-//! - `conversations`: `/nay`, conversation ownership and expiry, `/stop`.
-//! - `force`: `/force` and rebuilds.
-//! - `shutdown`: `/shutdown`.
+//! - `conversations`: `/nay`, who owns a conversation, expiry, `/stop`.
+//! - `force`: `/force`, its parameters' problems, and rebuilds.
+//! - `shutdown`: `/shutdown`, and what reaching the master process says.
 //! - `buttons`: the labels of inline buttons, which are plain text.
 
 mod builds;
