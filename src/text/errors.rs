@@ -1,0 +1,63 @@
+//! What the bot says when it will not or cannot do what was asked: not allowed, a button that
+//! is no longer valid, or trouble with the master or its own storage. Each says what to do next.
+
+use super::html::{code, escape};
+
+pub fn not_allowed(command: &str, user_id: i64, dangerous: bool) -> String {
+    let group_key = if dangerous { "\"!\"" } else { "\"\"" };
+    format!(
+        "⛔ Sorry, you are not allowed to use /{command}.\nTo allow it, the bot's admin adds your user id {} to the <code>[authz]</code> key <code>\"{command}\"</code> (or <code>{group_key}</code>) in the settings.",
+        code(&user_id.to_string())
+    )
+}
+
+pub fn anonymous_not_allowed(command: &str) -> String {
+    format!(
+        "⛔ You are posting as the group or as a channel, so I cannot tell who you are, and /{command} needs that. Post as yourself to use it."
+    )
+}
+
+pub fn button_not_allowed(command: &str) -> String {
+    format!("⛔ Sorry, you are not allowed to use /{command}.")
+}
+
+pub fn storage_failed() -> String {
+    "⚠️ Something went wrong with my storage; the bot's admin will find the details in its log."
+        .to_owned()
+}
+
+pub fn stale_button() -> String {
+    "Sorry, this button is no longer valid. Send the command again.".to_owned()
+}
+
+pub fn master_unavailable(error: &str) -> String {
+    format!(
+        "⚠️ I could not get an answer from the Buildbot master: {}\nTry again in a moment; if it keeps happening, tell the bot's admin.",
+        escape(error)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_and_errors() {
+        insta::assert_snapshot!("not_allowed_dangerous", not_allowed("force", 123_456, true));
+        insta::assert_snapshot!("not_allowed_harmless", not_allowed("status", 42, false));
+        insta::assert_snapshot!(
+            "master_unavailable",
+            master_unavailable("cannot reach the Buildbot master at http://x/: connection failed")
+        );
+        insta::assert_snapshot!(
+            "refusals",
+            [
+                anonymous_not_allowed("force"),
+                button_not_allowed("stop"),
+                stale_button(),
+                storage_failed(),
+            ]
+            .join("\n\n")
+        );
+    }
+}
