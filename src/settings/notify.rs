@@ -1,0 +1,215 @@
+//! `[notify]`: who hears about builds, which builds, and how. Lists may come from a file or as
+//! comma-separated environment variables, so every item is checked here whatever its source.
+
+use crate::event::Event;
+
+use super::SettingsError;
+use super::raw::RawNotify;
+use super::values::in_range;
+
+#[derive(Debug, Clone)]
+pub struct NotifySettings {
+    /// One message per build, edited as it progresses and turned into the result.
+    pub live: bool,
+    /// Forum topics by builder name or "tag:<tag>": where a supergroup's notifications go.
+    pub routes: Vec<(String, i32)>,
+    /// Every day from the first to the second minute of the day (UTC), notifications arrive
+    /// without a sound.
+    pub quiet_hours: Option<(u32, u32)>,
+    /// Lines of the failing step's log shown in failure messages (0: none).
+    pub log_tail_lines: usize,
+    pub chat_ids: Vec<ChatTarget>,
+    pub events: Vec<Event>,
+    pub tags: Vec<String>,
+    pub show_blame_list: bool,
+    pub use_revisions: bool,
+}
+
+/// A chat that gets notifications: a numeric id, or a public channel's `@username`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatTarget {
+    Id(i64),
+    Channel(String),
+}
+
+pub(super) fn validate_notify(raw: RawNotify) -> Result<NotifySettings, SettingsError> {
+    let chat_ids = raw
+        .chat_ids
+        .iter()
+        .map(parse_chat_target)
+        .collect::<Result<Vec<_>, _>>()?;
+    let events = parse_events(&raw.events)?;
+    let tags = raw
+        .tags
+        .iter()
+        .map(|t| {
+            t.as_str()
+                .map_or_else(|| t.to_string(), str::to_owned)
+                .trim()
+                .to_owned()
+        })
+        .filter(|t| !t.is_empty())
+        .collect();
+    let log_tail_lines = in_range("notify.log_tail_lines", raw.log_tail_lines, 0, 100)? as usize;
+    let quiet_hours = parse_quiet_hours(&raw.quiet_hours)?;
+    let routes = parse_routes(&raw.routes)?;
+    Ok(NotifySettings {
+        live: raw.live,
+        routes,
+        quiet_hours,
+        log_tail_lines,
+        chat_ids,
+        events,
+        tags,
+        show_blame_list: raw.show_blame_list,
+        use_revisions: raw.use_revisions,
+    })
+}
+
+/// Each event once, in the order given.
+fn parse_events(values: &[serde_json::Value]) -> Result<Vec<Event>, SettingsError> {
+    let mut events = Vec::new();
+    for value in values {
+        let name = value
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_owned);
+        let event = name.trim().parse::<Event>().map_err(|_| {
+            SettingsError::invalid("notify.events", format!("{name:?}"), Event::allowed_list())
+        })?;
+        if !events.contains(&event) {
+            events.push(event);
+        }
+    }
+    Ok(events)
+}
+
+fn parse_routes(
+    table: &std::collections::BTreeMap<String, serde_json::Value>,
+) -> Result<Vec<(String, i32)>, SettingsError> {
+    let mut routes = Vec::new();
+    for (key, value) in table {
+        let thread = value
+            .as_i64()
+            .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
+            .and_then(|t| i32::try_from(t).ok())
+            .filter(|t| *t > 0)
+            .ok_or_else(|| {
+                SettingsError::invalid(
+                    format!("notify.routes.{key:?}"),
+                    value,
+                    "the message_thread_id of a forum topic (a positive number)",
+                )
+            })?;
+        routes.push((key.trim().to_owned(), thread));
+    }
+    Ok(routes)
+}
+
+/// "22:00-07:00" → minutes of the day (UTC); empty → none.
+fn parse_quiet_hours(text: &str) -> Result<Option<(u32, u32)>, SettingsError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let minute = |hhmm: &str| -> Option<u32> {
+        let (h, m) = hhmm.trim().split_once(':')?;
+        let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+        (h < 24 && m < 60).then_some(h * 60 + m)
+    };
+    text.split_once('-')
+        .and_then(|(from, to)| Some((minute(from)?, minute(to)?)))
+        .filter(|(from, to)| from != to)
+        .map(Some)
+        .ok_or_else(|| {
+            SettingsError::invalid(
+                "notify.quiet_hours",
+                format!("{text:?}"),
+                "empty, or HH:MM-HH:MM in UTC, e.g. 22:00-07:00",
+            )
+        })
+}
+
+fn parse_chat_target(value: &serde_json::Value) -> Result<ChatTarget, SettingsError> {
+    let bad = || {
+        SettingsError::invalid(
+            "notify.chat_ids",
+            value,
+            "numeric chat ids (groups are negative) or \"@channelusername\"; send /getid to the bot to learn an id",
+        )
+    };
+    match value {
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .filter(|id| *id != 0)
+            .map(ChatTarget::Id)
+            .ok_or_else(bad),
+        serde_json::Value::String(s) => {
+            let s = s.trim();
+            if let Some(name) = s.strip_prefix('@') {
+                let ok =
+                    name.len() >= 5 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                ok.then(|| ChatTarget::Channel(s.to_owned()))
+                    .ok_or_else(bad)
+            } else {
+                s.parse::<i64>()
+                    .ok()
+                    .filter(|id| *id != 0)
+                    .map(ChatTarget::Id)
+                    .ok_or_else(bad)
+            }
+        }
+        _ => Err(bad()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{error_text, load_toml, with_token};
+
+    #[test]
+    fn unknown_event_lists_the_valid_ones() {
+        let err = error_text(&with_token(
+            "[notify]\nevents = [\"started\", \"explode\"]\n",
+        ));
+        assert!(err.contains("notify.events"), "{err}");
+        assert!(err.contains("explode"), "{err}");
+        assert!(err.contains("started, finished, success"), "{err}");
+    }
+
+    #[test]
+    fn bad_chat_id_is_rejected() {
+        let err = error_text(&with_token("[notify]\nchat_ids = [\"general\"]\n"));
+        assert!(
+            err.contains("notify.chat_ids") && err.contains("general"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn routes() {
+        let s = load_toml(&with_token(
+            "[notify.routes]\nquick = 11\n\"tag:slow\" = 12\n",
+        ))
+        .unwrap();
+        assert_eq!(
+            s.notify.routes,
+            vec![("quick".to_owned(), 11), ("tag:slow".to_owned(), 12)]
+        );
+        let err = error_text(&with_token("[notify.routes]\nquick = \"general\"\n"));
+        assert!(
+            err.contains("notify.routes") && err.contains("message_thread_id"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn quiet_hours() {
+        let s = load_toml(&with_token("[notify]\nquiet_hours = \"22:00-07:30\"\n")).unwrap();
+        assert_eq!(s.notify.quiet_hours, Some((22 * 60, 7 * 60 + 30)));
+        let err = error_text(&with_token("[notify]\nquiet_hours = \"late\"\n"));
+        assert!(
+            err.contains("notify.quiet_hours") && err.contains("22:00-07:00"),
+            "{err}"
+        );
+    }
+}
