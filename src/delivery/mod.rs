@@ -11,7 +11,8 @@ pub mod outbox;
 use std::sync::Arc;
 use std::time::Duration;
 
-use limits::{Limiter, Limits, Priority};
+use crate::settings::Limits;
+use limits::{Limiter, Priority};
 
 use teloxide::ApiError;
 use teloxide::RequestError;

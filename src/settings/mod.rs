@@ -30,7 +30,7 @@ pub use buildbot::{BuildbotSettings, Credentials, MasterControlSettings};
 pub use error::{SettingsError, env_name};
 pub use notify::{ChatTarget, NotifySettings};
 pub use storage::StorageSettings;
-pub use telegram::{TelegramSettings, WebhookSettings};
+pub use telegram::{Limits, TelegramSettings, WebhookSettings};
 
 use error::explain_config_error;
 use raw::Raw;

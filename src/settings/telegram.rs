@@ -11,7 +11,26 @@ use super::SettingsError;
 use super::error::env_name;
 use super::raw::{RawLimits, RawTelegram, RawWebhook};
 use super::values::{in_range, parse_http_url};
-use crate::delivery::limits::Limits;
+
+/// `[telegram.limits]`: how many messages Telegram takes before it answers 429. The settings
+/// own the numbers because the admin sets them; `delivery` keeps the bot inside them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub overall_per_second: u32,
+    pub chat_per_second: u32,
+    pub group_per_minute: u32,
+}
+
+/// Telegram's published limits, for code that runs without settings (tests, benchmarks).
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            overall_per_second: 30,
+            chat_per_second: 1,
+            group_per_minute: 20,
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct TelegramSettings {
