@@ -13,9 +13,8 @@ pub struct NotifySettings {
     pub live: bool,
     /// Forum topics by builder name or "tag:<tag>": where a supergroup's notifications go.
     pub routes: Vec<(String, i32)>,
-    /// Every day from the first to the second minute of the day (UTC), notifications arrive
-    /// without a sound.
-    pub quiet_hours: Option<(u32, u32)>,
+    /// When notifications arrive without a sound.
+    pub quiet_hours: Option<QuietHours>,
     /// Lines of the failing step's log shown in failure messages (0: none).
     pub log_tail_lines: usize,
     pub chat_ids: Vec<ChatTarget>,
@@ -30,6 +29,27 @@ pub struct NotifySettings {
 pub enum ChatTarget {
     Id(i64),
     Channel(String),
+}
+
+/// `notify.quiet_hours`: every day from `from` to `until` (minutes of the day, UTC),
+/// notifications arrive without a sound. Read once at start, so the outbox only compares
+/// numbers for each message it sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuietHours {
+    pub from: u32,
+    pub until: u32,
+}
+
+impl QuietHours {
+    /// Is `epoch` inside the window? A window may wrap midnight (22:00-07:00).
+    pub fn contains(&self, epoch: i64) -> bool {
+        let minute = u32::try_from(epoch.rem_euclid(86_400) / 60).unwrap_or(0);
+        if self.from < self.until {
+            (self.from..self.until).contains(&minute)
+        } else {
+            minute >= self.from || minute < self.until
+        }
+    }
 }
 
 pub(super) fn validate_notify(raw: RawNotify) -> Result<NotifySettings, SettingsError> {
@@ -106,7 +126,7 @@ fn parse_routes(
 }
 
 /// "22:00-07:00" → minutes of the day (UTC); empty → none.
-fn parse_quiet_hours(text: &str) -> Result<Option<(u32, u32)>, SettingsError> {
+fn parse_quiet_hours(text: &str) -> Result<Option<QuietHours>, SettingsError> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);
@@ -119,7 +139,7 @@ fn parse_quiet_hours(text: &str) -> Result<Option<(u32, u32)>, SettingsError> {
     text.split_once('-')
         .and_then(|(from, to)| Some((minute(from)?, minute(to)?)))
         .filter(|(from, to)| from != to)
-        .map(Some)
+        .map(|(from, until)| Some(QuietHours { from, until }))
         .ok_or_else(|| {
             SettingsError::invalid(
                 "notify.quiet_hours",
@@ -165,6 +185,7 @@ fn parse_chat_target(value: &serde_json::Value) -> Result<ChatTarget, SettingsEr
 #[cfg(test)]
 mod tests {
     use super::super::testing::{error_text, load_toml, with_token};
+    use super::*;
 
     #[test]
     fn unknown_event_lists_the_valid_ones() {
@@ -205,11 +226,30 @@ mod tests {
     #[test]
     fn quiet_hours() {
         let s = load_toml(&with_token("[notify]\nquiet_hours = \"22:00-07:30\"\n")).unwrap();
-        assert_eq!(s.notify.quiet_hours, Some((22 * 60, 7 * 60 + 30)));
+        assert_eq!(
+            s.notify.quiet_hours,
+            Some(QuietHours {
+                from: 22 * 60,
+                until: 7 * 60 + 30
+            })
+        );
         let err = error_text(&with_token("[notify]\nquiet_hours = \"late\"\n"));
         assert!(
             err.contains("notify.quiet_hours") && err.contains("22:00-07:00"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn quiet_hours_wrap_midnight() {
+        let at = |h: i64, m: i64| 1_795_564_800 + h * 3600 + m * 60; // a midnight UTC
+        let window = |from: u32, until: u32| Some(QuietHours { from, until });
+        let quiet = |w: Option<QuietHours>, epoch: i64| w.is_some_and(|w| w.contains(epoch));
+        let night = window(22 * 60, 7 * 60);
+        assert!(quiet(night, at(23, 0)) && quiet(night, at(3, 0)));
+        assert!(!quiet(night, at(7, 0)) && !quiet(night, at(12, 0)));
+        let lunch = window(12 * 60, 13 * 60);
+        assert!(quiet(lunch, at(12, 30)) && !quiet(lunch, at(13, 0)));
+        assert!(!quiet(None, at(3, 0)));
     }
 }
