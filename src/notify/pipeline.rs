@@ -517,17 +517,7 @@ impl Notifier {
 
     /// `[notify.routes]`: in a forum supergroup, a builder's notifications go to its topic.
     fn routed(&self, chats: &BTreeSet<Chat>, builder: &Builder) -> BTreeSet<Chat> {
-        let routes = &self.settings.routes;
-        let thread = routes
-            .iter()
-            .find(|(key, _)| *key == builder.name)
-            .or_else(|| {
-                routes.iter().find(|(key, _)| {
-                    key.strip_prefix("tag:")
-                        .is_some_and(|tag| builder.tags.iter().any(|t| t == tag))
-                })
-            })
-            .map(|(_, thread)| *thread);
+        let thread = self.settings.topic_for(&builder.name, &builder.tags);
         chats
             .iter()
             .map(|chat| match (chat, thread) {

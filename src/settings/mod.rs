@@ -28,7 +28,7 @@ mod values;
 
 pub use buildbot::{BuildbotSettings, Credentials, MasterControlSettings};
 pub use error::{SettingsError, env_name};
-pub use notify::{ChatTarget, NotifySettings, QuietHours};
+pub use notify::{ChatTarget, NotifySettings, QuietHours, Route, RouteTarget};
 pub use storage::StorageSettings;
 pub use telegram::{Limits, TelegramSettings, WebhookSettings};
 

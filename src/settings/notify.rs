@@ -11,8 +11,8 @@ use super::values::in_range;
 pub struct NotifySettings {
     /// One message per build, edited as it progresses and turned into the result.
     pub live: bool,
-    /// Forum topics by builder name or "tag:<tag>": where a supergroup's notifications go.
-    pub routes: Vec<(String, i32)>,
+    /// `[notify.routes]`, in key order: where a forum supergroup's notifications go.
+    pub routes: Vec<Route>,
     /// When notifications arrive without a sound.
     pub quiet_hours: Option<QuietHours>,
     /// Lines of the failing step's log shown in failure messages (0: none).
@@ -29,6 +29,37 @@ pub struct NotifySettings {
 pub enum ChatTarget {
     Id(i64),
     Channel(String),
+}
+
+/// One line of `[notify.routes]`: a builder's notifications go to forum topic `thread`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub target: RouteTarget,
+    pub thread: i32,
+}
+
+/// A route's key: a builder's name, or `tag:NAME` for every builder carrying that tag. Told
+/// apart once at start, so routing a build does not look at the key's text again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteTarget {
+    Builder(String),
+    Tag(String),
+}
+
+impl NotifySettings {
+    /// The forum topic for a builder's notifications. A route naming the builder wins over its
+    /// tags, because it is the more specific wish; among tag routes the first in key order wins.
+    pub fn topic_for(&self, builder: &str, tags: &[String]) -> Option<i32> {
+        let named =
+            |route: &&Route| matches!(&route.target, RouteTarget::Builder(name) if name == builder);
+        let tagged =
+            |route: &&Route| matches!(&route.target, RouteTarget::Tag(tag) if tags.contains(tag));
+        self.routes
+            .iter()
+            .find(named)
+            .or_else(|| self.routes.iter().find(tagged))
+            .map(|route| route.thread)
+    }
 }
 
 /// `notify.quiet_hours`: every day from `from` to `until` (minutes of the day, UTC),
@@ -105,7 +136,7 @@ fn parse_events(values: &[serde_json::Value]) -> Result<Vec<Event>, SettingsErro
 
 fn parse_routes(
     table: &std::collections::BTreeMap<String, serde_json::Value>,
-) -> Result<Vec<(String, i32)>, SettingsError> {
+) -> Result<Vec<Route>, SettingsError> {
     let mut routes = Vec::new();
     for (key, value) in table {
         let thread = value
@@ -120,9 +151,24 @@ fn parse_routes(
                     "the message_thread_id of a forum topic (a positive number)",
                 )
             })?;
-        routes.push((key.trim().to_owned(), thread));
+        let target = route_target(key)?;
+        routes.push(Route { target, thread });
     }
     Ok(routes)
+}
+
+/// `quick` → that builder; `tag:slow` → every builder tagged `slow`.
+fn route_target(key: &str) -> Result<RouteTarget, SettingsError> {
+    let name = key.trim();
+    match name.strip_prefix("tag:").map(str::trim) {
+        None => Ok(RouteTarget::Builder(name.to_owned())),
+        Some("") => Err(SettingsError::invalid(
+            format!("notify.routes.{key:?}"),
+            format!("{key:?}"),
+            "a builder name, or tag: followed by a builder tag, e.g. \"tag:slow\" = 12",
+        )),
+        Some(tag) => Ok(RouteTarget::Tag(tag.to_owned())),
+    }
 }
 
 /// "22:00-07:00" → minutes of the day (UTC); empty → none.
@@ -214,11 +260,28 @@ mod tests {
         .unwrap();
         assert_eq!(
             s.notify.routes,
-            vec![("quick".to_owned(), 11), ("tag:slow".to_owned(), 12)]
+            vec![
+                Route {
+                    target: RouteTarget::Builder("quick".to_owned()),
+                    thread: 11
+                },
+                Route {
+                    target: RouteTarget::Tag("slow".to_owned()),
+                    thread: 12
+                }
+            ]
         );
         let err = error_text(&with_token("[notify.routes]\nquick = \"general\"\n"));
         assert!(
             err.contains("notify.routes") && err.contains("message_thread_id"),
+            "{err}"
+        );
+        let err = error_text(&with_token(
+            "[notify.routes]
+\"tag:\" = 12\n",
+        ));
+        assert!(
+            err.contains("notify.routes.\"tag:\"") && err.contains("tag:slow"),
             "{err}"
         );
     }
@@ -251,5 +314,25 @@ mod tests {
         let lunch = window(12 * 60, 13 * 60);
         assert!(quiet(lunch, at(12, 30)) && !quiet(lunch, at(13, 0)));
         assert!(!quiet(None, at(3, 0)));
+    }
+
+    fn notify(toml: &str) -> NotifySettings {
+        load_toml(&with_token(toml)).unwrap().notify
+    }
+
+    fn tags(names: &[&str]) -> Vec<String> {
+        names.iter().map(|&n| n.to_owned()).collect()
+    }
+
+    #[test]
+    fn topic_for_prefers_the_builder_then_the_first_tag() {
+        // "tag:aa" sorts before "zz": the builder's own route still wins
+        let n = notify("[notify.routes]\n\"tag:aa\" = 11\nzz = 12\n\"tag:bb\" = 13\n");
+        assert_eq!(n.topic_for("zz", &tags(&["aa"])), Some(12));
+        assert_eq!(n.topic_for("other", &tags(&["bb", "aa"])), Some(11));
+        assert_eq!(n.topic_for("other", &tags(&["bb"])), Some(13));
+        assert_eq!(n.topic_for("other", &tags(&["cc"])), None);
+        assert_eq!(n.topic_for("aa", &[]), None);
+        assert_eq!(notify("").topic_for("zz", &tags(&["aa"])), None);
     }
 }
