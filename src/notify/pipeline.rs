@@ -207,7 +207,7 @@ impl Notifier {
 
     /// `[notify].tags`: with tags set, only builders carrying one of them are reported.
     fn reported(&self, builder: &Builder) -> bool {
-        self.settings.tags.is_empty() || builder.tags.iter().any(|t| self.settings.tags.contains(t))
+        self.settings.shows(&builder.tags)
     }
 
     /// Chats subscribed to any of `events`.

@@ -60,6 +60,12 @@ impl NotifySettings {
             .or_else(|| self.routes.iter().find(tagged))
             .map(|route| route.thread)
     }
+
+    /// `[notify].tags`: with tags set, only builders carrying one of them exist for the bot
+    /// (listed, reported); with none set, every builder does.
+    pub fn shows(&self, tags: &[String]) -> bool {
+        self.tags.is_empty() || tags.iter().any(|t| self.tags.contains(t))
+    }
 }
 
 /// `notify.quiet_hours`: every day from `from` to `until` (minutes of the day, UTC),
@@ -334,5 +340,14 @@ mod tests {
         assert_eq!(n.topic_for("other", &tags(&["cc"])), None);
         assert_eq!(n.topic_for("aa", &[]), None);
         assert_eq!(notify("").topic_for("zz", &tags(&["aa"])), None);
+    }
+
+    #[test]
+    fn shows_every_builder_without_tags_and_only_tagged_ones_with() {
+        let all = notify("");
+        assert!(all.shows(&[]) && all.shows(&tags(&["x"])));
+        let some = notify("[notify]\ntags = [\"slow\", \"nightly\"]\n");
+        assert!(some.shows(&tags(&["fast", "nightly"])));
+        assert!(!some.shows(&tags(&["fast"])) && !some.shows(&[]));
     }
 }
