@@ -2,11 +2,11 @@
 //! `BBTG_*` environment variables, merged by the `config` crate and checked once at start.
 //!
 //! Everything that can be wrong with a setting is found here, before the bot talks to anybody,
-//! and reported with the key, the bad value, what is allowed and the environment variable that
-//! sets it: an admin should never have to read a stack trace or a log to learn that a key was
-//! misspelt.
+//! and reported with the key, the bad value (unless it is a secret) and what is allowed, and a
+//! required value that is missing with the environment variable that sets it: an admin should
+//! never have to read a stack trace or a log to learn that a key was misspelt.
 //!
-//! The sources are read into [`raw`] shapes that hold the values exactly as written; each
+//! The sources are read into the `raw` shapes that hold the values exactly as written; each
 //! section's `validate_*` turns its raw shape into the type the rest of the bot uses, in which
 //! every value has been checked and normalised and text that means something (a chat, a route,
 //! a time window) has become a type. Nothing past start-up parses a setting again or meets a
