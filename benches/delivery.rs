@@ -17,9 +17,9 @@ mod fake_telegram;
 
 use std::time::{Duration, Instant};
 
-use buildbot_telegram::delivery::limits::Limits;
 use buildbot_telegram::delivery::outbox::Outbox;
 use buildbot_telegram::delivery::{Delivery, Notification, Outgoing};
+use buildbot_telegram::settings::Limits;
 use buildbot_telegram::storage::{Chat, Store};
 use fake_telegram::{FakeTelegram, TOKEN};
 use teloxide::Bot;

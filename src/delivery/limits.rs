@@ -17,23 +17,7 @@ use std::time::Duration;
 use teloxide::types::Recipient;
 use tokio::time::Instant;
 
-/// What the windows allow; `[telegram.limits]` in the settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    pub overall_per_second: u32,
-    pub chat_per_second: u32,
-    pub group_per_minute: u32,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            overall_per_second: 30,
-            chat_per_second: 1,
-            group_per_minute: 20,
-        }
-    }
-}
+use crate::settings::Limits;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Priority {

@@ -14,7 +14,8 @@ pub use actions::{Action, Notification};
 use std::sync::Arc;
 use std::time::Duration;
 
-use limits::{Limiter, Limits, Priority};
+use crate::settings::Limits;
+use limits::{Limiter, Priority};
 
 use teloxide::ApiError;
 use teloxide::RequestError;

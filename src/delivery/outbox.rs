@@ -24,6 +24,7 @@ use tokio::sync::{Notify, Semaphore};
 use super::Delivery;
 use super::actions::{self, Notification};
 use crate::clock::now;
+use crate::settings::QuietHours;
 use crate::storage::{Chat, OutboxRow, StorageError, Store};
 
 /// Messages in flight at once (to different chats).
@@ -105,7 +106,7 @@ impl Outbox {
         store: Store,
         delivery: Delivery,
         give_up_after: Duration,
-        quiet_hours: Option<(u32, u32)>,
+        quiet_hours: Option<QuietHours>,
     ) -> Outbox {
         let wake = Arc::new(Notify::new());
         let in_flight = Arc::new(AtomicUsize::new(0));
@@ -186,20 +187,7 @@ struct Worker {
     wake: Arc<Notify>,
     in_flight: Arc<AtomicUsize>,
     stopping: Arc<AtomicBool>,
-    quiet_hours: Option<(u32, u32)>,
-}
-
-/// Is `epoch` inside the daily window `from`..`to` (minutes of the day, UTC; may wrap midnight)?
-pub fn in_quiet_hours(window: Option<(u32, u32)>, epoch: i64) -> bool {
-    let Some((from, to)) = window else {
-        return false;
-    };
-    let minute = u32::try_from(epoch.rem_euclid(86_400) / 60).unwrap_or(0);
-    if from < to {
-        (from..to).contains(&minute)
-    } else {
-        minute >= from || minute < to
-    }
+    quiet_hours: Option<QuietHours>,
 }
 
 impl Worker {
@@ -258,7 +246,7 @@ impl Worker {
                 .ok()
                 .flatten()
                 .is_some();
-            let silent = muted || in_quiet_hours(self.quiet_hours, now());
+            let silent = muted || self.quiet_hours.is_some_and(|w| w.contains(now()));
             let error = match self
                 .delivery
                 .send_bulk(
@@ -361,21 +349,5 @@ impl Worker {
     async fn forget_chat(&self, chat: &Chat) -> Result<(), StorageError> {
         self.store.remove_chat(chat).await?;
         self.store.outbox_drop_chat(chat).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quiet_hours_wrap_midnight() {
-        let at = |h: i64, m: i64| 1_795_564_800 + h * 3600 + m * 60; // a midnight UTC
-        let night = Some((22 * 60, 7 * 60));
-        assert!(in_quiet_hours(night, at(23, 0)) && in_quiet_hours(night, at(3, 0)));
-        assert!(!in_quiet_hours(night, at(7, 0)) && !in_quiet_hours(night, at(12, 0)));
-        let lunch = Some((12 * 60, 13 * 60));
-        assert!(in_quiet_hours(lunch, at(12, 30)) && !in_quiet_hours(lunch, at(13, 0)));
-        assert!(!in_quiet_hours(None, at(3, 0)));
     }
 }

@@ -205,7 +205,7 @@ impl Notifier {
 
     /// `[notify].tags`: with tags set, only builders carrying one of them are reported.
     fn reported(&self, builder: &Builder) -> bool {
-        self.settings.tags.is_empty() || builder.tags.iter().any(|t| self.settings.tags.contains(t))
+        self.settings.shows(&builder.tags)
     }
 
     /// Chats subscribed to any of `events`.
@@ -500,17 +500,7 @@ impl Notifier {
 
     /// `[notify.routes]`: in a forum supergroup, a builder's notifications go to its topic.
     fn routed(&self, chats: &BTreeSet<Chat>, builder: &Builder) -> BTreeSet<Chat> {
-        let routes = &self.settings.routes;
-        let thread = routes
-            .iter()
-            .find(|(key, _)| *key == builder.name)
-            .or_else(|| {
-                routes.iter().find(|(key, _)| {
-                    key.strip_prefix("tag:")
-                        .is_some_and(|tag| builder.tags.iter().any(|t| t == tag))
-                })
-            })
-            .map(|(_, thread)| *thread);
+        let thread = self.settings.topic_for(&builder.name, &builder.tags);
         chats
             .iter()
             .map(|chat| match (chat, thread) {

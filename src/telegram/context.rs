@@ -28,8 +28,7 @@ impl Context {
 
     /// `[notify].tags`: with tags set, only builders carrying one of them exist for the bot.
     pub fn shows(&self, builder: &Builder) -> bool {
-        let tags = &self.settings.notify.tags;
-        tags.is_empty() || builder.tags.iter().any(|t| tags.contains(t))
+        self.settings.notify.shows(&builder.tags)
     }
 
     /// Answers a user's message. In groups the answer quotes the command, so that everyone

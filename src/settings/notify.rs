@@ -1,0 +1,353 @@
+//! `[notify]`: who hears about builds, which builds, and how. Lists may come from a file or as
+//! comma-separated environment variables, so every item is checked here whatever its source.
+
+use crate::event::Event;
+
+use super::SettingsError;
+use super::raw::RawNotify;
+use super::values::in_range;
+
+#[derive(Debug, Clone)]
+pub struct NotifySettings {
+    /// One message per build, edited as it progresses and turned into the result.
+    pub live: bool,
+    /// `[notify.routes]`, in key order: where a forum supergroup's notifications go.
+    pub routes: Vec<Route>,
+    /// When notifications arrive without a sound.
+    pub quiet_hours: Option<QuietHours>,
+    /// Lines of the failing step's log shown in failure messages (0: none).
+    pub log_tail_lines: usize,
+    pub chat_ids: Vec<ChatTarget>,
+    pub events: Vec<Event>,
+    pub tags: Vec<String>,
+    pub show_blame_list: bool,
+    pub use_revisions: bool,
+}
+
+/// A chat that gets notifications: a numeric id, or a public channel's `@username`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatTarget {
+    Id(i64),
+    Channel(String),
+}
+
+/// One line of `[notify.routes]`: a builder's notifications go to forum topic `thread`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub target: RouteTarget,
+    pub thread: i32,
+}
+
+/// A route's key: a builder's name, or `tag:NAME` for every builder carrying that tag. Told
+/// apart once at start, so routing a build does not look at the key's text again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteTarget {
+    Builder(String),
+    Tag(String),
+}
+
+impl NotifySettings {
+    /// The forum topic for a builder's notifications. A route naming the builder wins over its
+    /// tags, because it is the more specific wish; among tag routes the first in key order wins.
+    pub fn topic_for(&self, builder: &str, tags: &[String]) -> Option<i32> {
+        let named =
+            |route: &&Route| matches!(&route.target, RouteTarget::Builder(name) if name == builder);
+        let tagged =
+            |route: &&Route| matches!(&route.target, RouteTarget::Tag(tag) if tags.contains(tag));
+        self.routes
+            .iter()
+            .find(named)
+            .or_else(|| self.routes.iter().find(tagged))
+            .map(|route| route.thread)
+    }
+
+    /// `[notify].tags`: with tags set, only builders carrying one of them exist for the bot
+    /// (listed, reported); with none set, every builder does.
+    pub fn shows(&self, tags: &[String]) -> bool {
+        self.tags.is_empty() || tags.iter().any(|t| self.tags.contains(t))
+    }
+}
+
+/// `notify.quiet_hours`: every day from `from` to `until` (minutes of the day, UTC),
+/// notifications arrive without a sound. Read once at start, so the outbox only compares
+/// numbers for each message it sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuietHours {
+    pub from: u32,
+    pub until: u32,
+}
+
+impl QuietHours {
+    /// Is `epoch` inside the window? A window may wrap midnight (22:00-07:00).
+    pub fn contains(&self, epoch: i64) -> bool {
+        let minute = u32::try_from(epoch.rem_euclid(86_400) / 60).unwrap_or(0);
+        if self.from < self.until {
+            (self.from..self.until).contains(&minute)
+        } else {
+            minute >= self.from || minute < self.until
+        }
+    }
+}
+
+pub(super) fn validate_notify(raw: RawNotify) -> Result<NotifySettings, SettingsError> {
+    let chat_ids = raw
+        .chat_ids
+        .iter()
+        .map(parse_chat_target)
+        .collect::<Result<Vec<_>, _>>()?;
+    let events = parse_events(&raw.events)?;
+    let tags = raw
+        .tags
+        .iter()
+        .map(|t| {
+            t.as_str()
+                .map_or_else(|| t.to_string(), str::to_owned)
+                .trim()
+                .to_owned()
+        })
+        .filter(|t| !t.is_empty())
+        .collect();
+    let log_tail_lines = in_range("notify.log_tail_lines", raw.log_tail_lines, 0, 100)? as usize;
+    let quiet_hours = parse_quiet_hours(&raw.quiet_hours)?;
+    let routes = parse_routes(&raw.routes)?;
+    Ok(NotifySettings {
+        live: raw.live,
+        routes,
+        quiet_hours,
+        log_tail_lines,
+        chat_ids,
+        events,
+        tags,
+        show_blame_list: raw.show_blame_list,
+        use_revisions: raw.use_revisions,
+    })
+}
+
+/// Each event once, in the order given.
+fn parse_events(values: &[serde_json::Value]) -> Result<Vec<Event>, SettingsError> {
+    let mut events = Vec::new();
+    for value in values {
+        let name = value
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_owned);
+        let event = name.trim().parse::<Event>().map_err(|_| {
+            SettingsError::invalid("notify.events", format!("{name:?}"), Event::allowed_list())
+        })?;
+        if !events.contains(&event) {
+            events.push(event);
+        }
+    }
+    Ok(events)
+}
+
+fn parse_routes(
+    table: &std::collections::BTreeMap<String, serde_json::Value>,
+) -> Result<Vec<Route>, SettingsError> {
+    let mut routes = Vec::new();
+    for (key, value) in table {
+        let thread = value
+            .as_i64()
+            .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
+            .and_then(|t| i32::try_from(t).ok())
+            .filter(|t| *t > 0)
+            .ok_or_else(|| {
+                SettingsError::invalid(
+                    format!("notify.routes.{key:?}"),
+                    value,
+                    "the message_thread_id of a forum topic (a positive number)",
+                )
+            })?;
+        let target = route_target(key)?;
+        routes.push(Route { target, thread });
+    }
+    Ok(routes)
+}
+
+/// `quick` → that builder; `tag:slow` → every builder tagged `slow`.
+fn route_target(key: &str) -> Result<RouteTarget, SettingsError> {
+    let name = key.trim();
+    match name.strip_prefix("tag:").map(str::trim) {
+        None => Ok(RouteTarget::Builder(name.to_owned())),
+        Some("") => Err(SettingsError::invalid(
+            format!("notify.routes.{key:?}"),
+            format!("{key:?}"),
+            "a builder name, or tag: followed by a builder tag, e.g. \"tag:slow\" = 12",
+        )),
+        Some(tag) => Ok(RouteTarget::Tag(tag.to_owned())),
+    }
+}
+
+/// "22:00-07:00" → minutes of the day (UTC); empty → none.
+fn parse_quiet_hours(text: &str) -> Result<Option<QuietHours>, SettingsError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let minute = |hhmm: &str| -> Option<u32> {
+        let (h, m) = hhmm.trim().split_once(':')?;
+        let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+        (h < 24 && m < 60).then_some(h * 60 + m)
+    };
+    text.split_once('-')
+        .and_then(|(from, to)| Some((minute(from)?, minute(to)?)))
+        .filter(|(from, to)| from != to)
+        .map(|(from, until)| Some(QuietHours { from, until }))
+        .ok_or_else(|| {
+            SettingsError::invalid(
+                "notify.quiet_hours",
+                format!("{text:?}"),
+                "empty, or HH:MM-HH:MM in UTC, e.g. 22:00-07:00",
+            )
+        })
+}
+
+fn parse_chat_target(value: &serde_json::Value) -> Result<ChatTarget, SettingsError> {
+    let bad = || {
+        SettingsError::invalid(
+            "notify.chat_ids",
+            value,
+            "numeric chat ids (groups are negative) or \"@channelusername\"; send /getid to the bot to learn an id",
+        )
+    };
+    match value {
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .filter(|id| *id != 0)
+            .map(ChatTarget::Id)
+            .ok_or_else(bad),
+        serde_json::Value::String(s) => {
+            let s = s.trim();
+            if let Some(name) = s.strip_prefix('@') {
+                let ok =
+                    name.len() >= 5 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                ok.then(|| ChatTarget::Channel(s.to_owned()))
+                    .ok_or_else(bad)
+            } else {
+                s.parse::<i64>()
+                    .ok()
+                    .filter(|id| *id != 0)
+                    .map(ChatTarget::Id)
+                    .ok_or_else(bad)
+            }
+        }
+        _ => Err(bad()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{error_text, load_toml, with_token};
+    use super::*;
+
+    #[test]
+    fn unknown_event_lists_the_valid_ones() {
+        let err = error_text(&with_token(
+            "[notify]\nevents = [\"started\", \"explode\"]\n",
+        ));
+        assert!(err.contains("notify.events"), "{err}");
+        assert!(err.contains("explode"), "{err}");
+        assert!(err.contains("started, finished, success"), "{err}");
+    }
+
+    #[test]
+    fn bad_chat_id_is_rejected() {
+        let err = error_text(&with_token("[notify]\nchat_ids = [\"general\"]\n"));
+        assert!(
+            err.contains("notify.chat_ids") && err.contains("general"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn routes() {
+        let s = load_toml(&with_token(
+            "[notify.routes]\nquick = 11\n\"tag:slow\" = 12\n",
+        ))
+        .unwrap();
+        assert_eq!(
+            s.notify.routes,
+            vec![
+                Route {
+                    target: RouteTarget::Builder("quick".to_owned()),
+                    thread: 11
+                },
+                Route {
+                    target: RouteTarget::Tag("slow".to_owned()),
+                    thread: 12
+                }
+            ]
+        );
+        let err = error_text(&with_token("[notify.routes]\nquick = \"general\"\n"));
+        assert!(
+            err.contains("notify.routes") && err.contains("message_thread_id"),
+            "{err}"
+        );
+        let err = error_text(&with_token(
+            "[notify.routes]
+\"tag:\" = 12\n",
+        ));
+        assert!(
+            err.contains("notify.routes.\"tag:\"") && err.contains("tag:slow"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn quiet_hours() {
+        let s = load_toml(&with_token("[notify]\nquiet_hours = \"22:00-07:30\"\n")).unwrap();
+        assert_eq!(
+            s.notify.quiet_hours,
+            Some(QuietHours {
+                from: 22 * 60,
+                until: 7 * 60 + 30
+            })
+        );
+        let err = error_text(&with_token("[notify]\nquiet_hours = \"late\"\n"));
+        assert!(
+            err.contains("notify.quiet_hours") && err.contains("22:00-07:00"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn quiet_hours_wrap_midnight() {
+        let at = |h: i64, m: i64| 1_795_564_800 + h * 3600 + m * 60; // a midnight UTC
+        let window = |from: u32, until: u32| Some(QuietHours { from, until });
+        let quiet = |w: Option<QuietHours>, epoch: i64| w.is_some_and(|w| w.contains(epoch));
+        let night = window(22 * 60, 7 * 60);
+        assert!(quiet(night, at(23, 0)) && quiet(night, at(3, 0)));
+        assert!(!quiet(night, at(7, 0)) && !quiet(night, at(12, 0)));
+        let lunch = window(12 * 60, 13 * 60);
+        assert!(quiet(lunch, at(12, 30)) && !quiet(lunch, at(13, 0)));
+        assert!(!quiet(None, at(3, 0)));
+    }
+
+    fn notify(toml: &str) -> NotifySettings {
+        load_toml(&with_token(toml)).unwrap().notify
+    }
+
+    fn tags(names: &[&str]) -> Vec<String> {
+        names.iter().map(|&n| n.to_owned()).collect()
+    }
+
+    #[test]
+    fn topic_for_prefers_the_builder_then_the_first_tag() {
+        // "tag:aa" sorts before "zz": the builder's own route still wins
+        let n = notify("[notify.routes]\n\"tag:aa\" = 11\nzz = 12\n\"tag:bb\" = 13\n");
+        assert_eq!(n.topic_for("zz", &tags(&["aa"])), Some(12));
+        assert_eq!(n.topic_for("other", &tags(&["bb", "aa"])), Some(11));
+        assert_eq!(n.topic_for("other", &tags(&["bb"])), Some(13));
+        assert_eq!(n.topic_for("other", &tags(&["cc"])), None);
+        assert_eq!(n.topic_for("aa", &[]), None);
+        assert_eq!(notify("").topic_for("zz", &tags(&["aa"])), None);
+    }
+
+    #[test]
+    fn shows_every_builder_without_tags_and_only_tagged_ones_with() {
+        let all = notify("");
+        assert!(all.shows(&[]) && all.shows(&tags(&["x"])));
+        let some = notify("[notify]\ntags = [\"slow\", \"nightly\"]\n");
+        assert!(some.shows(&tags(&["fast", "nightly"])));
+        assert!(!some.shows(&tags(&["fast"])) && !some.shows(&[]));
+    }
+}
