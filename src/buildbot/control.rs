@@ -5,7 +5,7 @@
 //! signalled the same way. A master elsewhere is reached by the admin's own commands (e.g.
 //! over ssh). Whatever the chosen mode cannot do is not offered, and the bot says why.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::command::ShutdownAction;
@@ -20,123 +20,177 @@ impl MasterControl {
         MasterControl { settings }
     }
 
+    /// The command configured for `action` in command mode.
+    fn command(&self, action: ShutdownAction) -> Option<&[String]> {
+        let MasterControlSettings::Commands {
+            check,
+            start,
+            stop,
+            now,
+        } = &self.settings
+        else {
+            return None;
+        };
+        let argv = match action {
+            ShutdownAction::Check => check,
+            ShutdownAction::Start => start,
+            ShutdownAction::Stop => stop,
+            ShutdownAction::Now => now,
+        };
+        argv.as_deref()
+    }
+
     /// Why `action` cannot be done in this mode, or `None` when it can.
-    pub fn why_not(&self, action: ShutdownAction) -> Option<&'static str> {
+    pub fn why_not(&self, action: ShutdownAction) -> Option<Unavailable> {
         match (&self.settings, action) {
-            (MasterControlSettings::None, _) => Some(
-                "the bot's settings give it no way to reach the master ([buildbot.master_control] is empty)",
-            ),
+            (MasterControlSettings::None, _) => Some(Unavailable::NoWay),
             (MasterControlSettings::Pidfile(_), ShutdownAction::Stop) => {
-                Some("a clean shutdown cannot be cancelled from outside the master")
+                Some(Unavailable::CannotCancel)
             }
             (MasterControlSettings::Pidfile(_), _) => None,
-            (
-                MasterControlSettings::Commands {
-                    check,
-                    start,
-                    stop,
-                    now,
-                },
-                action,
-            ) => {
-                let command = match action {
-                    ShutdownAction::Check => check,
-                    ShutdownAction::Start => start,
-                    ShutdownAction::Stop => stop,
-                    ShutdownAction::Now => now,
-                };
-                command
-                    .is_none()
-                    .then_some("no command is configured for it in [buildbot.master_control]")
-            }
+            (MasterControlSettings::Commands { .. }, action) => self
+                .command(action)
+                .is_none()
+                .then_some(Unavailable::NoCommand),
         }
     }
 
-    /// Carries out `action`; the text says what happened, for the chat.
-    pub async fn run(&self, action: ShutdownAction) -> Result<String, String> {
-        if let Some(reason) = self.why_not(action) {
-            return Err(reason.to_owned());
+    /// Carries out `action`.
+    pub async fn run(&self, action: ShutdownAction) -> Result<Done, ControlError> {
+        if let Some(why) = self.why_not(action) {
+            return Err(ControlError::Unavailable(why));
         }
         match &self.settings {
             MasterControlSettings::Pidfile(path) => signal(path, action),
-            MasterControlSettings::Commands {
-                check,
-                start,
-                stop,
-                now,
-            } => {
-                let argv = match action {
-                    ShutdownAction::Check => check,
-                    ShutdownAction::Start => start,
-                    ShutdownAction::Stop => stop,
-                    ShutdownAction::Now => now,
-                };
-                run_command(argv.as_deref().unwrap_or_default()).await
-            }
-            MasterControlSettings::None => Err("not configured".to_owned()),
+            _ => run_command(self.command(action).unwrap_or_default()).await,
         }
     }
 }
 
-fn read_pid(path: &Path) -> Result<i32, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+/// Why an action is not offered in this mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unavailable {
+    /// `[buildbot.master_control]` is empty.
+    NoWay,
+    /// A clean shutdown started by SIGUSR1 cannot be ended by any signal.
+    CannotCancel,
+    /// Commands are configured, but not for this action.
+    NoCommand,
+}
+
+/// What reaching the master did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Done {
+    /// The master took the signal for this action (`Check`: it is alive).
+    Signalled { pid: i32, action: ShutdownAction },
+    /// The pid file names a process that is gone: for a check, that is the answer.
+    NotRunning { pid: i32 },
+    /// The admin's command succeeded; what it printed (shortened), maybe nothing.
+    Said(String),
+}
+
+/// Why reaching the master failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControlError {
+    Unavailable(Unavailable),
+    PidfileUnreadable {
+        path: PathBuf,
+        error: String,
+    },
+    PidfileInvalid {
+        path: PathBuf,
+    },
+    Signal {
+        pid: i32,
+        error: String,
+    },
+    EmptyCommand,
+    TimedOut {
+        program: String,
+        minutes: u64,
+    },
+    NotRun {
+        program: String,
+        error: String,
+    },
+    Failed {
+        program: String,
+        status: String,
+        said: String,
+    },
+}
+
+/// How long an admin's command may take.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+/// How much of a command's output reaches the chat.
+const SAID_LIMIT: usize = 1000;
+
+fn read_pid(path: &Path) -> Result<i32, ControlError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ControlError::PidfileUnreadable {
+        path: path.to_owned(),
+        error: e.to_string(),
+    })?;
     text.trim()
         .parse::<i32>()
         .ok()
         .filter(|pid| *pid > 1)
-        .ok_or_else(|| format!("{} does not hold a process id", path.display()))
+        .ok_or_else(|| ControlError::PidfileInvalid {
+            path: path.to_owned(),
+        })
 }
 
-fn signal(path: &Path, action: ShutdownAction) -> Result<String, String> {
+fn signal(path: &Path, action: ShutdownAction) -> Result<Done, ControlError> {
     let pid = read_pid(path)?;
-    let (signal, done) = match action {
-        ShutdownAction::Check => (0, "running"),
-        ShutdownAction::Start => (
-            libc::SIGUSR1,
-            "asked to shut down cleanly once its running builds finish",
-        ),
-        ShutdownAction::Now => (libc::SIGTERM, "asked to stop now"),
-        ShutdownAction::Stop => {
-            return Err("a clean shutdown cannot be cancelled from outside the master".into());
-        }
+    let signal = match action {
+        ShutdownAction::Check => 0,
+        ShutdownAction::Start => libc::SIGUSR1,
+        ShutdownAction::Now => libc::SIGTERM,
+        ShutdownAction::Stop => return Err(ControlError::Unavailable(Unavailable::CannotCancel)),
     };
     // SAFETY: kill has no memory effects; pid comes from the master's own pid file.
     let result = unsafe { libc::kill(pid, signal) };
     if result == 0 {
-        Ok(format!("The master (pid {pid}) is {done}."))
-    } else {
-        let error = std::io::Error::last_os_error();
-        match error.raw_os_error() {
-            Some(libc::ESRCH) => Ok(format!("The master (pid {pid}) is not running.")),
-            _ => Err(format!("cannot signal pid {pid}: {error}")),
-        }
+        return Ok(Done::Signalled { pid, action });
+    }
+    let error = std::io::Error::last_os_error();
+    match error.raw_os_error() {
+        Some(libc::ESRCH) => Ok(Done::NotRunning { pid }),
+        _ => Err(ControlError::Signal {
+            pid,
+            error: error.to_string(),
+        }),
     }
 }
 
-async fn run_command(argv: &[String]) -> Result<String, String> {
-    let (program, args) = argv.split_first().ok_or("the command is empty")?;
+async fn run_command(argv: &[String]) -> Result<Done, ControlError> {
+    let (program, args) = argv.split_first().ok_or(ControlError::EmptyCommand)?;
     let output = tokio::time::timeout(
-        Duration::from_secs(120),
+        COMMAND_TIMEOUT,
         tokio::process::Command::new(program)
             .args(args)
             .kill_on_drop(true)
             .output(),
     )
     .await
-    .map_err(|_| format!("{program} did not finish within 2 minutes"))?
-    .map_err(|e| format!("cannot run {program}: {e}"))?;
+    .map_err(|_| ControlError::TimedOut {
+        program: program.clone(),
+        minutes: COMMAND_TIMEOUT.as_secs() / 60,
+    })?
+    .map_err(|e| ControlError::NotRun {
+        program: program.clone(),
+        error: e.to_string(),
+    })?;
     let mut said = String::from_utf8_lossy(&output.stdout).into_owned();
     said.push_str(&String::from_utf8_lossy(&output.stderr));
-    let said: String = said.trim().chars().take(1000).collect();
+    let said: String = said.trim().chars().take(SAID_LIMIT).collect();
     if output.status.success() {
-        Ok(if said.is_empty() {
-            "Done.".to_owned()
-        } else {
-            said
-        })
+        Ok(Done::Said(said))
     } else {
-        Err(format!("{program} failed ({}): {said}", output.status))
+        Err(ControlError::Failed {
+            program: program.clone(),
+            status: output.status.to_string(),
+            said,
+        })
     }
 }
 
@@ -149,30 +203,28 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let pidfile = dir.path().join("twistd.pid");
         let control = MasterControl::new(MasterControlSettings::Pidfile(pidfile.clone()));
-        assert!(control.why_not(ShutdownAction::Stop).is_some());
-        assert!(control.why_not(ShutdownAction::Now).is_none());
-        assert!(
-            control
-                .run(ShutdownAction::Check)
-                .await
-                .unwrap_err()
-                .contains("cannot read")
+        assert_eq!(
+            control.why_not(ShutdownAction::Stop),
+            Some(Unavailable::CannotCancel)
         );
+        assert_eq!(control.why_not(ShutdownAction::Now), None);
+        assert!(matches!(
+            control.run(ShutdownAction::Check).await,
+            Err(ControlError::PidfileUnreadable { .. })
+        ));
         std::fs::write(&pidfile, format!("{}\n", std::process::id())).unwrap();
-        assert!(
-            control
-                .run(ShutdownAction::Check)
-                .await
-                .unwrap()
-                .contains("is running")
+        let pid = i32::try_from(std::process::id()).unwrap();
+        assert_eq!(
+            control.run(ShutdownAction::Check).await,
+            Ok(Done::Signalled {
+                pid,
+                action: ShutdownAction::Check
+            })
         );
         std::fs::write(&pidfile, "garbage").unwrap();
-        assert!(
-            control
-                .run(ShutdownAction::Check)
-                .await
-                .unwrap_err()
-                .contains("does not hold a process id")
+        assert_eq!(
+            control.run(ShutdownAction::Check).await,
+            Err(ControlError::PidfileInvalid { path: pidfile })
         );
     }
 
@@ -185,27 +237,21 @@ mod tests {
             now: None,
         });
         assert_eq!(
-            control.run(ShutdownAction::Check).await.unwrap(),
-            "master is running"
+            control.run(ShutdownAction::Check).await,
+            Ok(Done::Said("master is running".into()))
         );
-        assert!(
-            control
-                .run(ShutdownAction::Start)
-                .await
-                .unwrap_err()
-                .contains("false failed")
-        );
-        assert!(
-            control
-                .why_not(ShutdownAction::Now)
-                .unwrap()
-                .contains("no command")
+        assert!(matches!(
+            control.run(ShutdownAction::Start).await,
+            Err(ControlError::Failed { program, .. }) if program == "false"
+        ));
+        assert_eq!(
+            control.why_not(ShutdownAction::Now),
+            Some(Unavailable::NoCommand)
         );
         let none = MasterControl::new(MasterControlSettings::None);
-        assert!(
-            none.why_not(ShutdownAction::Check)
-                .unwrap()
-                .contains("master_control")
+        assert_eq!(
+            none.why_not(ShutdownAction::Check),
+            Some(Unavailable::NoWay)
         );
     }
 }

@@ -7,6 +7,7 @@ use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 
 use super::Outgoing;
 use crate::callback::Callback;
+use crate::text;
 
 /// Something a reader of a notification can do from it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,9 +51,9 @@ pub fn keyboard(actions: &[Action]) -> Option<InlineKeyboardMarkup> {
         .filter_map(|action| match action {
             Action::OpenLog(url) => reqwest::Url::parse(url)
                 .ok()
-                .map(|url| InlineKeyboardButton::url("📄 Full log", url)),
+                .map(|url| InlineKeyboardButton::url(text::full_log_button(), url)),
             Action::Rebuild(buildid) => Some(InlineKeyboardButton::callback(
-                "🔁 Rebuild",
+                text::rebuild_button(),
                 Callback::Rebuild(*buildid).encode(),
             )),
         })

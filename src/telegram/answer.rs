@@ -5,7 +5,6 @@
 use teloxide::types::Message;
 
 use super::HandlerResult;
-use super::commands::Command;
 use super::context::Context;
 use crate::buildbot;
 use crate::command::CommandName;
@@ -70,18 +69,13 @@ pub async fn say(ctx: &Context, msg: &Message, text: String) -> HandlerResult {
 
 /// Splits arguments like a shell does, so that `"my builder"` is one word.
 pub fn words(args: &str, command: CommandName) -> Result<Vec<String>, Failure> {
-    shlex::split(args).ok_or_else(|| {
-        usage_failure(
-            command,
-            "I could not read the arguments: a quote is not closed.",
-        )
-    })
+    shlex::split(args).ok_or_else(|| usage_failure(command, &text::unclosed_quote()))
 }
 
 /// A usage mistake: what was wrong, and how the command is used.
 pub fn usage_failure(command: CommandName, reason: &str) -> Failure {
     Failure::Usage(text::bad_arguments(
         reason,
-        Command::usage(command.as_str(), None).unwrap_or_default(),
+        text::usage_of(command.as_str(), None).unwrap_or_default(),
     ))
 }

@@ -7,6 +7,7 @@ use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 
 use crate::callback::{Callback, ListRequest, ListTarget, Scope, Tap};
 use crate::event::Event;
+use crate::text;
 
 fn button(text: &str, callback: Callback) -> InlineKeyboardButton {
     InlineKeyboardButton::callback(text, callback.encode())
@@ -20,21 +21,27 @@ fn list(target: ListTarget, scope: Scope) -> Callback {
 pub fn list_choices() -> InlineKeyboardMarkup {
     InlineKeyboardMarkup::new([
         vec![
-            button("👷 Builders", list(ListTarget::Builders, Scope::Default)),
             button(
-                "👷 (including retired)",
+                &text::builders_button(),
+                list(ListTarget::Builders, Scope::Default),
+            ),
+            button(
+                &text::all_builders_button(),
                 list(ListTarget::Builders, Scope::All),
             ),
         ],
         vec![
-            button("⚙️ Workers", list(ListTarget::Workers, Scope::Default)),
             button(
-                "⚙️ (including unconfigured)",
+                &text::workers_button(),
+                list(ListTarget::Workers, Scope::Default),
+            ),
+            button(
+                &text::all_workers_button(),
                 list(ListTarget::Workers, Scope::All),
             ),
         ],
         vec![button(
-            "📄 Changes (last 10)",
+            &text::changes_button(),
             list(ListTarget::Changes, Scope::Default),
         )],
     ])
@@ -44,11 +51,11 @@ pub fn list_choices() -> InlineKeyboardMarkup {
 pub fn confirm_all_changes(all: u32, some: u32) -> InlineKeyboardMarkup {
     InlineKeyboardMarkup::new([
         vec![button(
-            &format!("‼️ Yes, show {all}"),
+            &text::show_all_changes_button(all),
             list(ListTarget::Changes, Scope::Count(all)),
         )],
         vec![button(
-            &format!("✅ No, just the last {some}"),
+            &text::show_some_changes_button(some),
             list(ListTarget::Changes, Scope::Count(some)),
         )],
     ])
@@ -59,19 +66,13 @@ pub fn notify_toggles(on: &BTreeSet<Event>) -> InlineKeyboardMarkup {
     let buttons: Vec<InlineKeyboardButton> = Event::ALL
         .iter()
         .map(|event| {
-            let name = event.name();
-            let label = format!(
-                "{}{} {}",
-                name[..1].to_uppercase(),
-                &name[1..],
-                if on.contains(event) { "🔔" } else { "🔕" }
-            );
+            let label = text::notify_toggle(event.name(), on.contains(event));
             button(&label, Callback::NotifyToggle(*event))
         })
         .collect();
     let keyboard =
         InlineKeyboardMarkup::new(buttons.chunks(2).map(<[InlineKeyboardButton]>::to_vec));
-    keyboard.append_row([button("Done", Callback::NotifyDone)])
+    keyboard.append_row([button(&text::notify_done_button(), Callback::NotifyDone)])
 }
 
 /// One button per running build: `(label, buildid)`.

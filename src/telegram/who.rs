@@ -30,9 +30,5 @@ pub fn user_id(user: &User) -> i64 {
 
 /// "Alice Smith (@alice)": how notices and a build's reason name a person.
 pub fn describe(user: &User) -> String {
-    let mut name = user.full_name();
-    if let Some(username) = &user.username {
-        name.push_str(&format!(" (@{username})"));
-    }
-    name
+    crate::text::person(&user.full_name(), user.username.as_deref())
 }

@@ -68,12 +68,6 @@ pub fn rebuild_button() -> String {
 // ---------------------------------------------------------------------------------------------
 // /force
 
-/// A force scheduler by its label, or by its name when its label is empty (Buildbot allows
-/// that). Also what the `/force` form says it builds with.
-pub fn scheduler_label(label: &str, name: &str) -> String {
-    if label.is_empty() { name } else { label }.to_owned()
-}
-
 pub fn edit_field_button(label: &str) -> String {
     format!("✏️ {label}")
 }
@@ -163,8 +157,6 @@ mod tests {
                 watch_choice("slow <x>", 3),
                 full_log_button(),
                 rebuild_button(),
-                scheduler_label("Force a build", "force"),
-                scheduler_label("", "force"),
                 edit_field_button("Branch"),
                 start_build_button(),
                 cancel_button(),

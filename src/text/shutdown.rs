@@ -4,6 +4,7 @@
 use std::fmt::{Display, Write as _};
 
 use super::html::escape;
+use crate::buildbot::control::{ControlError, Done, Unavailable};
 
 pub fn shutdown_menu(unavailable: &[(&str, &str)], any: bool) -> String {
     let mut out = if any {
@@ -37,40 +38,75 @@ pub fn shutdown_failed(error: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
+/// Why an action is not offered in this mode (plain text; the callers escape it).
+pub fn unavailable(why: Unavailable) -> &'static str {
+    match why {
+        Unavailable::NoWay => master_unreachable(),
+        Unavailable::CannotCancel => clean_shutdown_not_cancellable(),
+        Unavailable::NoCommand => no_master_command(),
+    }
+}
+
+/// What reaching the master did, for [`shutdown_done`].
+pub fn control_done(done: &Done) -> String {
+    match done {
+        Done::Signalled { pid, action } => master_signalled(*pid, action.name()),
+        Done::NotRunning { pid } => master_not_running(*pid),
+        Done::Said(said) if said.is_empty() => master_command_done(),
+        Done::Said(said) => said.clone(),
+    }
+}
+
+/// Why reaching the master failed, for [`shutdown_failed`].
+pub fn control_failed(error: &ControlError) -> String {
+    match error {
+        ControlError::Unavailable(why) => unavailable(*why).to_owned(),
+        ControlError::PidfileUnreadable { path, error } => {
+            pid_file_unreadable(path.display(), error)
+        }
+        ControlError::PidfileInvalid { path } => pid_file_invalid(path.display()),
+        ControlError::Signal { pid, error } => signal_failed(*pid, error),
+        ControlError::EmptyCommand => master_command_empty(),
+        ControlError::TimedOut { program, minutes } => master_command_timed_out(program, *minutes),
+        ControlError::NotRun { program, error } => master_command_not_run(program, error),
+        ControlError::Failed {
+            program,
+            status,
+            said,
+        } => master_command_failed(program, status, said),
+    }
+}
+
 // What reaching the master process says. Plain text: it reaches the chat through
 // `shutdown_unavailable`, `shutdown_menu`, `shutdown_done` or `shutdown_failed`, which escape
 // it. The admin reads these too, so they name the setting or file to look at.
 
 /// Why nothing can be done: `[buildbot.master_control]` is empty.
-pub fn master_unreachable() -> &'static str {
+fn master_unreachable() -> &'static str {
     "the bot's settings give it no way to reach the master ([buildbot.master_control] is empty)"
 }
 
 /// Why `stop` is not offered with a pid file: SIGUSR1 starts a clean shutdown, no signal ends it.
-pub fn clean_shutdown_not_cancellable() -> &'static str {
+fn clean_shutdown_not_cancellable() -> &'static str {
     "a clean shutdown cannot be cancelled from outside the master"
 }
 
 /// Why an action is not offered when the admin configured commands, but not this one.
-pub fn no_master_command() -> &'static str {
+fn no_master_command() -> &'static str {
     "no command is configured for it in [buildbot.master_control]"
 }
 
-pub fn master_control_not_configured() -> String {
-    "not configured".to_owned()
-}
-
-pub fn pid_file_unreadable(path: impl Display, error: impl Display) -> String {
+fn pid_file_unreadable(path: impl Display, error: impl Display) -> String {
     format!("cannot read {path}: {error}")
 }
 
-pub fn pid_file_invalid(path: impl Display) -> String {
+fn pid_file_invalid(path: impl Display) -> String {
     format!("{path} does not hold a process id")
 }
 
 /// The master took the signal for `action` ("check", "start" or "now"; anything else reads as
 /// "now", as in [`shutdown_button`](super::shutdown_button)).
-pub fn master_signalled(pid: i32, action: &str) -> String {
+fn master_signalled(pid: i32, action: &str) -> String {
     let done = match action {
         "check" => "running",
         "start" => "asked to shut down cleanly once its running builds finish",
@@ -80,33 +116,33 @@ pub fn master_signalled(pid: i32, action: &str) -> String {
 }
 
 /// The pid file names a process that is gone: for "check", that is the answer, not an error.
-pub fn master_not_running(pid: i32) -> String {
+fn master_not_running(pid: i32) -> String {
     format!("The master (pid {pid}) is not running.")
 }
 
-pub fn signal_failed(pid: i32, error: impl Display) -> String {
+fn signal_failed(pid: i32, error: impl Display) -> String {
     format!("cannot signal pid {pid}: {error}")
 }
 
-pub fn master_command_empty() -> String {
+fn master_command_empty() -> String {
     "the command is empty".to_owned()
 }
 
-pub fn master_command_timed_out(program: &str, minutes: u64) -> String {
+fn master_command_timed_out(program: &str, minutes: u64) -> String {
     format!("{program} did not finish within {minutes} minutes")
 }
 
-pub fn master_command_not_run(program: &str, error: impl Display) -> String {
+fn master_command_not_run(program: &str, error: impl Display) -> String {
     format!("cannot run {program}: {error}")
 }
 
 /// The admin's command succeeded and printed nothing.
-pub fn master_command_done() -> String {
+fn master_command_done() -> String {
     "Done.".to_owned()
 }
 
 /// `said` is what the command printed, already shortened by the caller.
-pub fn master_command_failed(program: &str, status: impl Display, said: &str) -> String {
+fn master_command_failed(program: &str, status: impl Display, said: &str) -> String {
     format!("{program} failed ({status}): {said}")
 }
 
@@ -134,25 +170,48 @@ mod tests {
 
     #[test]
     fn master_control() {
+        use crate::command::ShutdownAction;
+        let signalled = |action| Done::Signalled { pid: 4242, action };
+        let failed = |error: ControlError| control_failed(&error);
+        let program = || "ssh".to_owned();
         insta::assert_snapshot!(
             "master_control",
             [
-                master_unreachable().to_owned(),
-                clean_shutdown_not_cancellable().to_owned(),
-                no_master_command().to_owned(),
-                master_control_not_configured(),
-                pid_file_unreadable("/m/twistd.pid", "No such file or directory (os error 2)"),
-                pid_file_invalid("/m/twistd.pid"),
-                master_signalled(4242, "check"),
-                master_signalled(4242, "start"),
-                master_signalled(4242, "now"),
-                master_not_running(4242),
-                signal_failed(4242, "Operation not permitted (os error 1)"),
-                master_command_empty(),
-                master_command_timed_out("ssh", 2),
-                master_command_not_run("ssh", "No such file or directory (os error 2)"),
-                master_command_done(),
-                master_command_failed("ssh", "exit status: 255", "Connection refused"),
+                unavailable(Unavailable::NoWay).to_owned(),
+                unavailable(Unavailable::CannotCancel).to_owned(),
+                unavailable(Unavailable::NoCommand).to_owned(),
+                failed(ControlError::PidfileUnreadable {
+                    path: "/m/twistd.pid".into(),
+                    error: "No such file or directory (os error 2)".into(),
+                }),
+                failed(ControlError::PidfileInvalid {
+                    path: "/m/twistd.pid".into(),
+                }),
+                control_done(&signalled(ShutdownAction::Check)),
+                control_done(&signalled(ShutdownAction::Start)),
+                control_done(&signalled(ShutdownAction::Now)),
+                control_done(&Done::NotRunning { pid: 4242 }),
+                failed(ControlError::Signal {
+                    pid: 4242,
+                    error: "Operation not permitted (os error 1)".into(),
+                }),
+                failed(ControlError::EmptyCommand),
+                failed(ControlError::TimedOut {
+                    program: program(),
+                    minutes: 2,
+                }),
+                failed(ControlError::NotRun {
+                    program: program(),
+                    error: "No such file or directory (os error 2)".into(),
+                }),
+                control_done(&Done::Said(String::new())),
+                failed(ControlError::Failed {
+                    program: program(),
+                    status: "exit status: 255".into(),
+                    said: "Connection refused".into(),
+                }),
+                control_done(&Done::Said("master is running".into())),
+                failed(ControlError::Unavailable(Unavailable::CannotCancel)),
             ]
             .join("\n")
         );

@@ -56,7 +56,7 @@ fn help_answer(args: &str) -> Answer {
         return Err(Failure::Usage(text::no_such_command(first)));
     };
     let arg = words.get(1).map(|a| a.to_lowercase());
-    match (Command::usage(name.as_str(), arg.as_deref()), words.len()) {
+    match (text::usage_of(name.as_str(), arg.as_deref()), words.len()) {
         (Some(usage), 1 | 2) => Ok(Outgoing::text(text::usage(usage))),
         _ => Err(Failure::Usage(text::no_usage_for(&words))),
     }
@@ -70,7 +70,7 @@ pub async fn commands(ctx: Arc<Context>, msg: Message, args: String) -> HandlerR
         "botfather" => Ok(Outgoing::text(text::botfather_commands(&Command::listed()))),
         _ => Err(usage_failure(
             CommandName::Commands,
-            "The only argument /commands takes is botfather.",
+            &text::commands_argument(),
         )),
     };
     reply(&ctx, &msg, answer).await

@@ -41,16 +41,16 @@ fn parse_list(args: &str) -> Result<Option<ListRequest>, Failure> {
         [] => return Ok(None),
         [target] => (Scope::Default, target),
         [scope, target] => (parse_scope(scope)?, target),
-        _ => return Err(mistake("That is too many words for /list.")),
+        _ => return Err(mistake(&text::list_too_many_words())),
     };
     let target = match target.as_str() {
         "builders" | "builder" => ListTarget::Builders,
         "workers" | "worker" => ListTarget::Workers,
         "changes" | "change" => ListTarget::Changes,
-        _ => return Err(mistake("I can list builders, workers or changes.")),
+        _ => return Err(mistake(&text::list_target())),
     };
     if matches!(scope, Scope::Count(_)) && target != ListTarget::Changes {
-        return Err(mistake("A number only makes sense for changes."));
+        return Err(mistake(&text::list_count_only_for_changes()));
     }
     Ok(Some(ListRequest { target, scope }))
 }
@@ -60,9 +60,7 @@ fn parse_scope(word: &str) -> Result<Scope, Failure> {
         "all" => Ok(Scope::All),
         n => match n.parse::<u32>() {
             Ok(n) if (1..=MAX_CHANGES).contains(&n) => Ok(Scope::Count(n)),
-            _ => Err(mistake(&format!(
-                "Say all or a number from 1 to {MAX_CHANGES} before what to list."
-            ))),
+            _ => Err(mistake(&text::list_scope(MAX_CHANGES))),
         },
     }
 }

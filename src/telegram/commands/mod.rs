@@ -109,62 +109,6 @@ impl Command {
         list.sort();
         list
     }
-
-    /// How to use a command, and its arguments that have a usage of their own.
-    pub fn usage(name: &str, arg: Option<&str>) -> Option<&'static str> {
-        Some(match (name, arg) {
-            ("commands", None) => {
-                "/commands [botfather] - list available commands; with botfather, the list to paste into BotFather's /setcommands"
-            }
-            ("force", None) => "/force [builder] [reason] [name=value ...] - force a build",
-            ("getid", None) => {
-                "/getid - get user and chat ID that can be put in the bot's settings (authz, notify.chat_ids)"
-            }
-            ("hello", None) => "/hello - say hello",
-            ("help", None) => {
-                "/help [command [argument]] - give help for a command or one of its arguments"
-            }
-            ("last", None) => {
-                "/last [builder|all] - list the last build of a builder (or of all builders)"
-            }
-            ("list", None) => {
-                "/list [all|N] builders|workers|changes - list configured builders, workers, or N recent changes"
-            }
-            ("list", Some("builders")) => {
-                "/list [all] builders - list builders; all includes retired ones"
-            }
-            ("list", Some("workers")) => {
-                "/list [all] workers - list workers; all includes unconfigured ones"
-            }
-            ("list", Some("changes")) => {
-                "/list [all|N] changes - list the N most recent changes (10 by default)"
-            }
-            ("nay", None) => "/nay - never mind the command we are currently discussing",
-            ("mute", None) => {
-                "/mute [duration] - notifications in this chat arrive without a sound for a while (30m, 2h, 1d; 1h by default)"
-            }
-            ("unmute", None) => "/unmute - notifications in this chat make a sound again",
-            ("notify", None) => "/notify on|off|list [event ...] - notify me about build events",
-            ("shutdown", None) => "/shutdown check|start|stop|now - shutdown the buildbot master",
-            ("shutdown", Some("check")) => {
-                "/shutdown check - check if the buildbot master is running or shutting down"
-            }
-            ("shutdown", Some("start")) => "/shutdown start - start a clean shutdown",
-            ("shutdown", Some("stop")) => "/shutdown stop - stop the clean shutdown",
-            ("shutdown", Some("now")) => {
-                "/shutdown now - shutdown immediately without waiting for the builders to finish"
-            }
-            ("source", None) => "/source - the home page and source code of this Buildbot",
-            ("start", None) => "/start - say hello and show what I can do",
-            ("status", None) => {
-                "/status [builder|all] - list status of a builder (or all builders)"
-            }
-            ("stop", None) => "/stop [builder] - stop a running build",
-            ("version", None) => "/version - show the bot's and the master's versions",
-            ("watch", None) => "/watch [builder] - announce the completion of an active build",
-            _ => return None,
-        })
-    }
 }
 
 /// True when the sender may not run this command; the schema then routes to [`deny`].
@@ -249,7 +193,7 @@ mod tests {
     fn every_command_has_a_usage_and_its_own_name() {
         for name in CommandName::ALL {
             let name = name.as_str();
-            let usage = Command::usage(name, None).unwrap_or_else(|| panic!("no usage for {name}"));
+            let usage = text::usage_of(name, None).unwrap_or_else(|| panic!("no usage for {name}"));
             assert!(usage.starts_with(&format!("/{name}")), "{usage}");
             match parse(&format!("/{name}"), "TestBot") {
                 Parsed::Command(c) => assert_eq!(c.name().as_str(), name),

@@ -30,10 +30,7 @@ fn parse_selection(args: &str, command: CommandName) -> Result<Selection, Failur
         [] => Ok(Selection::Active),
         [word] if word.eq_ignore_ascii_case("all") => Ok(Selection::All),
         [name] => Ok(Selection::One(name.clone())),
-        _ => Err(usage_failure(
-            command,
-            "Name one builder (quote a name with spaces), or all.",
-        )),
+        _ => Err(usage_failure(command, &text::one_builder_or_all())),
     }
 }
 

@@ -69,10 +69,7 @@ async fn notify_answer(ctx: &Context, chat: &Chat, args: &str) -> Answer {
             ctx.store.update_events(chat, &[], &off).await?
         }
         _ => {
-            return Err(usage_failure(
-                CommandName::Notify,
-                "Say on, off or list, then the events.",
-            ));
+            return Err(usage_failure(CommandName::Notify, &text::notify_verb()));
         }
     };
     Ok(Outgoing::text(notify_list_text(&events)))
@@ -107,10 +104,7 @@ pub async fn mute(ctx: Arc<Context>, msg: Message, args: String) -> HandlerResul
                 Err(error) => Err(Failure::Storage(error)),
             }
         }
-        None => Err(usage_failure(
-            CommandName::Mute,
-            "Say how long, up to 30 days: 30m, 2h or 1d.",
-        )),
+        None => Err(usage_failure(CommandName::Mute, &text::mute_duration())),
     };
     reply(&ctx, &msg, answer).await
 }
@@ -140,7 +134,7 @@ async fn watch_answer(ctx: &Context, chat: &Chat, args: &str) -> Answer {
                 .filter_map(|build| {
                     let builder = builders.iter().find(|b| b.builderid == build.builderid)?;
                     Some((
-                        format!("🔎 {} #{}", builder.name, build.number),
+                        text::watch_choice(&builder.name, build.number),
                         build.buildid,
                     ))
                 })
@@ -170,7 +164,7 @@ async fn watch_answer(ctx: &Context, chat: &Chat, args: &str) -> Answer {
         }
         _ => Err(usage_failure(
             CommandName::Watch,
-            "Name one builder, or send /watch alone to choose.",
+            &text::watch_one_builder(),
         )),
     }
 }
@@ -185,7 +179,7 @@ pub async fn watch_one(ctx: &Context, chat: &Chat, buildid: i64) -> Answer {
         .iter()
         .find(|b| b.builderid == build.builderid)
         .map_or_else(
-            || format!("builder {}", build.builderid),
+            || text::nameless_builder(build.builderid),
             |b| b.name.clone(),
         );
     let url = ctx.buildbot.build_url(build.builderid, build.number);

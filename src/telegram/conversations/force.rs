@@ -220,10 +220,10 @@ fn form_screen(form: &ForceForm, missing: &[usize]) -> Outgoing {
         })
         .collect();
     let mut buttons: Vec<(String, Tap)> = editable()
-        .map(|(i, (field, _))| (format!("✏️ {}", field.label), Tap::Edit(i)))
+        .map(|(i, (field, _))| (text::edit_field_button(&field.label), Tap::Edit(i)))
         .collect();
-    buttons.push(("🚀 Start build".to_owned(), Tap::Start));
-    buttons.push(("✖️ Cancel".to_owned(), Tap::Cancel));
+    buttons.push((text::start_build_button(), Tap::Start));
+    buttons.push((text::cancel_button(), Tap::Cancel));
     Outgoing::text(text::force_form(&form.builder, &form.label, &rows))
         .with_keyboard(keyboards::conversation_in_pairs(&buttons))
 }
@@ -233,28 +233,28 @@ pub fn validate(field: &ForceField, value: &str) -> Result<String, String> {
     let value = value.trim();
     if value.is_empty() {
         return if field.required {
-            Err("it is required".to_owned())
+            Err(text::field_required())
         } else {
             Ok(String::new())
         };
     }
     if let Some(max) = field.maxsize.filter(|max| value.chars().count() > *max) {
-        return Err(format!("it may be at most {max} characters long"));
+        return Err(text::field_too_long(max));
     }
     match &field.kind {
         FieldKind::Int => value
             .parse::<i64>()
             .map(|n| n.to_string())
-            .map_err(|_| "it must be a whole number, like 3".to_owned()),
+            .map_err(|_| text::field_not_a_number()),
         FieldKind::Bool => match value.to_lowercase().as_str() {
             "true" | "yes" | "on" | "1" => Ok("true".to_owned()),
             "false" | "no" | "off" | "0" => Ok("false".to_owned()),
-            _ => Err("it must be yes or no".to_owned()),
+            _ => Err(text::field_not_yes_or_no()),
         },
         FieldKind::Choice { choices, strict } if *strict && !choices.iter().any(|c| c == value) => {
-            Err(format!("it must be one of: {}", choices.join(", ")))
+            Err(text::field_not_a_choice(choices))
         }
-        FieldKind::Fixed => Err("it cannot be changed".to_owned()),
+        FieldKind::Fixed => Err(text::field_fixed()),
         _ => Ok(value.to_owned()),
     }
 }

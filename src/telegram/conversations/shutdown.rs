@@ -28,7 +28,8 @@ pub async fn start(
     };
     let control = &ctx.master_control;
     if let Some(action) = ShutdownAction::parse(args.trim()) {
-        if let Some(reason) = control.why_not(action) {
+        if let Some(why) = control.why_not(action) {
+            let reason = text::unavailable(why);
             return say(
                 &ctx,
                 &msg,
@@ -47,11 +48,7 @@ pub async fn start(
         return say(&ctx, &msg, outcome(&ctx, action, &owner).await).await;
     }
     if !args.trim().is_empty() {
-        let usage = text::bad_arguments(
-            "I can check, start, stop or do now.",
-            "/shutdown check|start|stop|now",
-        );
-        return say(&ctx, &msg, usage).await;
+        return say(&ctx, &msg, text::bad_shutdown_action()).await;
     }
     let offered: Vec<(String, Tap)> = ShutdownAction::ALL
         .into_iter()
@@ -60,7 +57,11 @@ pub async fn start(
         .collect();
     let unavailable: Vec<(&str, &str)> = ShutdownAction::ALL
         .into_iter()
-        .filter_map(|a| control.why_not(a).map(|why| (a.name(), why)))
+        .filter_map(|a| {
+            control
+                .why_not(a)
+                .map(|why| (a.name(), text::unavailable(why)))
+        })
         .collect();
     if offered.is_empty() {
         return say(&ctx, &msg, text::shutdown_menu(&unavailable, false)).await;
@@ -75,10 +76,10 @@ pub async fn start(
 fn confirm_prompt(action: ShutdownAction) -> Outgoing {
     let buttons = [
         (
-            format!("‼️ Yes, {}", text::shutdown_button(action.name())),
+            text::confirm_shutdown_button(action.name()),
             Tap::ConfirmShutdown,
         ),
-        ("No".to_owned(), Tap::Cancel),
+        (text::no_button(), Tap::Cancel),
     ];
     Outgoing::text(text::shutdown_confirm(action.name()))
         .with_keyboard(keyboards::conversation(&buttons))
@@ -87,8 +88,8 @@ fn confirm_prompt(action: ShutdownAction) -> Outgoing {
 async fn outcome(ctx: &Context, action: ShutdownAction, owner: &Owner) -> String {
     log::info!("{} asked for shutdown {}", owner.name, action.name());
     match ctx.master_control.run(action).await {
-        Ok(outcome) => text::shutdown_done(&outcome),
-        Err(error) => text::shutdown_failed(&error),
+        Ok(done) => text::shutdown_done(&text::control_done(&done)),
+        Err(error) => text::shutdown_failed(&text::control_failed(&error)),
     }
 }
 

@@ -52,7 +52,7 @@ pub async fn start(
     let buttons: Vec<(String, Tap)> = builds
         .iter()
         .enumerate()
-        .map(|(i, (_, label))| (format!("🚫 {label}"), Tap::StopBuild(i)))
+        .map(|(i, (_, label))| (text::stop_choice(label), Tap::StopBuild(i)))
         .collect();
     dialogue
         .update(State::ChoosingBuildToStop { owner, builds })
@@ -80,17 +80,14 @@ async fn running(ctx: &Context, wanted: &str) -> crate::buildbot::Result<Vec<(i6
 }
 
 fn label(builder: &str, build: &Build) -> String {
-    let running = build
-        .started_at
-        .map(|t| format!(", running {}", text::duration(now().saturating_sub(t))))
-        .unwrap_or_default();
-    format!("{builder} #{}{running}", build.number)
+    let running_for = build.started_at.map(|t| now().saturating_sub(t));
+    text::stop_label(builder, build.number, running_for)
 }
 
 fn confirm_prompt(label: &str) -> Outgoing {
     let buttons = [
-        ("🚫 Yes, stop it".to_owned(), Tap::ConfirmStop),
-        ("Keep it running".to_owned(), Tap::Cancel),
+        (text::confirm_stop_button(), Tap::ConfirmStop),
+        (text::keep_running_button(), Tap::Cancel),
     ];
     Outgoing::text(text::stop_confirm(label)).with_keyboard(keyboards::conversation(&buttons))
 }
