@@ -246,7 +246,7 @@ mod tests {
         let finished = json!({"k": "builders/3/builds/7/finished", "m": {"buildid": 12, "number": 7, "builderid": 3,
             "complete": true, "results": 2, "complete_at": 1795616760}});
         assert!(
-            matches!(parse_event(&finished), Some(MasterEvent::BuildFinished(b)) if b.results == Some(2))
+            matches!(parse_event(&finished), Some(MasterEvent::BuildFinished(b)) if b.results == Some(crate::outcome::Outcome::Failure))
         );
         let missing = json!({"k": "workers/4/missing", "m": {"workerid": 4, "name": "w1", "last_connection": "Wed Nov 25 14:00:00 2026"}});
         assert!(matches!(

@@ -6,8 +6,7 @@
 
 use serde::Deserialize;
 
-/// Results are decoded into [`Outcome`] here; re-exported while callers move to `crate::outcome`.
-pub use crate::outcome::Outcome;
+use crate::outcome::Outcome;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Builder {
@@ -80,7 +79,7 @@ pub struct Build {
     #[serde(default)]
     pub state_string: Option<String>,
     #[serde(default)]
-    pub results: Option<i64>,
+    pub results: Option<Outcome>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -89,7 +88,7 @@ pub struct Step {
     pub number: i64,
     pub name: String,
     #[serde(default)]
-    pub results: Option<i64>,
+    pub results: Option<Outcome>,
     #[serde(default)]
     pub hidden: bool,
     #[serde(default)]
@@ -267,10 +266,9 @@ mod tests {
             "locks_duration_s":0,"masterid":1,"number":1,"properties":{},"results":2,"started_at":1795616756,
             "state_string":"failed 'sh -c ...' (failure)","workerid":1,"a_future_field":[1]}"#;
         let b: Build = serde_json::from_str(json).unwrap();
-        assert_eq!((b.buildid, b.number, b.results), (1, 1, Some(2)));
         assert_eq!(
-            Outcome::from_code(b.results.unwrap()),
-            Some(Outcome::Failure)
+            (b.buildid, b.number, b.results),
+            (1, 1, Some(Outcome::Failure))
         );
         let running: Build = serde_json::from_str(r#"{"buildid":3,"number":2,"builderid":4,"complete":false,"complete_at":null,"results":null}"#).unwrap();
         assert_eq!(running.results, None);
@@ -338,25 +336,5 @@ mod tests {
             FieldKind::Fixed,
             "files cannot come from a chat"
         );
-    }
-
-    #[test]
-    fn outcome_words() {
-        let words: Vec<_> = (0..7)
-            .map(|c| Outcome::from_code(c).unwrap().word())
-            .collect();
-        assert_eq!(
-            words,
-            [
-                "success",
-                "warnings",
-                "failure",
-                "skipped",
-                "exception",
-                "retry",
-                "cancelled"
-            ]
-        );
-        assert_eq!(Outcome::from_code(7), None);
     }
 }

@@ -21,7 +21,7 @@ use crate::event::Event;
 use crate::notify::classify;
 use crate::outcome::Outcome;
 use crate::settings::NotifySettings;
-use crate::storage::{Chat, Cursor, StorageError, Store};
+use crate::storage::{Announcement, Chat, Cursor, StorageError, Store};
 use crate::text;
 use teloxide::types::{ChatId, MessageId};
 
@@ -235,7 +235,11 @@ impl Notifier {
 
     async fn started(&mut self, build: &Build) -> Result<()> {
         // Queued first, claimed after: a crash in between repeats the message, never loses it.
-        if self.store.is_claimed(build.buildid, "started").await? {
+        if self
+            .store
+            .is_claimed(build.buildid, Announcement::Started)
+            .await?
+        {
             return Ok(());
         }
         let cursor = Cursor {
@@ -247,7 +251,9 @@ impl Notifier {
             .await?
             .filter(|b| self.reported(b))
         else {
-            self.store.claim(build.buildid, "started", now()).await?;
+            self.store
+                .claim(build.buildid, Announcement::Started, now())
+                .await?;
             return Ok(self.store.advance_cursor(cursor).await?);
         };
         let chats = self.subscribers(&[Event::Started]).await?;
@@ -266,19 +272,21 @@ impl Notifier {
                 .enqueue_live(&chats, &Notification::new(message, Vec::new()), live)
                 .await?;
         }
-        self.store.claim(build.buildid, "started", now()).await?;
+        self.store
+            .claim(build.buildid, Announcement::Started, now())
+            .await?;
         Ok(self.store.advance_cursor(cursor).await?)
     }
 
     async fn finished(&mut self, build: &Build) -> Result<()> {
-        let Some(result) = build
-            .results
-            .and_then(Outcome::from_code)
-            .filter(|_| build.complete)
-        else {
+        let Some(result) = build.results.filter(|_| build.complete) else {
             return Ok(());
         };
-        if self.store.is_claimed(build.buildid, "finished").await? {
+        if self
+            .store
+            .is_claimed(build.buildid, Announcement::Finished)
+            .await?
+        {
             return Ok(());
         }
         let cursor = Cursor {
@@ -304,8 +312,7 @@ impl Notifier {
                 .client
                 .previous_finished_build(build.builderid, build.number)
                 .await?
-                .and_then(|b| b.results)
-                .and_then(Outcome::from_code),
+                .and_then(|b| b.results),
         };
         let newest = self
             .last_results
@@ -360,7 +367,9 @@ impl Notifier {
         if !live.is_empty() {
             self.store.live_drop(build.buildid).await?;
         }
-        self.store.claim(build.buildid, "finished", now()).await?;
+        self.store
+            .claim(build.buildid, Announcement::Finished, now())
+            .await?;
         Ok(self.store.advance_cursor(cursor).await?)
     }
 
@@ -423,7 +432,7 @@ impl Notifier {
         build: &Build,
         result: Outcome,
     ) -> Result<(text::Failure, Vec<Action>)> {
-        if !matches!(result, Outcome::Failure | Outcome::Exception) {
+        if !result.is_failure() {
             return Ok((
                 text::Failure {
                     step: None,
@@ -436,7 +445,7 @@ impl Notifier {
         let steps = self.client.steps(build.buildid).await?;
         let failed = steps
             .iter()
-            .find(|s| matches!(s.results, Some(2 | 4)) && !s.hidden);
+            .find(|s| s.results.is_some_and(Outcome::is_failure) && !s.hidden);
         let mut log_tail = Vec::new();
         let mut log_url = None;
         if let Some(step) = failed

@@ -5,15 +5,33 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{Cursor, StorageError, Store};
 
+/// Which announcement of a build: its start, or its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Announcement {
+    Started,
+    Finished,
+}
+
+impl Announcement {
+    /// As the `announced` table spells it.
+    fn key(self) -> &'static str {
+        match self {
+            Announcement::Started => "started",
+            Announcement::Finished => "finished",
+        }
+    }
+}
+
 impl Store {
-    /// Records that `kind` ("started"/"finished") of a build is being announced; false when it
-    /// already was, so the caller stays quiet.
+    /// Records that `kind` of a build is being announced; false when it already was, so the
+    /// caller stays quiet.
     pub async fn claim(
         &self,
         buildid: i64,
-        kind: &'static str,
+        kind: Announcement,
         now: i64,
     ) -> Result<bool, StorageError> {
+        let kind = kind.key();
         self.with(move |conn| {
             let inserted = conn.execute(
                 "INSERT OR IGNORE INTO announced (buildid, kind, at) VALUES (?1, ?2, ?3)",
@@ -26,7 +44,8 @@ impl Store {
 
     /// Asks without claiming: the pipeline queues a message first and claims after, so that a
     /// crash in between repeats the message instead of losing it.
-    pub async fn is_claimed(&self, buildid: i64, kind: &'static str) -> Result<bool, StorageError> {
+    pub async fn is_claimed(&self, buildid: i64, kind: Announcement) -> Result<bool, StorageError> {
+        let kind = kind.key();
         self.with(move |conn| {
             conn.query_row(
                 "SELECT 1 FROM announced WHERE buildid = ?1 AND kind = ?2",
@@ -85,9 +104,9 @@ mod tests {
     #[tokio::test]
     async fn claims_and_cursor() {
         let (_dir, store) = temp_store();
-        assert!(store.claim(1, "started", 100).await.unwrap());
-        assert!(!store.claim(1, "started", 100).await.unwrap());
-        assert!(store.claim(1, "finished", 100).await.unwrap());
+        assert!(store.claim(1, Announcement::Started, 100).await.unwrap());
+        assert!(!store.claim(1, Announcement::Started, 100).await.unwrap());
+        assert!(store.claim(1, Announcement::Finished, 100).await.unwrap());
         assert_eq!(store.cursor().await.unwrap(), None);
         store
             .advance_cursor(Cursor {
@@ -115,11 +134,14 @@ mod tests {
     #[tokio::test]
     async fn announcements_a_week_behind_the_cursor_are_forgotten() {
         let (_dir, store) = temp_store();
-        assert!(!store.is_claimed(1, "finished").await.unwrap());
-        store.claim(1, "finished", 1_000).await.unwrap();
-        store.claim(2, "finished", 1_000 + 86_400).await.unwrap();
-        assert!(store.is_claimed(1, "finished").await.unwrap());
-        assert!(!store.is_claimed(1, "started").await.unwrap());
+        assert!(!store.is_claimed(1, Announcement::Finished).await.unwrap());
+        store.claim(1, Announcement::Finished, 1_000).await.unwrap();
+        store
+            .claim(2, Announcement::Finished, 1_000 + 86_400)
+            .await
+            .unwrap();
+        assert!(store.is_claimed(1, Announcement::Finished).await.unwrap());
+        assert!(!store.is_claimed(1, Announcement::Started).await.unwrap());
         store
             .advance_cursor(Cursor {
                 last_buildid: 2,
@@ -127,7 +149,7 @@ mod tests {
             })
             .await
             .unwrap();
-        assert!(!store.is_claimed(1, "finished").await.unwrap());
-        assert!(store.is_claimed(2, "finished").await.unwrap());
+        assert!(!store.is_claimed(1, Announcement::Finished).await.unwrap());
+        assert!(store.is_claimed(2, Announcement::Finished).await.unwrap());
     }
 }

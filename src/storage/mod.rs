@@ -41,6 +41,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 
+pub use announcements::Announcement;
 pub use outbox::OutboxRow;
 
 /// Where a message goes: a numeric chat id, or a public channel's `@username`.

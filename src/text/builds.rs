@@ -4,9 +4,10 @@
 use std::fmt::Write as _;
 
 use super::html::{code, escape, link};
-use super::results::{result, result_emoji};
+use super::results::{result_emoji, result_word};
 use super::time::duration;
-use crate::buildbot::models::{Build, Builder, Outcome};
+use crate::buildbot::models::{Build, Builder};
+use crate::outcome::Outcome;
 
 /// What a build message says about the build, besides its result.
 pub struct BuildNote<'a> {
@@ -78,13 +79,12 @@ pub fn build_finished(
     previous: Option<Outcome>,
     failure: &Failure,
 ) -> String {
-    let outcome = note.build.results.and_then(Outcome::from_code);
+    let outcome = note.build.results;
     // "❌ Build #7 of runtests: failure": the emoji leads, so a chat list shows it first
-    let (emoji, word) = result(note.build.results)
-        .split_once(' ')
-        .map_or((String::new(), String::new()), |(e, w)| {
-            (e.to_owned(), w.to_owned())
-        });
+    let (emoji, word) = match outcome {
+        Some(outcome) => (result_emoji(outcome), result_word(outcome)),
+        None => ("⏳", "not finished".to_owned()),
+    };
     let mut out = format!("{emoji} {}: {word}", build_name(note));
     if let (Some(started), Some(done)) = (note.build.started_at, note.build.complete_at) {
         let _ = write!(out, ", took {}", duration(done.saturating_sub(started)));
@@ -106,7 +106,7 @@ pub fn build_finished(
             out,
             "\nPrevious build: {} {}",
             result_emoji(previous),
-            previous.word()
+            result_word(previous)
         );
     }
     if let Some(blame) = &failure.blame {

@@ -1,14 +1,22 @@
 //! Build results as words with an emoji in front, the same everywhere a result is shown, so
 //! a chat can be scanned by colour.
 
-use crate::buildbot::models::Outcome;
+use crate::outcome::Outcome;
 
 /// Emoji and word for a build result, e.g. "✅ success"; unfinished builds have no result yet.
-pub fn result(results: Option<i64>) -> String {
-    match results.map(|code| (code, Outcome::from_code(code))) {
+pub fn result(results: Option<Outcome>) -> String {
+    match results {
         None => "⏳ not finished".to_owned(),
-        Some((_, Some(outcome))) => format!("{} {}", result_emoji(outcome), outcome.word()),
-        Some((code, None)) => format!("❔ result {code}"),
+        Some(outcome) => format!("{} {}", result_emoji(outcome), result_word(outcome)),
+    }
+}
+
+/// The word for a result: Buildbot's, or the number of one this version does not know.
+pub fn result_word(outcome: Outcome) -> String {
+    match (outcome.word(), outcome) {
+        (Some(word), _) => word.to_owned(),
+        (None, Outcome::Unknown(code)) => format!("result {code}"),
+        (None, _) => String::new(),
     }
 }
 
@@ -21,6 +29,7 @@ pub fn result_emoji(outcome: Outcome) -> &'static str {
         Outcome::Exception => "💥",
         Outcome::Retry => "🔁",
         Outcome::Cancelled => "🚫",
+        Outcome::Unknown(_) => "❔",
     }
 }
 
@@ -42,7 +51,7 @@ mod tests {
             None,
         ]
         .into_iter()
-        .map(result)
+        .map(|code| result(code.map(Outcome::from_code)))
         .collect();
         insta::assert_snapshot!(all.join("\n"));
     }

@@ -7,6 +7,7 @@ use super::html::{code, escape, link};
 use super::results::result;
 use super::time::{ago, duration, fuzzy_interval};
 use crate::buildbot::models::{Build, Builder, Step};
+use crate::outcome::Outcome;
 
 /// A running build with the step it is in.
 pub struct RunningBuild<'a> {
@@ -133,7 +134,7 @@ pub fn last_builds(entries: &[BuilderLast<'_>], now: i64) -> String {
                     }
                     line.push(')');
                 }
-                if build.results != Some(0)
+                if build.results != Some(Outcome::Success)
                     && let Some(state) = build.state_string.as_deref().filter(|s| !s.is_empty())
                 {
                     let _ = write!(line, ": {}", escape(state));

@@ -3,6 +3,7 @@
 use super::html::{code, escape, link};
 use super::results::result;
 use super::time::utc_date;
+use crate::outcome::Outcome;
 
 pub fn notify_prompt() -> String {
     "Here are the notifications for this chat and whether they are on. Tap one to turn it on or off.".to_owned()
@@ -53,7 +54,7 @@ pub fn watching(builder: &str, number: i64, url: &str) -> String {
     )
 }
 
-pub fn already_finished(builder: &str, number: i64, url: &str, results: Option<i64>) -> String {
+pub fn already_finished(builder: &str, number: i64, url: &str, results: Option<Outcome>) -> String {
     format!(
         "Build {} of <b>{}</b> has already finished: {}.",
         link(url, &format!("#{number}")),
@@ -97,7 +98,12 @@ mod tests {
                 no_running_builds(None),
                 no_running_builds(Some("slow<")),
                 watching("slow<", 4, "http://bb/#/builders/2/builds/4"),
-                already_finished("slow", 4, "http://bb/#/builders/2/builds/4", Some(2)),
+                already_finished(
+                    "slow",
+                    4,
+                    "http://bb/#/builders/2/builds/4",
+                    Some(Outcome::Failure)
+                ),
                 build_gone(),
                 watching(&nameless_builder(7), 4, "http://bb/#/builders/7/builds/4"),
             ]
