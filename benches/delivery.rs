@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use buildbot_telegram::delivery::outbox::Outbox;
 use buildbot_telegram::delivery::{Delivery, Notification, Outgoing};
 use buildbot_telegram::settings::Limits;
+use buildbot_telegram::shutdown::Shutdown;
 use buildbot_telegram::storage::{Chat, Store};
 use fake_telegram::{FakeTelegram, TOKEN};
 use teloxide::Bot;
@@ -123,7 +124,13 @@ async fn main() {
         let fake = FakeTelegram::start_with_limits().await;
         let store = Store::open(dir.path().join("fanout.sqlite").to_str().unwrap()).unwrap();
         let delivery = Delivery::new(bot(&fake), Limits::default());
-        let outbox = Outbox::start(store, delivery, Duration::from_secs(3600), None);
+        let (outbox, _worker) = Outbox::start(
+            store,
+            delivery,
+            Duration::from_secs(3600),
+            None,
+            Shutdown::new(),
+        );
         let started = fan_out(&fake, &outbox, "fan-out one").await;
         let (delivered, last) = arrivals(&fake, "fan-out one");
         let wall = last.map_or(Duration::ZERO, |l| l.duration_since(started));
@@ -155,7 +162,13 @@ async fn main() {
         let fake = FakeTelegram::start_with_limits().await;
         let store = Store::open(dir.path().join("latency.sqlite").to_str().unwrap()).unwrap();
         let delivery = Delivery::new(bot(&fake), Limits::default());
-        let outbox = Outbox::start(store, delivery, Duration::from_secs(3600), None);
+        let (outbox, _worker) = Outbox::start(
+            store,
+            delivery,
+            Duration::from_secs(3600),
+            None,
+            Shutdown::new(),
+        );
         let mut latencies = Vec::new();
         for i in 0..1000 {
             let needle = format!("latency {i}");
@@ -198,7 +211,13 @@ async fn main() {
         let fake = FakeTelegram::start_with_limits().await;
         let store = Store::open(dir.path().join("busy.sqlite").to_str().unwrap()).unwrap();
         let delivery = Delivery::new(bot(&fake), Limits::default());
-        let outbox = Outbox::start(store, delivery.clone(), Duration::from_secs(3600), None);
+        let (outbox, _worker) = Outbox::start(
+            store,
+            delivery.clone(),
+            Duration::from_secs(3600),
+            None,
+            Shutdown::new(),
+        );
         let chats: Vec<Chat> = (FIRST_CHAT..FIRST_CHAT + FAN_OUT).map(Chat::Id).collect();
         outbox
             .enqueue(&chats, &Notification::new("busy fan-out", vec![]))

@@ -36,6 +36,7 @@ pub mod logging;
 pub mod notify;
 pub mod outcome;
 pub mod settings;
+pub mod shutdown;
 pub mod storage;
 pub mod telegram;
 pub mod text;

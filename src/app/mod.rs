@@ -13,8 +13,8 @@
 pub mod check;
 
 use std::sync::Arc;
-use std::time::Duration;
 
+use teloxide::dispatching::ShutdownToken;
 use teloxide::dispatching::dialogue::{RedisStorage, Storage, serializer::Json};
 use teloxide::error_handlers::LoggingErrorHandler;
 use teloxide::prelude::*;
@@ -24,6 +24,7 @@ use crate::delivery::Delivery;
 use crate::delivery::outbox::Outbox;
 use crate::notify::pipeline::Notifier;
 use crate::settings::{ChatTarget, Settings};
+use crate::shutdown::Shutdown;
 use crate::storage::{Chat, Store};
 use crate::telegram::bot::{self, BotError};
 use crate::telegram::context::Context;
@@ -46,33 +47,43 @@ pub enum StartError {
 
 /// Starts the bot and runs it until SIGINT or SIGTERM.
 pub async fn run(settings: Settings) -> Result<(), StartError> {
+    let shutdown = Shutdown::new();
+    stop_on_signals(shutdown.clone());
     let store = Store::open(&settings.storage.path)?;
     apply_configured_chats(&store, &settings).await?;
     let bot = bot::make_bot(&settings.telegram, bot::polling_timeout(&settings.telegram))?;
-    let me = bot::wait_for_me(&bot, &settings.telegram).await?;
+    let me = tokio::select! {
+        me = bot::wait_for_me(&bot, &settings.telegram) => me?,
+        _ = shutdown.triggered() => return Ok(()),
+    };
     let username = bot::username(&me, &settings.telegram)?;
     bot::register_commands(&bot).await;
 
     let client = Arc::new(buildbot::Client::new(&settings.buildbot));
     report_master(&client).await;
     let delivery = Delivery::new(bot.clone(), settings.telegram.limits);
-    let outbox = Outbox::start(
+    let (outbox, outbox_worker) = Outbox::start(
         store.clone(),
         delivery.clone(),
         settings.telegram.give_up_after,
         settings.notify.quiet_hours,
+        shutdown.clone(),
     );
     // Buildbot events → notifier → outbox, beside the dispatcher.
     let (events_tx, events_rx) = tokio::sync::mpsc::channel(256);
-    tokio::spawn(buildbot::events::run(client.clone(), events_tx));
+    let events = tokio::spawn(buildbot::events::run(
+        client.clone(),
+        events_tx,
+        shutdown.clone(),
+    ));
     let notifier = Notifier::new(
         client.clone(),
         store.clone(),
-        outbox.clone(),
+        outbox,
         delivery.clone(),
         settings.notify.clone(),
     );
-    tokio::spawn(notifier.run(events_rx));
+    let notifier = tokio::spawn(notifier.run(events_rx, shutdown.clone()));
 
     let conversations = conversation_storage(&store, &settings).await?;
     let ctx = Arc::new(Context {
@@ -83,10 +94,20 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         bot_username: username.clone(),
         settings,
     });
-    serve(bot, ctx, conversations, &username).await?;
-    outbox.finish(Duration::from_secs(5)).await;
+    let served = serve(bot, ctx, conversations, &username, &shutdown).await;
+    // the dispatcher may also end by itself: everything else stops with it
+    shutdown.trigger();
+    for (task, handle) in [
+        ("the event stream", events),
+        ("the notifier", notifier),
+        ("the outbox", outbox_worker),
+    ] {
+        if let Err(error) = handle.await {
+            log::error!("{task} ended with an error: {error}");
+        }
+    }
     log::info!("stopped");
-    Ok(())
+    served
 }
 
 /// Says which master the bot reads; a master that is down is only a warning: the bot copes.
@@ -107,6 +128,7 @@ async fn serve(
     ctx: Arc<Context>,
     conversations: Arc<ConversationStorage>,
     username: &str,
+    shutdown: &Shutdown,
 ) -> Result<(), StartError> {
     let telegram = ctx.settings.telegram.clone();
     let webhook = match &telegram.webhook {
@@ -122,9 +144,8 @@ async fn serve(
         .error_handler(LoggingErrorHandler::with_custom_text(
             "handling an update failed",
         ))
-        .enable_ctrlc_handler()
         .build();
-    stop_on_sigterm(dispatcher.shutdown_token());
+    let stop = dispatcher.shutdown_token();
     log::info!(
         "buildbot-telegram {} started as @{username}",
         env!("CARGO_PKG_VERSION")
@@ -132,21 +153,40 @@ async fn serve(
     let listener_errors = Arc::new(OutageLog::default());
     let outcome = match webhook {
         Some(listener) => {
-            dispatcher
-                .try_dispatch_with_listener(listener, listener_errors)
-                .await
+            let dispatching = dispatcher.try_dispatch_with_listener(listener, listener_errors);
+            until_shutdown(dispatching, stop, shutdown).await
         }
         None => {
             let listener = listener::polling(bot, &telegram).await;
-            dispatcher
-                .try_dispatch_with_listener(listener, listener_errors)
-                .await
+            let dispatching = dispatcher.try_dispatch_with_listener(listener, listener_errors);
+            until_shutdown(dispatching, stop, shutdown).await
         }
     };
     if let Err(error) = outcome {
         log::error!("the dispatcher stopped: {error}");
     }
     Ok(())
+}
+
+/// Runs the dispatcher until it ends or `shutdown` is triggered; then it is asked to stop and
+/// finishes the updates in hand. The dispatcher is polled first, so it is running (and can be
+/// asked) by the time the shutdown is looked at.
+async fn until_shutdown<T>(
+    dispatching: impl std::future::Future<Output = T>,
+    stop: ShutdownToken,
+    shutdown: &Shutdown,
+) -> T {
+    tokio::pin!(dispatching);
+    tokio::select! {
+        biased;
+        outcome = &mut dispatching => return outcome,
+        _ = shutdown.triggered() => {}
+    }
+    // the dispatcher stops only while it is polled: ask, then drive it to its end
+    if let Err(error) = stop.shutdown() {
+        log::debug!("the dispatcher was not running: {error}");
+    }
+    dispatching.await
 }
 
 /// Conversations live beside the subscriptions in SQLite, or in Redis when several replicas
@@ -184,28 +224,31 @@ async fn apply_configured_chats(store: &Store, settings: &Settings) -> Result<()
     Ok(())
 }
 
-/// teloxide's own handler only catches SIGINT; service managers and containers send SIGTERM.
-fn stop_on_sigterm(token: teloxide::dispatching::ShutdownToken) {
+/// SIGINT (Ctrl-C) and SIGTERM (service managers, containers) trigger the shutdown.
+fn stop_on_signals(shutdown: Shutdown) {
     tokio::spawn(async move {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let Ok(mut term) = signal(SignalKind::terminate()) else {
-                log::warn!("cannot listen for SIGTERM; stop the bot with SIGINT");
-                return;
-            };
-            term.recv().await;
-            log::info!("SIGTERM received, stopping");
-            loop {
-                match token.shutdown() {
-                    Ok(done) => {
-                        done.await;
-                        return;
-                    }
-                    // the dispatcher is not running yet: try again shortly
-                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-                }
-            }
-        }
+        let signal = wait_for_signal().await;
+        log::info!("{signal} received, stopping");
+        shutdown.trigger();
     });
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        log::warn!("cannot listen for SIGTERM; stop the bot with SIGINT");
+        let _ = tokio::signal::ctrl_c().await;
+        return "SIGINT";
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() -> &'static str {
+    let _ = tokio::signal::ctrl_c().await;
+    "Ctrl-C"
 }

@@ -19,6 +19,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 use super::Client;
 use super::models::Build;
+use crate::shutdown::Shutdown;
 
 /// Something that happened on the master.
 #[derive(Debug, Clone)]
@@ -57,12 +58,16 @@ const SILENCE_LIMIT: Duration = Duration::from_secs(50);
 /// Reconnect delays grow from 1 s to this.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-/// Runs until `events` is closed: connects, forwards events, reconnects with capped backoff.
-pub async fn run(client: Arc<Client>, events: mpsc::Sender<MasterEvent>) {
+/// Runs until `shutdown` (or until `events` is closed): connects, forwards events,
+/// reconnects with capped backoff.
+pub async fn run(client: Arc<Client>, events: mpsc::Sender<MasterEvent>, shutdown: Shutdown) {
     let mut failures: u32 = 0;
     let mut outage_reported = false;
     loop {
-        let outcome = stream_once(&client, &events, &mut failures, &mut outage_reported).await;
+        let outcome = tokio::select! {
+            _ = shutdown.triggered() => return,
+            outcome = stream_once(&client, &events, &mut failures, &mut outage_reported) => outcome,
+        };
         if events.is_closed() {
             return;
         }
@@ -82,7 +87,10 @@ pub async fn run(client: Arc<Client>, events: mpsc::Sender<MasterEvent>) {
         }
         failures = failures.saturating_add(1);
         let delay = Duration::from_secs(1u64 << failures.min(5).saturating_sub(1)).min(MAX_BACKOFF);
-        tokio::time::sleep(delay).await;
+        tokio::select! {
+            _ = shutdown.triggered() => return,
+            _ = tokio::time::sleep(delay) => {}
+        }
     }
 }
 

@@ -14,17 +14,18 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use teloxide::types::{ChatId, Recipient};
 use teloxide::{ApiError, RequestError};
 use tokio::sync::{Notify, Semaphore};
+use tokio::task::{JoinHandle, JoinSet};
 
 use super::Delivery;
 use super::actions::{self, Notification};
 use crate::clock::now;
 use crate::settings::QuietHours;
+use crate::shutdown::Shutdown;
 use crate::storage::{Chat, OutboxRow, StorageError, Store};
 
 /// Messages in flight at once (to different chats).
@@ -37,10 +38,11 @@ const BATCH: usize = 512;
 pub struct Outbox {
     store: Store,
     wake: Arc<Notify>,
-    /// Messages being sent right now, and whether to start no more (shutting down).
-    in_flight: Arc<AtomicUsize>,
-    stopping: Arc<AtomicBool>,
 }
+
+/// How long the messages in flight at shutdown may take to finish; the rest are sent again
+/// at the next start.
+const DRAIN: Duration = Duration::from_secs(5);
 
 pub fn recipient(chat: &Chat) -> Recipient {
     match chat {
@@ -79,6 +81,20 @@ pub fn chat_is_gone(error: &RequestError) -> bool {
     }
 }
 
+/// Gives the messages in flight at shutdown [`DRAIN`] to finish; the rest stay in the
+/// storage and are sent at the next start (at most one duplicate: a message Telegram took
+/// just as it was cut off).
+async fn drain(mut tasks: JoinSet<()>) {
+    let finished =
+        tokio::time::timeout(DRAIN, async { while tasks.join_next().await.is_some() {} }).await;
+    if finished.is_err() {
+        log::warn!(
+            "stopping with {} notification(s) in flight; they are sent again at the next start",
+            tasks.len()
+        );
+    }
+}
+
 /// Trouble that may pass: the network, or Telegram's servers.
 fn is_transient(error: &RequestError) -> bool {
     match error {
@@ -101,48 +117,26 @@ fn is_transient(error: &RequestError) -> bool {
 }
 
 impl Outbox {
-    /// Starts the worker; it first sends whatever an earlier run left waiting.
+    /// Starts the worker; it first sends whatever an earlier run left waiting, and runs until
+    /// `shutdown`. Await the handle to let the messages in flight finish (at most `DRAIN`).
     pub fn start(
         store: Store,
         delivery: Delivery,
         give_up_after: Duration,
         quiet_hours: Option<QuietHours>,
-    ) -> Outbox {
+        shutdown: Shutdown,
+    ) -> (Outbox, JoinHandle<()>) {
         let wake = Arc::new(Notify::new());
-        let in_flight = Arc::new(AtomicUsize::new(0));
-        let stopping = Arc::new(AtomicBool::new(false));
         let worker = Worker {
             store: store.clone(),
             delivery,
             give_up_after,
             wake: wake.clone(),
-            in_flight: in_flight.clone(),
-            stopping: stopping.clone(),
+            shutdown,
             quiet_hours,
         };
-        tokio::spawn(worker.run());
-        Outbox {
-            store,
-            wake,
-            in_flight,
-            stopping,
-        }
-    }
-
-    /// Starts no new sends and waits (at most `limit`) for those in flight; whatever is left
-    /// waits in the storage for the next start.
-    pub async fn finish(&self, limit: Duration) {
-        self.stopping.store(true, Ordering::SeqCst);
-        let deadline = tokio::time::Instant::now() + limit;
-        while self.in_flight.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let left = self.in_flight.load(Ordering::SeqCst);
-        if left > 0 {
-            log::warn!(
-                "stopping with {left} notification(s) in flight; they are sent again at the next start"
-            );
-        }
+        let handle = tokio::spawn(worker.run());
+        (Outbox { store, wake }, handle)
     }
 
     /// Queues `notification` for every chat, durably, and wakes the worker.
@@ -185,8 +179,7 @@ struct Worker {
     delivery: Delivery,
     give_up_after: Duration,
     wake: Arc<Notify>,
-    in_flight: Arc<AtomicUsize>,
-    stopping: Arc<AtomicBool>,
+    shutdown: Shutdown,
     quiet_hours: Option<QuietHours>,
 }
 
@@ -194,42 +187,58 @@ impl Worker {
     async fn run(self) {
         let this = Arc::new(self);
         let slots = Arc::new(Semaphore::new(CONCURRENCY));
-        loop {
+        while !this.shutdown.is_triggered() {
             let rows = match this.store.outbox_pending(BATCH).await {
                 Ok(rows) => rows,
                 Err(error) => {
                     log::error!("cannot read the outbox: {error}");
-                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    this.pause(Duration::from_secs(5)).await;
                     continue;
                 }
             };
             if rows.is_empty() {
-                this.wake.notified().await;
+                tokio::select! {
+                    _ = this.wake.notified() => {}
+                    _ = this.shutdown.triggered() => {}
+                }
                 continue;
             }
             log::debug!("outbox: {} message(s) waiting", rows.len());
-            // One message per chat per round keeps each chat's messages in order.
-            let mut chats = HashSet::new();
-            let mut tasks = tokio::task::JoinSet::new();
-            for row in rows {
-                if !chats.insert(row.chat.clone()) {
-                    continue;
-                }
-                let Ok(slot) = slots.clone().acquire_owned().await else {
-                    return;
-                };
-                if this.stopping.load(Ordering::SeqCst) {
-                    break;
-                }
-                let worker = this.clone();
-                worker.in_flight.fetch_add(1, Ordering::SeqCst);
-                tasks.spawn(async move {
-                    worker.deliver(row).await;
-                    worker.in_flight.fetch_sub(1, Ordering::SeqCst);
-                    drop(slot);
-                });
+            let mut tasks = this.round(rows, &slots).await;
+            tokio::select! {
+                _ = async { while tasks.join_next().await.is_some() {} } => {}
+                _ = this.shutdown.triggered() => return drain(tasks).await,
             }
-            while tasks.join_next().await.is_some() {}
+        }
+    }
+
+    /// Starts one round: one message per chat keeps each chat's messages in order.
+    async fn round(self: &Arc<Self>, rows: Vec<OutboxRow>, slots: &Arc<Semaphore>) -> JoinSet<()> {
+        let mut chats = HashSet::new();
+        let mut tasks = JoinSet::new();
+        for row in rows {
+            if !chats.insert(row.chat.clone()) {
+                continue;
+            }
+            let slot = tokio::select! {
+                slot = slots.clone().acquire_owned() => slot,
+                _ = self.shutdown.triggered() => break,
+            };
+            let Ok(slot) = slot else { break };
+            let worker = self.clone();
+            tasks.spawn(async move {
+                worker.deliver(row).await;
+                drop(slot);
+            });
+        }
+        tasks
+    }
+
+    /// Waits `delay`, or less when the bot is stopping.
+    async fn pause(&self, delay: Duration) {
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = self.shutdown.triggered() => {}
         }
     }
 
@@ -324,7 +333,11 @@ impl Worker {
                         row.chat,
                         backoff + jitter
                     );
-                    tokio::time::sleep(backoff + jitter).await;
+                    self.pause(backoff + jitter).await;
+                    if self.shutdown.is_triggered() {
+                        // still waiting in the storage: the next start sends it
+                        return;
+                    }
                 }
                 error => {
                     log::warn!(

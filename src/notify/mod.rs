@@ -6,3 +6,4 @@
 
 pub mod classify;
 pub mod pipeline;
+pub mod routing;

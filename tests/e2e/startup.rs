@@ -226,6 +226,47 @@ async fn registers_commands_polls_and_stops_on_sigterm() {
 }
 
 #[tokio::test]
+async fn sigint_stops_the_bot_even_while_telegram_cannot_be_reached() {
+    // Waiting 30 s between tries to reach Telegram: the stop must not wait for the next try.
+    let port = closed_port();
+    let dir = tempfile::tempdir().unwrap();
+    let file = settings_file(&format!(
+        "[telegram]\napi_url = \"http://127.0.0.1:{port}\"\nretry_delay = 30\n"
+    ));
+    let log_path = dir.path().join("log");
+    let mut child = Command::new(binary())
+        .arg("--config")
+        .arg(file.path())
+        .env("BBTG_TELEGRAM__BOT_TOKEN", TOKEN)
+        .env("RUST_LOG", "info")
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !log().contains("cannot reach Telegram") {
+        assert!(Instant::now() < deadline, "no outage reported:\n{}", log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("SIGINT did not stop the bot:\n{}", log());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}:\n{}", log());
+    assert!(log().contains("SIGINT received, stopping"), "{}", log());
+}
+
+#[tokio::test]
 async fn token_never_reaches_the_log_even_at_trace() {
     // Telegram unreachable: every failed request's error carries the URL, token included.
     let port = closed_port();

@@ -16,17 +16,20 @@ use crate::buildbot::models::{Build, Builder};
 use crate::buildbot::{self, Client};
 use crate::clock::now;
 use crate::delivery::outbox::Outbox;
-use crate::delivery::{Action, Delivery, Notification, Outgoing};
+use crate::delivery::{Delivery, Notification};
 use crate::event::Event;
-use crate::notify::classify;
+use crate::notify::{classify, routing};
 use crate::outcome::Outcome;
 use crate::settings::NotifySettings;
+use crate::shutdown::Shutdown;
 use crate::storage::{Announcement, Chat, Cursor, StorageError, Store};
 use crate::text;
-use teloxide::types::{ChatId, MessageId};
 
 /// Builds fetched per page during a catch-up.
 const PAGE: usize = 200;
+
+mod failure;
+mod live;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
@@ -55,15 +58,6 @@ pub struct Notifier {
     last_results: HashMap<i64, (i64, Outcome)>,
 }
 
-/// The chats subscribed to any of `events`.
-fn wanting(subscriptions: &BTreeMap<Chat, BTreeSet<Event>>, events: &[Event]) -> BTreeSet<Chat> {
-    subscriptions
-        .iter()
-        .filter(|(_, wanted)| events.iter().any(|e| wanted.contains(e)))
-        .map(|(chat, _)| chat.clone())
-        .collect()
-}
-
 impl Notifier {
     pub fn new(
         client: Arc<Client>,
@@ -85,13 +79,16 @@ impl Notifier {
         }
     }
 
-    /// Handles events until the stream ends.
-    pub async fn run(mut self, mut events: mpsc::Receiver<MasterEvent>) {
+    /// Handles events until `shutdown` (or until the stream ends). The event in hand is
+    /// finished first: what it queued is in the outbox, what it had not reached the catch-up
+    /// finds again.
+    pub async fn run(mut self, mut events: mpsc::Receiver<MasterEvent>, shutdown: Shutdown) {
         // live messages are brought up to date at most this often (an edit per chat each time)
         let mut progress = tokio::time::interval(std::time::Duration::from_secs(5));
         progress.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let event = tokio::select! {
+                _ = shutdown.triggered() => return,
                 event = events.recv() => event,
                 _ = progress.tick(), if self.settings.live => {
                     if let Err(error) = self.progress().await {
@@ -210,7 +207,7 @@ impl Notifier {
 
     /// Chats subscribed to any of `events`.
     async fn subscribers(&self, events: &[Event]) -> Result<BTreeSet<Chat>> {
-        Ok(wanting(&self.store.subscriptions().await?, events))
+        Ok(routing::wanting(&self.store.subscriptions().await?, events))
     }
 
     async fn note<'a>(
@@ -304,26 +301,12 @@ impl Notifier {
             BTreeMap::new()
         };
         let comparing = [Event::Worse, Event::Better, Event::Problem, Event::Recovery];
-        let wants_comparison = !wanting(&subscriptions, &comparing).is_empty();
-        let previous = match self.last_results.get(&build.builderid) {
-            _ if !wants_comparison => None,
-            Some((number, outcome)) if *number == build.number - 1 => Some(*outcome),
-            _ => self
-                .client
-                .previous_finished_build(build.builderid, build.number)
-                .await?
-                .and_then(|b| b.results),
-        };
-        let newest = self
-            .last_results
-            .get(&build.builderid)
-            .is_none_or(|(n, _)| *n < build.number);
-        if newest {
-            self.last_results
-                .insert(build.builderid, (build.number, result));
-        }
+        let wants_comparison = !routing::wanting(&subscriptions, &comparing).is_empty();
+        let previous = self
+            .previous_result(build, result, wants_comparison)
+            .await?;
         let events = classify::finished(result, previous);
-        let mut chats = wanting(&subscriptions, &events);
+        let mut chats = routing::wanting(&subscriptions, &events);
         chats.extend(watchers);
         let live = if self.settings.live {
             self.store.live_of(build.buildid).await?
@@ -344,24 +327,8 @@ impl Notifier {
             let message =
                 Notification::new(text::build_finished(&note, previous, &failure), actions);
             let mut recipients = self.routed(&chats, &builder);
-            // a live message becomes the result; a chat whose edit fails gets a new message
-            for (chat, message_id) in &live {
-                let Some(edited) = self.edit_live(chat, *message_id, message.outgoing()).await
-                else {
-                    continue;
-                };
-                match edited {
-                    Ok(()) => {
-                        recipients.remove(chat);
-                    }
-                    Err(error) => {
-                        log::warn!(
-                            "cannot turn the live message in chat {chat} into the result: {error}"
-                        );
-                        recipients.insert(chat.clone());
-                    }
-                }
-            }
+            self.turn_live_into_result(&live, &message, &mut recipients)
+                .await;
             self.send_all(&recipients, &message).await?;
         }
         if !live.is_empty() {
@@ -373,115 +340,33 @@ impl Notifier {
         Ok(self.store.advance_cursor(cursor).await?)
     }
 
-    /// The failing step and, with `show_blame_list`, who is to blame.
-    /// Edits the live messages of the builds whose steps moved, to show their progress.
-    async fn progress(&mut self) -> Result<()> {
-        let live = self.store.live_builds().await?;
-        let moved: Vec<i64> = live
-            .into_iter()
-            .filter(|b| self.stepped.contains(b))
-            .collect();
-        self.stepped.clear();
-        for buildid in moved {
-            let Some(build) = self.client.build(buildid).await? else {
-                self.store.live_drop(buildid).await?;
-                continue;
-            };
-            if build.complete {
-                continue; // the finished event turns it into the result
-            }
-            let Some(builder) = self.builder(build.builderid).await? else {
-                continue;
-            };
-            let steps = self.client.steps(buildid).await?;
-            let done = steps.iter().filter(|s| s.results.is_some()).count();
-            let current = steps
-                .iter()
-                .rev()
-                .find(|s| s.results.is_none())
-                .map(|s| s.name.clone());
-            let elapsed = build.started_at.map_or(0, |t| now().saturating_sub(t));
-            let url = self.client.build_url(build.builderid, build.number);
-            let text = text::build_progress(
-                &builder.name,
-                build.number,
-                &url,
-                current.as_deref(),
-                done,
-                steps.len(),
-                elapsed,
-            );
-            if self.last_progress.get(&buildid) == Some(&text) {
-                continue;
-            }
-            for (chat, message_id) in self.store.live_of(buildid).await? {
-                let progress = Outgoing::text(text.clone());
-                if let Some(Err(error)) = self.edit_live(&chat, message_id, progress).await {
-                    log::debug!("live message in chat {chat} not updated: {error}");
-                }
-            }
-            self.last_progress.insert(buildid, text);
-        }
-        Ok(())
-    }
-
-    /// The failing step, the end of its log, and with `show_blame_list` who is to blame; and
-    /// the buttons under a failure message (its log page, rebuild).
-    async fn failure_details(
-        &self,
+    /// The result of the builder's previous build, when a chat compares (worse, better,
+    /// problem, recovery): remembered when the build follows the newest one seen, asked
+    /// otherwise. Remembers `result` as the newest when it is.
+    async fn previous_result(
+        &mut self,
         build: &Build,
         result: Outcome,
-    ) -> Result<(text::Failure, Vec<Action>)> {
-        if !result.is_failure() {
-            return Ok((
-                text::Failure {
-                    step: None,
-                    blame: None,
-                    log_tail: Vec::new(),
-                },
-                Vec::new(),
-            ));
-        }
-        let steps = self.client.steps(build.buildid).await?;
-        let failed = steps
-            .iter()
-            .find(|s| s.results.is_some_and(Outcome::is_failure) && !s.hidden);
-        let mut log_tail = Vec::new();
-        let mut log_url = None;
-        if let Some(step) = failed
-            && let Some((slug, tail)) = self
+        wanted: bool,
+    ) -> Result<Option<Outcome>> {
+        let previous = match self.last_results.get(&build.builderid) {
+            _ if !wanted => None,
+            Some((number, outcome)) if *number == build.number - 1 => Some(*outcome),
+            _ => self
                 .client
-                .step_log_tail(step.stepid, self.settings.log_tail_lines)
+                .previous_finished_build(build.builderid, build.number)
                 .await?
-        {
-            log_tail = tail;
-            log_url = Some(format!(
-                "{}/steps/{}/logs/{slug}",
-                self.client.build_url(build.builderid, build.number),
-                step.number
-            ));
-        }
-        let blame = if self.settings.show_blame_list {
-            let mut authors: Vec<String> = Vec::new();
-            for change in self.client.build_changes(build.buildid).await? {
-                if let Some(author) = change.author.filter(|a| !authors.contains(a)) {
-                    authors.push(author);
-                }
-            }
-            Some(authors)
-        } else {
-            None
+                .and_then(|b| b.results),
         };
-        let mut actions: Vec<Action> = log_url.map(Action::OpenLog).into_iter().collect();
-        actions.push(Action::Rebuild(build.buildid));
-        Ok((
-            text::Failure {
-                step: failed.map(|s| s.name.clone()),
-                blame,
-                log_tail,
-            },
-            actions,
-        ))
+        let newest = self
+            .last_results
+            .get(&build.builderid)
+            .is_none_or(|(n, _)| *n < build.number);
+        if newest {
+            self.last_results
+                .insert(build.builderid, (build.number, result));
+        }
+        Ok(previous)
     }
 
     async fn worker_missing(
@@ -509,39 +394,12 @@ impl Notifier {
 
     /// `[notify.routes]`: in a forum supergroup, a builder's notifications go to its topic.
     fn routed(&self, chats: &BTreeSet<Chat>, builder: &Builder) -> BTreeSet<Chat> {
-        let thread = self.settings.topic_for(&builder.name, &builder.tags);
-        chats
-            .iter()
-            .map(|chat| match (chat, thread) {
-                (Chat::Id(id), Some(thread)) if *id <= -1_000_000_000_000 => {
-                    Chat::Topic(*id, thread)
-                }
-                (chat, _) => chat.clone(),
-            })
-            .collect()
+        routing::into_topic(chats, self.settings.topic_for(&builder.name, &builder.tags))
     }
 
     /// Queues one message for several chats in the outbox, which delivers it.
     async fn send_all(&self, chats: &BTreeSet<Chat>, message: &Notification) -> Result<()> {
         let chats: Vec<Chat> = chats.iter().cloned().collect();
         Ok(self.outbox.enqueue(&chats, message).await?)
-    }
-
-    /// Edits a build's live message in `chat`: the one path for progress and for the result.
-    /// `None` for a channel named by its username, whose messages are not edited.
-    async fn edit_live(
-        &self,
-        chat: &Chat,
-        message_id: i32,
-        message: Outgoing,
-    ) -> Option<std::result::Result<(), teloxide::RequestError>> {
-        let (Chat::Id(id) | Chat::Topic(id, _)) = chat else {
-            return None;
-        };
-        Some(
-            self.delivery
-                .edit(ChatId(*id), MessageId(message_id), message)
-                .await,
-        )
     }
 }

@@ -1,0 +1,69 @@
+//! What a failure message adds: the failing step, the end of its log, who is to blame, and
+//! the actions under it (the log page, rebuild).
+
+use super::{Notifier, Result};
+use crate::buildbot::models::Build;
+use crate::delivery::Action;
+use crate::outcome::Outcome;
+use crate::text;
+
+impl Notifier {
+    /// The failing step, the end of its log, and with `show_blame_list` who is to blame; and
+    /// the buttons under a failure message (its log page, rebuild).
+    pub(super) async fn failure_details(
+        &self,
+        build: &Build,
+        result: Outcome,
+    ) -> Result<(text::Failure, Vec<Action>)> {
+        if !result.is_failure() {
+            return Ok((
+                text::Failure {
+                    step: None,
+                    blame: None,
+                    log_tail: Vec::new(),
+                },
+                Vec::new(),
+            ));
+        }
+        let steps = self.client.steps(build.buildid).await?;
+        let failed = steps
+            .iter()
+            .find(|s| s.results.is_some_and(Outcome::is_failure) && !s.hidden);
+        let mut log_tail = Vec::new();
+        let mut log_url = None;
+        if let Some(step) = failed
+            && let Some((slug, tail)) = self
+                .client
+                .step_log_tail(step.stepid, self.settings.log_tail_lines)
+                .await?
+        {
+            log_tail = tail;
+            log_url = Some(format!(
+                "{}/steps/{}/logs/{slug}",
+                self.client.build_url(build.builderid, build.number),
+                step.number
+            ));
+        }
+        let blame = if self.settings.show_blame_list {
+            let mut authors: Vec<String> = Vec::new();
+            for change in self.client.build_changes(build.buildid).await? {
+                if let Some(author) = change.author.filter(|a| !authors.contains(a)) {
+                    authors.push(author);
+                }
+            }
+            Some(authors)
+        } else {
+            None
+        };
+        let mut actions: Vec<Action> = log_url.map(Action::OpenLog).into_iter().collect();
+        actions.push(Action::Rebuild(build.buildid));
+        Ok((
+            text::Failure {
+                step: failed.map(|s| s.name.clone()),
+                blame,
+                log_tail,
+            },
+            actions,
+        ))
+    }
+}

@@ -1,0 +1,88 @@
+//! Who gets a notification: the chats that asked for its events, and the forum topic a
+//! builder's notifications go to. Pure functions, tested here.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::event::Event;
+use crate::storage::Chat;
+
+/// The chats subscribed to any of `events`.
+pub fn wanting(
+    subscriptions: &BTreeMap<Chat, BTreeSet<Event>>,
+    events: &[Event],
+) -> BTreeSet<Chat> {
+    subscriptions
+        .iter()
+        .filter(|(_, wanted)| events.iter().any(|e| wanted.contains(e)))
+        .map(|(chat, _)| chat.clone())
+        .collect()
+}
+
+/// Supergroup ids start at -100 000 000 000 0: only they can have forum topics.
+const SUPERGROUPS_BELOW: i64 = -1_000_000_000_000;
+
+/// With a `[notify.routes]` topic for the builder, the supergroups among `chats` get the
+/// message in that topic; other chats, and chats already in a topic, are left as they are.
+pub fn into_topic(chats: &BTreeSet<Chat>, thread: Option<i32>) -> BTreeSet<Chat> {
+    chats
+        .iter()
+        .map(|chat| match (chat, thread) {
+            (Chat::Id(id), Some(thread)) if *id <= SUPERGROUPS_BELOW => Chat::Topic(*id, thread),
+            (chat, _) => chat.clone(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_chats_that_asked_for_one_of_the_events() {
+        let subscriptions = BTreeMap::from([
+            (Chat::Id(1), BTreeSet::from([Event::Failure])),
+            (
+                Chat::Id(2),
+                BTreeSet::from([Event::Started, Event::Finished]),
+            ),
+            (
+                Chat::Topic(-1_001_234_567_890, 5),
+                BTreeSet::from([Event::Problem]),
+            ),
+            (Chat::Channel("@ci".into()), BTreeSet::new()),
+        ]);
+        assert_eq!(
+            wanting(&subscriptions, &[Event::Finished, Event::Failure]),
+            BTreeSet::from([Chat::Id(1), Chat::Id(2)])
+        );
+        assert_eq!(
+            wanting(&subscriptions, &[Event::Problem]),
+            BTreeSet::from([Chat::Topic(-1_001_234_567_890, 5)])
+        );
+        assert!(wanting(&subscriptions, &[Event::Worker]).is_empty());
+        assert!(wanting(&subscriptions, &[]).is_empty());
+    }
+
+    #[test]
+    fn a_route_moves_supergroups_into_the_topic_and_nothing_else() {
+        let supergroup = -1_001_234_567_890;
+        let chats = BTreeSet::from([
+            Chat::Id(42),
+            Chat::Id(-4_321),
+            Chat::Id(supergroup),
+            Chat::Topic(supergroup - 1, 9),
+            Chat::Channel("@ci".into()),
+        ]);
+        assert_eq!(
+            into_topic(&chats, Some(7)),
+            BTreeSet::from([
+                Chat::Id(42),
+                Chat::Id(-4_321),
+                Chat::Topic(supergroup, 7),
+                Chat::Topic(supergroup - 1, 9),
+                Chat::Channel("@ci".into()),
+            ])
+        );
+        assert_eq!(into_topic(&chats, None), chats, "no route: no change");
+    }
+}

@@ -1,0 +1,57 @@
+//! Stopping, as a value (mini-redis's `Shutdown`): the composition root (`app`) triggers it
+//! once, on SIGINT or SIGTERM; every long-running part holds a clone and stops at its next
+//! await point. No part polls a flag.
+//!
+//! What stops how:
+//! - the dispatcher finishes the updates it is handling and takes no more;
+//! - the event stream closes its socket; the notifier finishes the event in hand (what it
+//!   queued is in the outbox; what it had not reached is found again by the catch-up);
+//! - the outbox starts no new sends, gives those in flight a few seconds, and leaves the rest
+//!   in the storage for the next start.
+
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone, Debug, Default)]
+pub struct Shutdown {
+    token: CancellationToken,
+}
+
+impl Shutdown {
+    pub fn new() -> Shutdown {
+        Shutdown::default()
+    }
+
+    /// Tells every holder to stop; triggering twice is harmless.
+    pub fn trigger(&self) {
+        self.token.cancel();
+    }
+
+    pub fn is_triggered(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    /// Resolves once [`Shutdown::trigger`] was called (at once if it already was).
+    pub async fn triggered(&self) {
+        self.token.cancelled().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_clone_hears_the_trigger() {
+        let shutdown = Shutdown::new();
+        let holder = shutdown.clone();
+        let waiting = tokio::spawn(async move { holder.triggered().await });
+        assert!(!shutdown.is_triggered());
+        shutdown.trigger();
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .expect("the holder stops")
+            .expect("no panic");
+        assert!(shutdown.is_triggered());
+        shutdown.trigger();
+    }
+}
