@@ -1,28 +1,47 @@
 //! buildbot-telegram: a Telegram bot for the Buildbot CI system.
 //!
 //! The bot is a separate process. It reads a Buildbot master through the master's public REST
-//! API, the same one the web UI uses, and talks to Telegram through the Bot API.
+//! API and event websocket, the ones the web UI uses, and talks to Telegram through the Bot API.
 //!
 //! # Layout
 //!
-//! - [`settings`]: layered settings (built-in defaults, `--config` file, `BBTG_*` environment),
-//!   all checked at start so that a mistake is reported with the key and the fix.
-//! - [`authz`]: who may run which command; asked when a command starts and again on every
-//!   button tap.
-//! - [`buildbot`]: the REST client, the event websocket, and the serde models of builders,
-//!   builds, workers, changes.
-//! - [`telegram`]: the dispatcher tree (`telegram::schema`), the command list, one handler per
-//!   command, inline keyboards and their versioned callback data.
-//! - [`check`]: `--check`, every link the bot needs tried once, with what to fix.
-//! - [`text`]: every text a user reads, as Telegram HTML, snapshot-tested.
+//! The modules are layers. Bottom up, each one imports only the ones below it (no cycles, no
+//! upward imports; `tests/layers.rs` fails the build otherwise), so every module can be read
+//! knowing only what is under it:
+//!
+//! ```text
+//! vocabulary  clock, command, event, outcome, callback, shutdown, logging
+//!   → authz → settings → storage → buildbot → text → delivery → notify → telegram → app
+//!   → main.rs
+//! ```
+//!
+//! - Vocabulary, the words every layer shares, parsed once where they enter:
+//!   [`clock`] (epoch seconds), [`command`] (`CommandName` with the dangerous set, and the
+//!   `/shutdown` actions), [`event`] (what a chat can ask to hear about), [`outcome`] (a build
+//!   result, decoded in the models), [`callback`] (the versioned data every button carries),
+//!   [`shutdown`] (stopping as a value), [`logging`] (the log, with secrets removed).
+//! - [`authz`]: who may run which command, with its own error type; asked when a command
+//!   starts, and again on every tap and typed answer.
+//! - [`settings`]: raw → validated settings, one file per section; every bad value is refused
+//!   at start with the key, the value, what is allowed and the environment variable. Builds the
+//!   `Authz`, owns Telegram's `Limits`, parses routes and quiet hours into types.
+//! - [`storage`]: the SQLite file, one file per table on one connection: subscriptions,
+//!   outbox, announcements and the catch-up cursor, live messages, mutes, watches, workers,
+//!   conversations.
+//! - [`buildbot`]: the REST client, the event websocket, the models, and `control` (how
+//!   `/shutdown` reaches the master process).
+//! - [`text`]: every sentence a user reads, as Telegram HTML, one file per topic, each pinned
+//!   by snapshot tests.
 //! - [`delivery`]: the one way out to Telegram: Telegram's limits with two priorities,
-//!   `retry_after`, splitting, plain-text fallback, and the persistent notification outbox.
-//! - [`notify`]: notifications: Buildbot events → classify → subscriptions → delivery.
-//! - [`storage`]: the SQLite file with subscriptions, watches and the event cursor.
-//! - [`master_control`]: how `/shutdown` reaches the master process (pid file or commands).
-//! - [`logging`]: `log` + `pretty_env_logger`, with the bot token removed from every line.
-//! - [`clock`]: the time in epoch seconds, one helper for every module.
-//! - [`app`]: the shared state every handler receives.
+//!   `retry_after`, splitting, plain-text fallback, the persistent outbox, and the buttons a
+//!   notification's actions become.
+//! - [`notify`]: Buildbot events → classify → who asked (routing) → a `Notification` (text and
+//!   actions) for the outbox. It knows nothing of Telegram's keyboards.
+//! - [`telegram`]: `telegram::schema()` shows every route: each command, each button family,
+//!   each conversation step. Handlers live in `commands/`, `conversations/` and `buttons.rs`
+//!   and share a `Context`.
+//! - [`app`]: the composition root: builds every part, spawns the tasks, owns the shutdown;
+//!   and `--check`.
 
 pub mod app;
 pub mod authz;

@@ -18,79 +18,81 @@ pub struct Check {
 
 /// Runs every check; the settings have already been read and validated.
 pub async fn run(settings: &Settings) -> Vec<Check> {
-    let mut checks = vec![Check {
-        name: "settings",
-        outcome: Ok("valid".to_owned()),
-    }];
-
-    let telegram = match make_bot(&settings.telegram, Duration::from_secs(20)) {
-        Ok(bot) => match bot.get_me().await {
-            Ok(me) => Ok(format!(
-                "the token belongs to @{}",
-                me.username.clone().unwrap_or_default()
-            )),
-            Err(teloxide::RequestError::Api(error)) => Err(format!(
-                "Telegram refused the token ({error}): check telegram.bot_token (BotFather: /mybots → API Token)"
-            )),
-            Err(error) => Err(format!(
-                "cannot reach Telegram at {} ({error}): check the network, or telegram.api_url",
-                settings.telegram.api_url
-            )),
-        },
-        Err(error) => Err(error.to_string()),
-    };
-    checks.push(Check {
-        name: "telegram",
-        outcome: telegram,
-    });
-
     let client = buildbot::Client::new(&settings.buildbot);
-    let rest = match client.master_config().await {
-        Ok(config) => match client.builders().await {
-            Ok(builders) => Ok(format!(
-                "Buildbot {} with {} builder(s)",
-                config.buildbot_version().unwrap_or("of unknown version"),
-                builders.len()
-            )),
-            Err(error) => Err(format!("{error}")),
+    vec![
+        Check {
+            name: "settings",
+            outcome: Ok("valid".to_owned()),
         },
-        Err(error) => Err(format!(
-            "{error}: check buildbot.url (the master's buildbotURL)"
-        )),
-    };
-    checks.push(Check {
-        name: "buildbot REST API",
-        outcome: rest,
-    });
+        Check {
+            name: "telegram",
+            outcome: telegram(settings).await,
+        },
+        Check {
+            name: "buildbot REST API",
+            outcome: rest(&client).await,
+        },
+        Check {
+            name: "buildbot events",
+            outcome: websocket(&client).await,
+        },
+        Check {
+            name: "storage",
+            outcome: storage(settings).await,
+        },
+    ]
+}
 
-    let websocket = match tokio::time::timeout(Duration::from_secs(20), events::probe(&client))
+/// The token, by asking Telegram who it belongs to.
+async fn telegram(settings: &Settings) -> Result<String, String> {
+    let bot = make_bot(&settings.telegram, Duration::from_secs(20)).map_err(|e| e.to_string())?;
+    match bot.get_me().await {
+        Ok(me) => Ok(format!(
+            "the token belongs to @{}",
+            me.username.clone().unwrap_or_default()
+        )),
+        Err(teloxide::RequestError::Api(error)) => Err(format!(
+            "Telegram refused the token ({error}): check telegram.bot_token (BotFather: /mybots → API Token)"
+        )),
+        Err(error) => Err(format!(
+            "cannot reach Telegram at {} ({error}): check the network, or telegram.api_url",
+            settings.telegram.api_url
+        )),
+    }
+}
+
+/// The REST API: the master's version and its builders (the login too, when it needs one).
+async fn rest(client: &buildbot::Client) -> Result<String, String> {
+    let config = client
+        .master_config()
         .await
-    {
+        .map_err(|error| format!("{error}: check buildbot.url (the master's buildbotURL)"))?;
+    let builders = client.builders().await.map_err(|error| error.to_string())?;
+    Ok(format!(
+        "Buildbot {} with {} builder(s)",
+        config.buildbot_version().unwrap_or("of unknown version"),
+        builders.len()
+    ))
+}
+
+/// The event websocket: connected, and every subscription acknowledged.
+async fn websocket(client: &buildbot::Client) -> Result<String, String> {
+    match tokio::time::timeout(Duration::from_secs(20), events::probe(client)).await {
         Ok(Ok(url)) => Ok(format!("events arrive from {url}")),
         Ok(Err(error)) => Err(format!(
             "{error}: notifications need the master's websocket (<url>ws) reachable, through any proxy"
         )),
         Err(_) => Err("no answer from the websocket within 20 s".to_owned()),
-    };
-    checks.push(Check {
-        name: "buildbot events",
-        outcome: websocket,
-    });
+    }
+}
 
-    let storage = match Store::open(&settings.storage.path) {
-        Ok(store) => match store.subscriptions().await {
-            Ok(subscriptions) => Ok(format!(
-                "{} is usable ({} chat(s) subscribed)",
-                settings.storage.path,
-                subscriptions.len()
-            )),
-            Err(error) => Err(error.to_string()),
-        },
-        Err(error) => Err(error.to_string()),
-    };
-    checks.push(Check {
-        name: "storage",
-        outcome: storage,
-    });
-    checks
+/// The storage file: it opens (and migrates), and its subscriptions can be read.
+async fn storage(settings: &Settings) -> Result<String, String> {
+    let store = Store::open(&settings.storage.path).map_err(|e| e.to_string())?;
+    let subscriptions = store.subscriptions().await.map_err(|e| e.to_string())?;
+    Ok(format!(
+        "{} is usable ({} chat(s) subscribed)",
+        settings.storage.path,
+        subscriptions.len()
+    ))
 }

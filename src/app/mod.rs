@@ -18,6 +18,7 @@ use teloxide::dispatching::ShutdownToken;
 use teloxide::dispatching::dialogue::{RedisStorage, Storage, serializer::Json};
 use teloxide::error_handlers::LoggingErrorHandler;
 use teloxide::prelude::*;
+use tokio::task::JoinHandle;
 
 use crate::buildbot::{self, control::MasterControl};
 use crate::delivery::Delivery;
@@ -62,6 +63,38 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     let client = Arc::new(buildbot::Client::new(&settings.buildbot));
     report_master(&client).await;
     let delivery = Delivery::new(bot.clone(), settings.telegram.limits);
+    let tasks = start_notifications(&settings, &client, &store, &delivery, &shutdown);
+
+    let conversations = conversation_storage(&store, &settings).await?;
+    let ctx = Arc::new(Context {
+        buildbot: client,
+        delivery,
+        store,
+        master_control: MasterControl::new(settings.buildbot.master_control.clone()),
+        bot_username: username.clone(),
+        settings,
+    });
+    let served = serve(bot, ctx, conversations, &username, &shutdown).await;
+    // the dispatcher may also end by itself: everything else stops with it
+    shutdown.trigger();
+    for (task, handle) in tasks {
+        if let Err(error) = handle.await {
+            log::error!("{task} ended with an error: {error}");
+        }
+    }
+    log::info!("stopped");
+    served
+}
+
+/// Buildbot events → notifier → outbox, beside the dispatcher, until `shutdown`: the tasks,
+/// named for the log, to await at the end.
+fn start_notifications(
+    settings: &Settings,
+    client: &Arc<buildbot::Client>,
+    store: &Store,
+    delivery: &Delivery,
+    shutdown: &Shutdown,
+) -> [(&'static str, JoinHandle<()>); 3] {
     let (outbox, outbox_worker) = Outbox::start(
         store.clone(),
         delivery.clone(),
@@ -69,7 +102,6 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         settings.notify.quiet_hours,
         shutdown.clone(),
     );
-    // Buildbot events → notifier → outbox, beside the dispatcher.
     let (events_tx, events_rx) = tokio::sync::mpsc::channel(256);
     let events = tokio::spawn(buildbot::events::run(
         client.clone(),
@@ -84,30 +116,11 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         settings.notify.clone(),
     );
     let notifier = tokio::spawn(notifier.run(events_rx, shutdown.clone()));
-
-    let conversations = conversation_storage(&store, &settings).await?;
-    let ctx = Arc::new(Context {
-        buildbot: client,
-        delivery,
-        store,
-        master_control: MasterControl::new(settings.buildbot.master_control.clone()),
-        bot_username: username.clone(),
-        settings,
-    });
-    let served = serve(bot, ctx, conversations, &username, &shutdown).await;
-    // the dispatcher may also end by itself: everything else stops with it
-    shutdown.trigger();
-    for (task, handle) in [
+    [
         ("the event stream", events),
         ("the notifier", notifier),
         ("the outbox", outbox_worker),
-    ] {
-        if let Err(error) = handle.await {
-            log::error!("{task} ended with an error: {error}");
-        }
-    }
-    log::info!("stopped");
-    served
+    ]
 }
 
 /// Says which master the bot reads; a master that is down is only a warning: the bot copes.

@@ -32,76 +32,87 @@ pub fn status(statuses: &[BuilderStatus<'_>], long: bool, now: i64) -> String {
     }
     let mut lines = Vec::new();
     for s in statuses {
-        let name = format!("<b>{}</b>", link(&s.url, &s.builder.name));
-        let line = if !s.running.is_empty() {
-            let builds: Vec<String> = s
-                .running
-                .iter()
-                .map(|r| {
-                    let number = link(&r.url, &format!("#{}", r.build.number));
-                    let step = match r.step {
-                        Some(step) => match step.state_string.as_deref() {
-                            Some(state) if state != step.name && !state.is_empty() => {
-                                format!("step {}: {}", escape(&step.name), escape(state))
-                            }
-                            _ => format!("step {}", escape(&step.name)),
-                        },
-                        None => "no current step".to_owned(),
-                    };
-                    let running_for = r
-                        .build
-                        .started_at
-                        .map(|t| format!(", for {}", duration(now.saturating_sub(t))))
-                        .unwrap_or_default();
-                    format!("build {number} ({step}{running_for})")
-                })
-                .collect();
-            // one line per build: a busy builder must not make a line too long to send
-            match builds.as_slice() {
-                [one] => format!("🌀 {name}: running {one}"),
-                many => format!(
-                    "🌀 {name}: running {} builds:\n    {}",
-                    many.len(),
-                    many.join("\n    ")
-                ),
-            }
-        } else if !s.builder.is_active() {
-            format!("🗄️ {name}: retired")
-        } else if !s.online {
-            format!("🔌 {name}: offline")
-        } else {
-            let mut line = format!("💤 {name}: idle");
-            if let Some((build, url)) = &s.last {
-                let _ = write!(
-                    line,
-                    ", last build {} {}{}",
-                    link(url, &format!("#{}", build.number)),
-                    result(build.results),
-                    ago(build.complete_at, now)
-                );
-            }
-            line
-        };
-        lines.push(line);
+        lines.push(status_line(s, now));
         if long {
-            if !s.builder.tags.is_empty() {
-                lines.push(format!("Tags: {}", escape(&s.builder.tags.join(", "))));
-            }
-            if let Some(description) = s.builder.description.as_deref().filter(|d| !d.is_empty()) {
-                lines.push(format!("Description: {}", escape(description)));
-            }
-            let last_not_shown_yet = !s.running.is_empty() || !s.online || !s.builder.is_active();
-            if last_not_shown_yet && let Some((build, url)) = &s.last {
-                lines.push(format!(
-                    "Last finished build {} {}{}",
-                    link(url, &format!("#{}", build.number)),
-                    result(build.results),
-                    ago(build.complete_at, now)
-                ));
-            }
+            lines.extend(details(s, now));
         }
     }
     lines.join("\n")
+}
+
+/// What a builder is doing, in one line (a busy builder: one line per build).
+fn status_line(s: &BuilderStatus<'_>, now: i64) -> String {
+    let name = format!("<b>{}</b>", link(&s.url, &s.builder.name));
+    if !s.running.is_empty() {
+        let builds: Vec<String> = s.running.iter().map(|r| running(r, now)).collect();
+        // one line per build: a busy builder must not make a line too long to send
+        return match builds.as_slice() {
+            [one] => format!("🌀 {name}: running {one}"),
+            many => format!(
+                "🌀 {name}: running {} builds:\n    {}",
+                many.len(),
+                many.join("\n    ")
+            ),
+        };
+    }
+    if !s.builder.is_active() {
+        return format!("🗄️ {name}: retired");
+    }
+    if !s.online {
+        return format!("🔌 {name}: offline");
+    }
+    let mut line = format!("💤 {name}: idle");
+    if let Some((build, url)) = &s.last {
+        let _ = write!(line, ", last build {}", finished(build, url, now));
+    }
+    line
+}
+
+/// "build #8 (step sleep: 'sleep 30', for 1 min 5 s)".
+fn running(r: &RunningBuild<'_>, now: i64) -> String {
+    let number = link(&r.url, &format!("#{}", r.build.number));
+    let step = match r.step {
+        Some(step) => match step.state_string.as_deref() {
+            Some(state) if state != step.name && !state.is_empty() => {
+                format!("step {}: {}", escape(&step.name), escape(state))
+            }
+            _ => format!("step {}", escape(&step.name)),
+        },
+        None => "no current step".to_owned(),
+    };
+    let running_for = r
+        .build
+        .started_at
+        .map(|t| format!(", for {}", duration(now.saturating_sub(t))))
+        .unwrap_or_default();
+    format!("build {number} ({step}{running_for})")
+}
+
+/// "#7 ✅ success, 3 hours ago".
+fn finished(build: &Build, url: &str, now: i64) -> String {
+    format!(
+        "{} {}{}",
+        link(url, &format!("#{}", build.number)),
+        result(build.results),
+        ago(build.complete_at, now)
+    )
+}
+
+/// The long form's extra lines: tags, description, and the last build when the status line
+/// did not show it.
+fn details(s: &BuilderStatus<'_>, now: i64) -> Vec<String> {
+    let mut lines = Vec::new();
+    if !s.builder.tags.is_empty() {
+        lines.push(format!("Tags: {}", escape(&s.builder.tags.join(", "))));
+    }
+    if let Some(description) = s.builder.description.as_deref().filter(|d| !d.is_empty()) {
+        lines.push(format!("Description: {}", escape(description)));
+    }
+    let last_not_shown_yet = !s.running.is_empty() || !s.online || !s.builder.is_active();
+    if last_not_shown_yet && let Some((build, url)) = &s.last {
+        lines.push(format!("Last finished build {}", finished(build, url, now)));
+    }
+    lines
 }
 
 /// A builder and its newest finished build (with the build's link), for `/last`.

@@ -11,6 +11,14 @@ use crate::storage::Chat;
 use crate::text;
 
 impl Notifier {
+    /// Where a build's live message went, chat by chat (none without `notify.live`).
+    pub(super) async fn live_messages(&self, buildid: i64) -> Result<Vec<(Chat, i32)>> {
+        if !self.settings.live {
+            return Ok(Vec::new());
+        }
+        Ok(self.store.live_of(buildid).await?)
+    }
+
     /// Edits the live messages of the builds whose steps moved, to show their progress.
     pub(super) async fn progress(&mut self) -> Result<()> {
         let live = self.store.live_builds().await?;

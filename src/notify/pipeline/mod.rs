@@ -41,6 +41,13 @@ pub enum NotifyError {
 
 type Result<T> = std::result::Result<T, NotifyError>;
 
+/// A finished build, its result, and the previous build's result (when asked).
+struct Finish<'a> {
+    build: &'a Build,
+    result: Outcome,
+    previous: Option<Outcome>,
+}
+
 pub struct Notifier {
     client: Arc<Client>,
     store: Store,
@@ -308,14 +315,8 @@ impl Notifier {
         let events = classify::finished(result, previous);
         let mut chats = routing::wanting(&subscriptions, &events);
         chats.extend(watchers);
-        let live = if self.settings.live {
-            self.store.live_of(build.buildid).await?
-        } else {
-            Vec::new()
-        };
+        let live = self.live_messages(build.buildid).await?;
         if let (Some(builder), false) = (builder, chats.is_empty() && live.is_empty()) {
-            let note = self.note(&builder, build).await?;
-            let (failure, actions) = self.failure_details(build, result).await?;
             let names: Vec<&str> = events.iter().map(|e| e.name()).collect();
             log::info!(
                 "build {} of {} finished ({}): announcing to {} chat(s)",
@@ -324,12 +325,13 @@ impl Notifier {
                 names.join(", "),
                 chats.len()
             );
-            let message =
-                Notification::new(text::build_finished(&note, previous, &failure), actions);
-            let mut recipients = self.routed(&chats, &builder);
-            self.turn_live_into_result(&live, &message, &mut recipients)
-                .await;
-            self.send_all(&recipients, &message).await?;
+            let finish = Finish {
+                build,
+                result,
+                previous,
+            };
+            self.announce_finished(&builder, finish, &chats, &live)
+                .await?;
         }
         if !live.is_empty() {
             self.store.live_drop(build.buildid).await?;
@@ -338,6 +340,28 @@ impl Notifier {
             .claim(build.buildid, Announcement::Finished, now())
             .await?;
         Ok(self.store.advance_cursor(cursor).await?)
+    }
+
+    /// The result message: live messages become it, every other chat gets it new.
+    async fn announce_finished(
+        &self,
+        builder: &Builder,
+        finish: Finish<'_>,
+        chats: &BTreeSet<Chat>,
+        live: &[(Chat, i32)],
+    ) -> Result<()> {
+        let Finish {
+            build,
+            result,
+            previous,
+        } = finish;
+        let note = self.note(builder, build).await?;
+        let (failure, actions) = self.failure_details(build, result).await?;
+        let message = Notification::new(text::build_finished(&note, previous, &failure), actions);
+        let mut recipients = self.routed(chats, builder);
+        self.turn_live_into_result(live, &message, &mut recipients)
+            .await;
+        self.send_all(&recipients, &message).await
     }
 
     /// The result of the builder's previous build, when a chat compares (worse, better,
