@@ -135,9 +135,7 @@ async fn choose_builder(
             Ok(form) => form,
             Err(error) => return Ok(Outgoing::text(master_failure(&error))),
         };
-        let screen = form_screen(&form, &[]);
-        dialogue.update(State::EditingForce { owner, form }).await?;
-        return Ok(screen);
+        return back_to_form(dialogue, owner, form, &[]).await;
     }
     let buttons: Vec<(String, Tap)> = builders
         .iter()
@@ -155,6 +153,19 @@ async fn choose_builder(
         Outgoing::text(text::force_choose_builder(scheduler.title()))
             .with_keyboard(keyboards::conversation(&buttons)),
     )
+}
+
+/// The conversation goes (back) to the parameters screen, marking `missing` fields; the
+/// screen to show.
+async fn back_to_form(
+    dialogue: &Conversation,
+    owner: Owner,
+    form: ForceForm,
+    missing: &[usize],
+) -> Result<Outgoing, crate::telegram::BoxError> {
+    let screen = form_screen(&form, missing);
+    dialogue.update(State::EditingForce { owner, form }).await?;
+    Ok(screen)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -204,13 +215,7 @@ pub async fn builder_chosen(
     };
     match new_form(&ctx, scheduler, builder).await {
         Ok(form) => {
-            let screen = form_screen(&form, &[]);
-            dialogue
-                .update(State::EditingForce {
-                    owner: turn.owner,
-                    form,
-                })
-                .await?;
+            let screen = back_to_form(&dialogue, turn.owner, form, &[]).await?;
             show(&ctx, &message, screen).await
         }
         Err(error) => show(&ctx, &message, Outgoing::text(master_failure(&error))).await,
@@ -286,13 +291,7 @@ pub async fn value_chosen(
         return stale(&ctx, &dialogue, &message).await;
     };
     form.values[field] = value;
-    let screen = form_screen(&form, &[]);
-    dialogue
-        .update(State::EditingForce {
-            owner: turn.owner,
-            form,
-        })
-        .await?;
+    let screen = back_to_form(&dialogue, turn.owner, form, &[]).await?;
     show(&ctx, &message, screen).await
 }
 
@@ -321,13 +320,7 @@ pub async fn receive_value(
         }
         Ok(value) => {
             form.values[field] = value;
-            let screen = form_screen(&form, &[]);
-            dialogue
-                .update(State::EditingForce {
-                    owner: turn.owner,
-                    form,
-                })
-                .await?;
+            let screen = back_to_form(&dialogue, turn.owner, form, &[]).await?;
             ctx.reply(&msg, screen).await?;
             Ok(())
         }
@@ -356,13 +349,8 @@ pub async fn start_build(
             ctx.delivery
                 .send(chat, None, Outgoing::text(problem))
                 .await?;
-            let screen = form_screen(&form, &form.missing());
-            dialogue
-                .update(State::EditingForce {
-                    owner: turn.owner,
-                    form,
-                })
-                .await?;
+            let missing = form.missing();
+            let screen = back_to_form(&dialogue, turn.owner, form, &missing).await?;
             ctx.delivery.send(chat, None, screen).await?;
             Ok(())
         }

@@ -158,13 +158,7 @@ pub async fn refuse_answer(
 mod tests {
     use super::*;
 
-    fn owner(user_id: i64, expires_at: i64) -> Owner {
-        Owner {
-            user_id,
-            name: "A (@a)".into(),
-            expires_at,
-        }
-    }
+    use crate::telegram::conversations::test_owner as owner;
 
     fn authz(table: serde_json::Value) -> Authz {
         Authz::from_settings(&serde_json::from_value(table).unwrap()).unwrap()

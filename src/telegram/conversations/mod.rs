@@ -226,17 +226,21 @@ async fn remove_buttons(ctx: &Context, chat: ChatId, id: MessageId) -> HandlerRe
     Ok(())
 }
 
+/// An owner for tests: "A (@a)".
+#[cfg(test)]
+fn test_owner(user_id: i64, expires_at: i64) -> Owner {
+    Owner {
+        user_id,
+        name: "A (@a)".into(),
+        expires_at,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn owner(user_id: i64, expires_at: i64) -> Owner {
-        Owner {
-            user_id,
-            name: "A (@a)".into(),
-            expires_at,
-        }
-    }
+    use super::test_owner as owner;
 
     #[test]
     fn states_survive_a_round_trip_through_json() {
