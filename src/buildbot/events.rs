@@ -6,16 +6,20 @@
 //! subscriptions are acknowledged, and the consumer catches up through the REST API from its
 //! persistent cursor: from that moment on nothing can fall into a gap.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use url::Url;
 
 use super::Client;
 use super::models::Build;
@@ -57,6 +61,9 @@ const PING_EVERY: Duration = Duration::from_secs(20);
 const SILENCE_LIMIT: Duration = Duration::from_secs(50);
 /// Reconnect delays grow from 1 s to this.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// The event websocket, as `tokio_tungstenite` connects it.
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Runs until `shutdown` (or until `events` is closed): connects, forwards events,
 /// reconnects with capped backoff.
@@ -101,6 +108,51 @@ async fn stream_once(
     failures: &mut u32,
     outage_reported: &mut bool,
 ) -> Result<(), String> {
+    let (mut socket, url) = subscribe(client).await?;
+    let mut listener = Listener {
+        url: &url,
+        events,
+        failures,
+        outage_reported,
+        acknowledged: 0,
+    };
+    let mut next_id = PATHS.len() as u64 + 1;
+    let mut last_heard = Instant::now();
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            frame = socket.next() => {
+                let frame = match frame {
+                    None => return Ok(()),
+                    Some(Err(error)) => return Err(error.to_string()),
+                    Some(Ok(frame)) => frame,
+                };
+                last_heard = Instant::now();
+                let text = match frame {
+                    WsMessage::Text(text) => text.to_string(),
+                    WsMessage::Close(_) => return Ok(()),
+                    _ => continue,
+                };
+                if listener.text(&text).await?.is_break() {
+                    return Ok(());
+                }
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() > SILENCE_LIMIT {
+                    return Err(format!("no answer for {} s", SILENCE_LIMIT.as_secs()));
+                }
+                let frame = json!({"cmd": "ping", "_id": next_id});
+                next_id += 1;
+                socket.send(WsMessage::text(frame.to_string())).await.map_err(|e| e.to_string())?;
+            }
+        }
+    }
+}
+
+/// Connects to the event websocket with the REST session and asks for every path in
+/// [`PATHS`]; the master acknowledges each subscription later, as a frame of its own.
+async fn subscribe(client: &Client) -> Result<(Socket, Url), String> {
     let (url, cookie) = client.websocket().await.map_err(|e| e.to_string())?;
     let mut request = url
         .as_str()
@@ -125,62 +177,69 @@ async fn stream_once(
             .await
             .map_err(|e| e.to_string())?;
     }
-    let mut acknowledged = 0;
-    let mut next_id = PATHS.len() as u64 + 1;
-    let mut last_heard = Instant::now();
-    let mut ping = tokio::time::interval(PING_EVERY);
-    ping.tick().await;
-    loop {
-        tokio::select! {
-            frame = socket.next() => {
-                let frame = match frame {
-                    None => return Ok(()),
-                    Some(Err(error)) => return Err(error.to_string()),
-                    Some(Ok(frame)) => frame,
-                };
-                last_heard = Instant::now();
-                let text = match frame {
-                    WsMessage::Text(text) => text.to_string(),
-                    WsMessage::Close(_) => return Ok(()),
-                    _ => continue,
-                };
-                let Ok(value) = serde_json::from_str::<Value>(&text) else {
-                    log::warn!("Buildbot sent a websocket frame that is not JSON: {text:.200}");
-                    continue;
-                };
-                if let Some(id) = value["_id"].as_u64().filter(|id| *id as usize <= PATHS.len()) {
-                    if value["code"].as_u64() != Some(200) {
-                        return Err(format!("the master refused to send {} events: {}", PATHS[id as usize - 1], value));
-                    }
-                    acknowledged += 1;
-                    if acknowledged == PATHS.len() {
-                        if *outage_reported {
-                            log::info!("Buildbot event stream is back");
-                        } else {
-                            log::info!("listening to Buildbot events at {url}");
-                        }
-                        *failures = 0;
-                        *outage_reported = false;
-                        if events.send(MasterEvent::Connected).await.is_err() {
-                            return Ok(());
-                        }
-                    }
-                    continue;
-                }
-                if let Some(event) = parse_event(&value)
-                    && events.send(event).await.is_err() {
-                        return Ok(());
-                    }
+    Ok((socket, url))
+}
+
+/// What the frames of one connection update: the subscriptions acknowledged so far, and
+/// the reconnect bookkeeping of [`run`], reset once the stream is live again.
+struct Listener<'a> {
+    url: &'a Url,
+    events: &'a mpsc::Sender<MasterEvent>,
+    failures: &'a mut u32,
+    outage_reported: &'a mut bool,
+    acknowledged: usize,
+}
+
+impl Listener<'_> {
+    /// Handles one text frame: a subscription's acknowledgement, or an event to forward.
+    /// `Break` when nobody takes the events any more.
+    async fn text(&mut self, text: &str) -> Result<ControlFlow<()>, String> {
+        let Ok(value) = serde_json::from_str::<Value>(text) else {
+            log::warn!("Buildbot sent a websocket frame that is not JSON: {text:.200}");
+            return Ok(ControlFlow::Continue(()));
+        };
+        if let Some(id) = value["_id"]
+            .as_u64()
+            .filter(|id| *id as usize <= PATHS.len())
+        {
+            return self.on_acknowledgement(id, &value).await;
+        }
+        if let Some(event) = parse_event(&value)
+            && self.events.send(event).await.is_err()
+        {
+            return Ok(ControlFlow::Break(()));
+        }
+        Ok(ControlFlow::Continue(()))
+    }
+
+    /// The master's answer to subscription `id`: once all are acknowledged the stream is
+    /// live, and only then is `Connected` sent, so the catch-up leaves no gap.
+    async fn on_acknowledgement(
+        &mut self,
+        id: u64,
+        answer: &Value,
+    ) -> Result<ControlFlow<()>, String> {
+        if answer["code"].as_u64() != Some(200) {
+            return Err(format!(
+                "the master refused to send {} events: {}",
+                PATHS[id as usize - 1],
+                answer
+            ));
+        }
+        self.acknowledged += 1;
+        if self.acknowledged == PATHS.len() {
+            if *self.outage_reported {
+                log::info!("Buildbot event stream is back");
+            } else {
+                log::info!("listening to Buildbot events at {}", self.url);
             }
-            _ = ping.tick() => {
-                if last_heard.elapsed() > SILENCE_LIMIT {
-                    return Err(format!("no answer for {} s", SILENCE_LIMIT.as_secs()));
-                }
-                let frame = json!({"cmd": "ping", "_id": next_id});
-                next_id += 1;
-                socket.send(WsMessage::text(frame.to_string())).await.map_err(|e| e.to_string())?;
+            *self.failures = 0;
+            *self.outage_reported = false;
+            if self.events.send(MasterEvent::Connected).await.is_err() {
+                return Ok(ControlFlow::Break(()));
             }
         }
+        Ok(ControlFlow::Continue(()))
     }
 }
 

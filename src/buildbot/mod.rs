@@ -4,9 +4,17 @@
 //! the web UI uses, so it works with any master a browser can reach. Masters with a www
 //! login get one through `auth/login` (HTTP Basic), and the session cookie is reused for
 //! every later request and renewed when the master stops accepting it.
+//!
+//! This file holds the client and the plumbing every request shares (URLs, GET and
+//! JSON-RPC POST with the session, login, errors); the queries are grouped by concern:
+//! `builds` (builds, steps, logs), `lists` (config, builders, workers,
+//! changes) and `actions` (force, stop, rebuild), each adding its own `impl Client` block.
 
+mod actions;
+mod builds;
 pub mod control;
 pub mod events;
+mod lists;
 pub mod models;
 
 use std::sync::Arc;
@@ -20,7 +28,7 @@ use tokio::sync::Mutex;
 use url::Url;
 
 use crate::settings::{BuildbotSettings, Credentials};
-use models::{Build, Builder, Change, ForceScheduler, MasterConfig, Step, Worker};
+use actions::describe_fields;
 
 /// Why a request to the master failed, said so that it can be shown to a user.
 #[derive(Debug, thiserror::Error)]
@@ -138,233 +146,6 @@ impl Client {
         Ok((url, cookie))
     }
 
-    pub async fn build(&self, buildid: i64) -> Result<Option<Build>> {
-        let builds: Vec<Build> = self
-            .collection(&format!("builds/{buildid}"), &[], "builds")
-            .await
-            .or_else(not_found_is_empty)?;
-        Ok(builds.into_iter().next())
-    }
-
-    /// Builds created after `buildid`, oldest first (at most `limit`).
-    pub async fn builds_after(&self, buildid: i64, limit: usize) -> Result<Vec<Build>> {
-        let (after, limit) = (buildid.to_string(), limit.to_string());
-        self.collection(
-            "builds",
-            &[
-                ("buildid__gt", &after),
-                ("order", "buildid"),
-                ("limit", &limit),
-            ],
-            "builds",
-        )
-        .await
-    }
-
-    /// Builds that completed at or after `epoch`, oldest first (at most `limit`).
-    pub async fn builds_completed_since(&self, epoch: i64, limit: usize) -> Result<Vec<Build>> {
-        let (since, limit) = (epoch.to_string(), limit.to_string());
-        self.collection(
-            "builds",
-            &[
-                ("complete", "true"),
-                ("complete_at__ge", &since),
-                ("order", "complete_at"),
-                ("limit", &limit),
-            ],
-            "builds",
-        )
-        .await
-    }
-
-    /// The newest build, if any: where a first start puts its cursor.
-    pub async fn newest_build(&self) -> Result<Option<Build>> {
-        let builds: Vec<Build> = self
-            .collection("builds", &[("order", "-buildid"), ("limit", "1")], "builds")
-            .await?;
-        Ok(builds.into_iter().next())
-    }
-
-    /// The finished build of the same builder just before `number`.
-    pub async fn previous_finished_build(
-        &self,
-        builderid: i64,
-        number: i64,
-    ) -> Result<Option<Build>> {
-        let path = format!("builders/{builderid}/builds");
-        let before = number.to_string();
-        let builds: Vec<Build> = self
-            .collection(
-                &path,
-                &[
-                    ("complete", "true"),
-                    ("number__lt", &before),
-                    ("order", "-number"),
-                    ("limit", "1"),
-                ],
-                "builds",
-            )
-            .await?;
-        Ok(builds.into_iter().next())
-    }
-
-    /// `reason` and `owner` of a build, where the build has them.
-    pub async fn build_reason_and_owner(
-        &self,
-        buildid: i64,
-    ) -> Result<(Option<String>, Option<String>)> {
-        let url = self.api_url(
-            &format!("builds/{buildid}"),
-            &[("property", "reason"), ("property", "owner")],
-        )?;
-        let body = self.get_json(&url).await?;
-        let properties = &body["builds"][0]["properties"];
-        let text = |name: &str| {
-            properties[name][0]
-                .as_str()
-                .map(str::to_owned)
-                .filter(|s| !s.is_empty())
-        };
-        Ok((text("reason"), text("owner")))
-    }
-
-    /// The steps of a build, in order.
-    pub async fn steps(&self, buildid: i64) -> Result<Vec<Step>> {
-        self.collection(
-            &format!("builds/{buildid}/steps"),
-            &[("order", "number")],
-            "steps",
-        )
-        .await
-    }
-
-    /// The last `lines` lines of a step's main log (stdio when it has one), without the
-    /// stream markers Buildbot keeps in stdio logs; and the log's slug, for its page.
-    pub async fn step_log_tail(
-        &self,
-        stepid: i64,
-        lines: usize,
-    ) -> Result<Option<(String, Vec<String>)>> {
-        let logs: Vec<serde_json::Value> = self
-            .collection(&format!("steps/{stepid}/logs"), &[], "logs")
-            .await?;
-        let Some(log) = logs
-            .iter()
-            .find(|l| l["name"] == "stdio")
-            .or_else(|| logs.first())
-        else {
-            return Ok(None);
-        };
-        let (Some(logid), Some(slug)) = (log["logid"].as_i64(), log["slug"].as_str()) else {
-            return Ok(None);
-        };
-        let total = log["num_lines"].as_u64().unwrap_or(0) as usize;
-        if total == 0 || lines == 0 {
-            return Ok(Some((slug.to_owned(), Vec::new())));
-        }
-        let first = total.saturating_sub(lines).to_string();
-        let count = lines.min(total).to_string();
-        let url = self.api_url(
-            &format!("logs/{logid}/contents"),
-            &[("offset", &first), ("limit", &count)],
-        )?;
-        let body = self.get_json(&url).await?;
-        let content = body["logchunks"][0]["content"].as_str().unwrap_or_default();
-        let stdio = log["type"] == "s";
-        let tail = content
-            .lines()
-            .map(|line| {
-                if stdio && !line.is_empty() {
-                    line[line.char_indices().nth(1).map_or(line.len(), |(i, _)| i)..].to_owned()
-                } else {
-                    line.to_owned()
-                }
-            })
-            .collect();
-        Ok(Some((slug.to_owned(), tail)))
-    }
-
-    /// Rebuilds a build (JSON-RPC `rebuild`): the same sources and properties, a new request.
-    pub async fn rebuild(&self, buildid: i64) -> Result<Vec<i64>> {
-        let result = self
-            .call(
-                &format!("builds/{buildid}"),
-                "rebuild",
-                serde_json::json!({}),
-            )
-            .await?;
-        Ok(request_ids(&result))
-    }
-
-    /// The changes a build contains (its blamelist's source).
-    pub async fn build_changes(&self, buildid: i64) -> Result<Vec<Change>> {
-        self.collection(&format!("builds/{buildid}/changes"), &[], "changes")
-            .await
-    }
-
-    /// The revisions a build was asked to build: build request → buildset → source stamps.
-    pub async fn build_revisions(&self, buildrequestid: i64) -> Result<Vec<String>> {
-        let url = self.api_url(&format!("buildrequests/{buildrequestid}"), &[])?;
-        let body = self.get_json(&url).await?;
-        let Some(bsid) = body["buildrequests"][0]["buildsetid"].as_i64() else {
-            return Ok(Vec::new());
-        };
-        let url = self.api_url(&format!("buildsets/{bsid}"), &[])?;
-        let body = self.get_json(&url).await?;
-        Ok(body["buildsets"][0]["sourcestamps"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|ss| ss["revision"].as_str().map(str::to_owned))
-            .collect())
-    }
-
-    pub async fn force_schedulers(&self) -> Result<Vec<ForceScheduler>> {
-        let url = self.api_url("forceschedulers", &[])?;
-        let body = self.get_json(&url).await?;
-        Ok(body["forceschedulers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(ForceScheduler::from_json)
-            .collect())
-    }
-
-    /// Forces a build: JSON-RPC `force` on the scheduler. Returns the new build request ids.
-    /// Buildbot's per-field validation errors come back as [`Error::Rejected`].
-    pub async fn force(
-        &self,
-        scheduler: &str,
-        builderid: i64,
-        values: &std::collections::BTreeMap<String, serde_json::Value>,
-    ) -> Result<Vec<i64>> {
-        let mut params: serde_json::Map<String, serde_json::Value> =
-            values.clone().into_iter().collect();
-        params.insert(
-            "builderid".into(),
-            serde_json::Value::String(builderid.to_string()),
-        );
-        let result = self
-            .call(
-                &format!("forceschedulers/{scheduler}"),
-                "force",
-                serde_json::Value::Object(params),
-            )
-            .await?;
-        Ok(request_ids(&result))
-    }
-
-    /// Stops a running build (JSON-RPC `stop`); the reason shows on the build page.
-    pub async fn stop_build(&self, buildid: i64, reason: &str) -> Result<()> {
-        self.call(
-            &format!("builds/{buildid}"),
-            "stop",
-            serde_json::json!({ "reason": reason }),
-        )
-        .await?;
-        Ok(())
-    }
-
     /// A JSON-RPC 2.0 control call, with the www session; returns `result`.
     async fn call(
         &self,
@@ -395,101 +176,7 @@ impl Client {
             .text()
             .await
             .map_err(|e| Error::unreachable(&url, e))?;
-        let answer: serde_json::Value = serde_json::from_str(&text).map_err(|_| Error::Status {
-            url: url.to_string(),
-            status: status.as_u16(),
-            message: error_message(&text),
-        })?;
-        let error = &answer["error"];
-        if error.is_null() && status.is_success() {
-            return Ok(answer["result"].clone());
-        }
-        match &error["message"] {
-            serde_json::Value::Object(fields) => Err(Error::Rejected {
-                fields: fields
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.clone(),
-                            v.as_str().map_or_else(|| v.to_string(), str::to_owned),
-                        )
-                    })
-                    .collect(),
-            }),
-            message => Err(Error::Status {
-                url: url.to_string(),
-                status: status.as_u16(),
-                message: message
-                    .as_str()
-                    .map_or_else(|| message.to_string(), str::to_owned),
-            }),
-        }
-    }
-
-    pub async fn master_config(&self) -> Result<MasterConfig> {
-        let url = self.url("config")?;
-        let body = self.get_json(&url).await?;
-        decode(&url, body)
-    }
-
-    pub async fn builders(&self) -> Result<Vec<Builder>> {
-        self.collection("builders", &[], "builders").await
-    }
-
-    pub async fn workers(&self) -> Result<Vec<Worker>> {
-        self.collection("workers", &[], "workers").await
-    }
-
-    /// Builds that have not finished yet, on every builder.
-    pub async fn running_builds(&self) -> Result<Vec<Build>> {
-        self.collection(
-            "builds",
-            &[("complete", "false"), ("order", "buildid")],
-            "builds",
-        )
-        .await
-    }
-
-    /// The newest finished build of a builder.
-    pub async fn last_finished_build(&self, builderid: i64) -> Result<Option<Build>> {
-        let path = format!("builders/{builderid}/builds");
-        let builds: Vec<Build> = self
-            .collection(
-                &path,
-                &[("complete", "true"), ("order", "-number"), ("limit", "1")],
-                "builds",
-            )
-            .await?;
-        Ok(builds.into_iter().next())
-    }
-
-    /// The step a running build is in (the newest unfinished one).
-    pub async fn current_step(&self, buildid: i64) -> Result<Option<Step>> {
-        let path = format!("builds/{buildid}/steps");
-        let steps: Vec<Step> = self
-            .collection(
-                &path,
-                &[("complete", "false"), ("order", "-number"), ("limit", "1")],
-                "steps",
-            )
-            .await?;
-        Ok(steps.into_iter().next())
-    }
-
-    /// The `limit` newest changes, newest first.
-    pub async fn recent_changes(&self, limit: usize) -> Result<Vec<Change>> {
-        let limit = limit.to_string();
-        let mut changes: Vec<Change> = self
-            .collection(
-                "changes",
-                &[("order", "-changeid"), ("limit", &limit)],
-                "changes",
-            )
-            .await?;
-        // Buildbot 4 picks the newest `limit` changes but returns them oldest first; sort here
-        // rather than depend on either order.
-        changes.sort_by_key(|c| std::cmp::Reverse(c.changeid));
-        Ok(changes)
+        rpc_result(&url, status, &text)
     }
 
     async fn collection<T: DeserializeOwned>(
@@ -624,22 +311,38 @@ impl Client {
     }
 }
 
-fn describe_fields(fields: &std::collections::BTreeMap<String, String>) -> String {
-    fields
-        .iter()
-        .map(|(k, v)| format!("{k}: {v}"))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// The build request ids in a force or rebuild result: `[bsid, {"<builderid>": brid, ...}]`.
-fn request_ids(result: &serde_json::Value) -> Vec<i64> {
-    result[1]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter_map(|(_, brid)| brid.as_i64())
-        .collect()
+/// A JSON-RPC answer's `result`; its `error` becomes [`Error::Rejected`] when Buildbot
+/// names the fields it refused (force parameters), so each can be shown to the user.
+fn rpc_result(url: &Url, status: StatusCode, text: &str) -> Result<serde_json::Value> {
+    let answer: serde_json::Value = serde_json::from_str(text).map_err(|_| Error::Status {
+        url: url.to_string(),
+        status: status.as_u16(),
+        message: error_message(text),
+    })?;
+    let error = &answer["error"];
+    if error.is_null() && status.is_success() {
+        return Ok(answer["result"].clone());
+    }
+    match &error["message"] {
+        serde_json::Value::Object(fields) => Err(Error::Rejected {
+            fields: fields
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                    )
+                })
+                .collect(),
+        }),
+        message => Err(Error::Status {
+            url: url.to_string(),
+            status: status.as_u16(),
+            message: message
+                .as_str()
+                .map_or_else(|| message.to_string(), str::to_owned),
+        }),
+    }
 }
 
 /// A 404 for a single entity means "there is none".

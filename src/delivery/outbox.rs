@@ -174,6 +174,16 @@ impl Outbox {
     }
 }
 
+/// What becomes of a message after Telegram refused it.
+enum Next {
+    /// Send it again (any backoff has been waited already).
+    Retry,
+    /// Settled, or left waiting in the storage for the next start: stop trying.
+    Done,
+    /// Its chat became this supergroup: send it there, at once.
+    Moved(Chat),
+}
+
 struct Worker {
     store: Store,
     delivery: Delivery,
@@ -247,15 +257,7 @@ impl Worker {
         let mut failures: u32 = 0;
         loop {
             let keyboard = row.markup.as_deref().and_then(actions::stored_keyboard);
-            // muted chats and quiet hours: delivered all the same, without a sound
-            let muted = self
-                .store
-                .muted_until(&row.chat, now())
-                .await
-                .ok()
-                .flatten()
-                .is_some();
-            let silent = muted || self.quiet_hours.is_some_and(|w| w.contains(now()));
+            let silent = self.silent(&row.chat).await;
             let error = match self
                 .delivery
                 .send_bulk(
@@ -277,77 +279,104 @@ impl Worker {
                 }
                 Err(error) => error,
             };
-            match error {
-                RequestError::MigrateToChatId(new_id) => {
-                    let new_chat = Chat::Id(new_id.0);
-                    log::info!(
-                        "chat {} became supergroup {new_chat}; moving its subscriptions",
-                        row.chat
-                    );
-                    let moved = async {
-                        self.store.move_chat(&row.chat, &new_chat).await?;
-                        self.store.outbox_retarget(row.id, &new_chat).await
-                    };
-                    if let Err(error) = moved.await {
-                        log::error!("cannot move chat {} to {new_chat}: {error}", row.chat);
-                        return;
-                    }
-                    row.chat = new_chat;
-                }
-                error if chat_is_gone(&error) => {
-                    if matches!(error, RequestError::Api(ApiError::CantInitiateConversation)) {
-                        log::warn!(
-                            "chat {} has never started the bot, so Telegram refuses to message it: the user must open the bot and press Start, then send /notify; dropping its subscriptions",
-                            row.chat
-                        );
-                    } else {
-                        log::info!(
-                            "chat {} no longer takes messages ({error}); dropping its subscriptions",
-                            row.chat
-                        );
-                    }
-                    if let Err(error) = self.forget_chat(&row.chat).await {
-                        log::error!("cannot drop chat {}: {error}", row.chat);
-                    }
-                    return;
-                }
-                error if is_transient(&error) => {
-                    let waited =
-                        Duration::from_secs(now().saturating_sub(row.created_at).max(0) as u64);
-                    if waited >= self.give_up_after {
-                        log::error!(
-                            "giving up a notification to chat {} after {} s of failures; the last: {error}",
-                            row.chat,
-                            waited.as_secs()
-                        );
-                        return self.settle(&row).await;
-                    }
-                    failures = failures.saturating_add(1);
-                    let backoff = Duration::from_millis(500u64 << failures.min(7))
-                        .min(Duration::from_secs(60));
-                    let jitter = Duration::from_millis(
-                        rand::random::<u64>() % (backoff.as_millis() as u64 / 4 + 1),
-                    );
-                    log::debug!(
-                        "notification to chat {} failed ({error}); again in {:?}",
-                        row.chat,
-                        backoff + jitter
-                    );
-                    self.pause(backoff + jitter).await;
-                    if self.shutdown.is_triggered() {
-                        // still waiting in the storage: the next start sends it
-                        return;
-                    }
-                }
-                error => {
-                    log::warn!(
-                        "Telegram refused a notification to chat {}: {error}; dropping it",
-                        row.chat
-                    );
-                    return self.settle(&row).await;
-                }
+            match self.refused(&row, error, &mut failures).await {
+                Next::Retry => {}
+                Next::Moved(chat) => row.chat = chat,
+                Next::Done => return,
             }
         }
+    }
+
+    /// Muted chats and quiet hours: delivered all the same, without a sound.
+    async fn silent(&self, chat: &Chat) -> bool {
+        let muted_until = self.store.muted_until(chat, now()).await;
+        muted_until.ok().flatten().is_some() || self.quiet_hours.is_some_and(|w| w.contains(now()))
+    }
+
+    /// What Telegram's refusal of `row` means for it (see the module documentation);
+    /// `failures` counts the transient ones, for the backoff.
+    async fn refused(&self, row: &OutboxRow, error: RequestError, failures: &mut u32) -> Next {
+        match error {
+            RequestError::MigrateToChatId(new_id) => self.migrate(row, Chat::Id(new_id.0)).await,
+            error if chat_is_gone(&error) => self.chat_gone(row, &error).await,
+            error if is_transient(&error) => self.back_off(row, &error, failures).await,
+            error => {
+                log::warn!(
+                    "Telegram refused a notification to chat {}: {error}; dropping it",
+                    row.chat
+                );
+                self.settle(row).await;
+                Next::Done
+            }
+        }
+    }
+
+    /// The group became `new_chat`, a supergroup: its subscriptions and waiting messages
+    /// move there, and `row` is sent there. When the move fails the message stays waiting.
+    async fn migrate(&self, row: &OutboxRow, new_chat: Chat) -> Next {
+        log::info!(
+            "chat {} became supergroup {new_chat}; moving its subscriptions",
+            row.chat
+        );
+        let moved = async {
+            self.store.move_chat(&row.chat, &new_chat).await?;
+            self.store.outbox_retarget(row.id, &new_chat).await
+        };
+        if let Err(error) = moved.await {
+            log::error!("cannot move chat {} to {new_chat}: {error}", row.chat);
+            return Next::Done;
+        }
+        Next::Moved(new_chat)
+    }
+
+    /// The chat will never take a message again: its subscriptions and waiting messages go.
+    async fn chat_gone(&self, row: &OutboxRow, error: &RequestError) -> Next {
+        if matches!(error, RequestError::Api(ApiError::CantInitiateConversation)) {
+            log::warn!(
+                "chat {} has never started the bot, so Telegram refuses to message it: the user must open the bot and press Start, then send /notify; dropping its subscriptions",
+                row.chat
+            );
+        } else {
+            log::info!(
+                "chat {} no longer takes messages ({error}); dropping its subscriptions",
+                row.chat
+            );
+        }
+        if let Err(error) = self.forget_chat(&row.chat).await {
+            log::error!("cannot drop chat {}: {error}", row.chat);
+        }
+        Next::Done
+    }
+
+    /// Trouble that may pass: waits a growing, jittered backoff before `row` goes again, or
+    /// gives it up after `give_up_after`. A shutdown meanwhile leaves it for the next start.
+    async fn back_off(&self, row: &OutboxRow, error: &RequestError, failures: &mut u32) -> Next {
+        let waited = Duration::from_secs(now().saturating_sub(row.created_at).max(0) as u64);
+        if waited >= self.give_up_after {
+            log::error!(
+                "giving up a notification to chat {} after {} s of failures; the last: {error}",
+                row.chat,
+                waited.as_secs()
+            );
+            self.settle(row).await;
+            return Next::Done;
+        }
+        *failures = failures.saturating_add(1);
+        let backoff =
+            Duration::from_millis(500u64 << (*failures).min(7)).min(Duration::from_secs(60));
+        let jitter =
+            Duration::from_millis(rand::random::<u64>() % (backoff.as_millis() as u64 / 4 + 1));
+        log::debug!(
+            "notification to chat {} failed ({error}); again in {:?}",
+            row.chat,
+            backoff + jitter
+        );
+        self.pause(backoff + jitter).await;
+        if self.shutdown.is_triggered() {
+            // still waiting in the storage: the next start sends it
+            return Next::Done;
+        }
+        Next::Retry
     }
 
     async fn settle(&self, row: &OutboxRow) {

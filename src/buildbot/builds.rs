@@ -1,0 +1,212 @@
+//! The builds the master knows of, and their steps, changes and logs: what notifications,
+//! `/status`-like commands and live build messages are made of.
+
+use super::models::{Build, Change, Step};
+use super::{Client, Result, not_found_is_empty};
+
+impl Client {
+    pub async fn build(&self, buildid: i64) -> Result<Option<Build>> {
+        let builds: Vec<Build> = self
+            .collection(&format!("builds/{buildid}"), &[], "builds")
+            .await
+            .or_else(not_found_is_empty)?;
+        Ok(builds.into_iter().next())
+    }
+
+    /// Builds created after `buildid`, oldest first (at most `limit`).
+    pub async fn builds_after(&self, buildid: i64, limit: usize) -> Result<Vec<Build>> {
+        let (after, limit) = (buildid.to_string(), limit.to_string());
+        self.collection(
+            "builds",
+            &[
+                ("buildid__gt", &after),
+                ("order", "buildid"),
+                ("limit", &limit),
+            ],
+            "builds",
+        )
+        .await
+    }
+
+    /// Builds that completed at or after `epoch`, oldest first (at most `limit`).
+    pub async fn builds_completed_since(&self, epoch: i64, limit: usize) -> Result<Vec<Build>> {
+        let (since, limit) = (epoch.to_string(), limit.to_string());
+        self.collection(
+            "builds",
+            &[
+                ("complete", "true"),
+                ("complete_at__ge", &since),
+                ("order", "complete_at"),
+                ("limit", &limit),
+            ],
+            "builds",
+        )
+        .await
+    }
+
+    /// The newest build, if any: where a first start puts its cursor.
+    pub async fn newest_build(&self) -> Result<Option<Build>> {
+        let builds: Vec<Build> = self
+            .collection("builds", &[("order", "-buildid"), ("limit", "1")], "builds")
+            .await?;
+        Ok(builds.into_iter().next())
+    }
+
+    /// The finished build of the same builder just before `number`.
+    pub async fn previous_finished_build(
+        &self,
+        builderid: i64,
+        number: i64,
+    ) -> Result<Option<Build>> {
+        let path = format!("builders/{builderid}/builds");
+        let before = number.to_string();
+        let builds: Vec<Build> = self
+            .collection(
+                &path,
+                &[
+                    ("complete", "true"),
+                    ("number__lt", &before),
+                    ("order", "-number"),
+                    ("limit", "1"),
+                ],
+                "builds",
+            )
+            .await?;
+        Ok(builds.into_iter().next())
+    }
+
+    /// Builds that have not finished yet, on every builder.
+    pub async fn running_builds(&self) -> Result<Vec<Build>> {
+        self.collection(
+            "builds",
+            &[("complete", "false"), ("order", "buildid")],
+            "builds",
+        )
+        .await
+    }
+
+    /// The newest finished build of a builder.
+    pub async fn last_finished_build(&self, builderid: i64) -> Result<Option<Build>> {
+        let path = format!("builders/{builderid}/builds");
+        let builds: Vec<Build> = self
+            .collection(
+                &path,
+                &[("complete", "true"), ("order", "-number"), ("limit", "1")],
+                "builds",
+            )
+            .await?;
+        Ok(builds.into_iter().next())
+    }
+
+    /// `reason` and `owner` of a build, where the build has them.
+    pub async fn build_reason_and_owner(
+        &self,
+        buildid: i64,
+    ) -> Result<(Option<String>, Option<String>)> {
+        let url = self.api_url(
+            &format!("builds/{buildid}"),
+            &[("property", "reason"), ("property", "owner")],
+        )?;
+        let body = self.get_json(&url).await?;
+        let properties = &body["builds"][0]["properties"];
+        let text = |name: &str| {
+            properties[name][0]
+                .as_str()
+                .map(str::to_owned)
+                .filter(|s| !s.is_empty())
+        };
+        Ok((text("reason"), text("owner")))
+    }
+
+    /// The changes a build contains (its blamelist's source).
+    pub async fn build_changes(&self, buildid: i64) -> Result<Vec<Change>> {
+        self.collection(&format!("builds/{buildid}/changes"), &[], "changes")
+            .await
+    }
+
+    /// The revisions a build was asked to build: build request → buildset → source stamps.
+    pub async fn build_revisions(&self, buildrequestid: i64) -> Result<Vec<String>> {
+        let url = self.api_url(&format!("buildrequests/{buildrequestid}"), &[])?;
+        let body = self.get_json(&url).await?;
+        let Some(bsid) = body["buildrequests"][0]["buildsetid"].as_i64() else {
+            return Ok(Vec::new());
+        };
+        let url = self.api_url(&format!("buildsets/{bsid}"), &[])?;
+        let body = self.get_json(&url).await?;
+        Ok(body["buildsets"][0]["sourcestamps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|ss| ss["revision"].as_str().map(str::to_owned))
+            .collect())
+    }
+
+    /// The steps of a build, in order.
+    pub async fn steps(&self, buildid: i64) -> Result<Vec<Step>> {
+        self.collection(
+            &format!("builds/{buildid}/steps"),
+            &[("order", "number")],
+            "steps",
+        )
+        .await
+    }
+
+    /// The step a running build is in (the newest unfinished one).
+    pub async fn current_step(&self, buildid: i64) -> Result<Option<Step>> {
+        let path = format!("builds/{buildid}/steps");
+        let steps: Vec<Step> = self
+            .collection(
+                &path,
+                &[("complete", "false"), ("order", "-number"), ("limit", "1")],
+                "steps",
+            )
+            .await?;
+        Ok(steps.into_iter().next())
+    }
+
+    /// The last `lines` lines of a step's main log (stdio when it has one), without the
+    /// stream markers Buildbot keeps in stdio logs; and the log's slug, for its page.
+    pub async fn step_log_tail(
+        &self,
+        stepid: i64,
+        lines: usize,
+    ) -> Result<Option<(String, Vec<String>)>> {
+        let logs: Vec<serde_json::Value> = self
+            .collection(&format!("steps/{stepid}/logs"), &[], "logs")
+            .await?;
+        let Some(log) = logs
+            .iter()
+            .find(|l| l["name"] == "stdio")
+            .or_else(|| logs.first())
+        else {
+            return Ok(None);
+        };
+        let (Some(logid), Some(slug)) = (log["logid"].as_i64(), log["slug"].as_str()) else {
+            return Ok(None);
+        };
+        let total = log["num_lines"].as_u64().unwrap_or(0) as usize;
+        if total == 0 || lines == 0 {
+            return Ok(Some((slug.to_owned(), Vec::new())));
+        }
+        let first = total.saturating_sub(lines).to_string();
+        let count = lines.min(total).to_string();
+        let url = self.api_url(
+            &format!("logs/{logid}/contents"),
+            &[("offset", &first), ("limit", &count)],
+        )?;
+        let body = self.get_json(&url).await?;
+        let content = body["logchunks"][0]["content"].as_str().unwrap_or_default();
+        let stdio = log["type"] == "s";
+        let tail = content
+            .lines()
+            .map(|line| {
+                if stdio && !line.is_empty() {
+                    line[line.char_indices().nth(1).map_or(line.len(), |(i, _)| i)..].to_owned()
+                } else {
+                    line.to_owned()
+                }
+            })
+            .collect();
+        Ok(Some((slug.to_owned(), tail)))
+    }
+}
