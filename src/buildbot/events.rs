@@ -198,11 +198,8 @@ impl Listener<'_> {
             log::warn!("Buildbot sent a websocket frame that is not JSON: {text:.200}");
             return Ok(ControlFlow::Continue(()));
         };
-        if let Some(id) = value["_id"]
-            .as_u64()
-            .filter(|id| *id as usize <= PATHS.len())
-        {
-            return self.on_acknowledgement(id, &value).await;
+        if let Some(path) = subscription_of(&value) {
+            return self.on_acknowledgement(path, &value).await;
         }
         if let Some(event) = parse_event(&value)
             && self.events.send(event).await.is_err()
@@ -212,18 +209,16 @@ impl Listener<'_> {
         Ok(ControlFlow::Continue(()))
     }
 
-    /// The master's answer to subscription `id`: once all are acknowledged the stream is
+    /// The master's answer to the subscription of `path`: once all are acknowledged the stream is
     /// live, and only then is `Connected` sent, so the catch-up leaves no gap.
     async fn on_acknowledgement(
         &mut self,
-        id: u64,
+        path: &str,
         answer: &Value,
     ) -> Result<ControlFlow<()>, String> {
         if answer["code"].as_u64() != Some(200) {
             return Err(format!(
-                "the master refused to send {} events: {}",
-                PATHS[id as usize - 1],
-                answer
+                "the master refused to send {path} events: {answer}"
             ));
         }
         self.acknowledged += 1;
@@ -241,6 +236,14 @@ impl Listener<'_> {
         }
         Ok(ControlFlow::Continue(()))
     }
+}
+
+/// The subscription a frame answers: `_id` 1.. names `PATHS` in the order they were sent.
+/// Any other id (0, or one never sent) answers nothing of ours: such a frame is not an
+/// acknowledgement.
+fn subscription_of(frame: &Value) -> Option<&'static str> {
+    let id = usize::try_from(frame["_id"].as_u64()?).ok()?;
+    PATHS.get(id.checked_sub(1)?).copied()
 }
 
 /// Connects and subscribes once, for `--check`: returns the websocket's URL when the master
@@ -302,6 +305,27 @@ pub fn parse_event(frame: &Value) -> Option<MasterEvent> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_ids_we_sent_acknowledge_a_subscription() {
+        assert_eq!(
+            subscription_of(&json!({"_id": 1, "code": 200})),
+            Some(PATHS[0])
+        );
+        assert_eq!(
+            subscription_of(&json!({"_id": PATHS.len(), "code": 200})),
+            Some(PATHS[PATHS.len() - 1])
+        );
+        for frame in [
+            json!({"_id": 0, "code": 200}),
+            json!({"_id": PATHS.len() + 1, "code": 200}),
+            json!({"_id": -1}),
+            json!({"_id": "1"}),
+            json!({"k": "builders/1/builds/2/new"}),
+        ] {
+            assert_eq!(subscription_of(&frame), None, "{frame}");
+        }
+    }
 
     #[test]
     fn parses_recorded_frames() {
