@@ -1,6 +1,6 @@
 //! Stopping, as a value (mini-redis's `Shutdown`): the composition root (`app`) triggers it
 //! once, on SIGINT or SIGTERM; every long-running part holds a clone and stops at its next
-//! await point. No part polls a flag.
+//! await point: none sleeps in a loop to find out.
 //!
 //! What stops how:
 //! - the dispatcher finishes the updates it is handling and takes no more;

@@ -18,6 +18,7 @@ use teloxide::dispatching::ShutdownToken;
 use teloxide::dispatching::dialogue::{RedisStorage, Storage, serializer::Json};
 use teloxide::error_handlers::LoggingErrorHandler;
 use teloxide::prelude::*;
+use teloxide::types::UpdateKind;
 use tokio::task::JoinHandle;
 
 use crate::buildbot::{self, control::MasterControl};
@@ -32,6 +33,10 @@ use crate::telegram::context::Context;
 use crate::telegram::conversations::{ConversationStorage, State};
 use crate::telegram::listener::{self, ListenError, OutageLog};
 use crate::telegram::schema;
+
+/// How long each background task may take to stop (the outbox drains its sends in flight
+/// for up to 5 s of it).
+const STOP_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Why the bot could not start.
 #[derive(Debug, thiserror::Error)]
@@ -78,8 +83,15 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     // the dispatcher may also end by itself: everything else stops with it
     shutdown.trigger();
     for (task, handle) in tasks {
-        if let Err(error) = handle.await {
-            log::error!("{task} ended with an error: {error}");
+        match tokio::time::timeout(STOP_WITHIN, handle).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => log::error!("{task} ended with an error: {error}"),
+            // e.g. the notifier in the middle of a long catch-up: what it queued is in the
+            // outbox, what it had not reached the next catch-up finds again
+            Err(_) => log::warn!(
+                "{task} did not stop within {} s; stopping anyway",
+                STOP_WITHIN.as_secs()
+            ),
         }
     }
     log::info!("stopped");
@@ -150,10 +162,26 @@ async fn serve(
         }
         None => None,
     };
+    if shutdown.is_triggered() {
+        return Ok(());
+    }
+    let unrouted = bot.clone();
     let mut dispatcher = Dispatcher::builder(bot.clone(), schema())
         .dependencies(dptree::deps![ctx, conversations])
         // Group chatter, photos, commands for other bots: nothing to do, nothing to warn about.
-        .default_handler(|update| async move { log::debug!("ignored update {}", update.id.0) })
+        // A tap no branch took (a message too old to read) is still answered, so the client
+        // stops waiting.
+        .default_handler(move |update| {
+            let bot = unrouted.clone();
+            async move {
+                log::debug!("ignored update {}", update.id.0);
+                if let UpdateKind::CallbackQuery(query) = &update.kind
+                    && let Err(error) = bot.answer_callback_query(query.id.clone()).await
+                {
+                    log::debug!("cannot answer an unrouted tap: {error}");
+                }
+            }
+        })
         .error_handler(LoggingErrorHandler::with_custom_text(
             "handling an update failed",
         ))
@@ -182,8 +210,11 @@ async fn serve(
 }
 
 /// Runs the dispatcher until it ends or `shutdown` is triggered; then it is asked to stop and
-/// finishes the updates in hand. The dispatcher is polled first, so it is running (and can be
-/// asked) by the time the shutdown is looked at.
+/// finishes the updates in hand.
+///
+/// teloxide only takes the request once the dispatcher runs, which is after its own `getMe`:
+/// a shutdown that comes earlier is asked again every 100 ms (teloxide offers nothing to
+/// await), while the dispatcher is driven on, so it is never lost.
 async fn until_shutdown<T>(
     dispatching: impl std::future::Future<Output = T>,
     stop: ShutdownToken,
@@ -195,10 +226,15 @@ async fn until_shutdown<T>(
         outcome = &mut dispatching => return outcome,
         _ = shutdown.triggered() => {}
     }
-    // the dispatcher stops only while it is polled: ask, then drive it to its end
-    if let Err(error) = stop.shutdown() {
-        log::debug!("the dispatcher was not running: {error}");
+    while let Err(error) = stop.shutdown() {
+        log::debug!("the dispatcher is not running yet ({error}); asking again");
+        tokio::select! {
+            biased;
+            outcome = &mut dispatching => return outcome,
+            _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {}
+        }
     }
+    // the dispatcher stops only while it is polled: drive it to its end
     dispatching.await
 }
 

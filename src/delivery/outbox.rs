@@ -230,9 +230,11 @@ impl Worker {
             if !chats.insert(row.chat.clone()) {
                 continue;
             }
+            // stopping wins over a free slot: no send starts after the shutdown
             let slot = tokio::select! {
-                slot = slots.clone().acquire_owned() => slot,
+                biased;
                 _ = self.shutdown.triggered() => break,
+                slot = slots.clone().acquire_owned() => slot,
             };
             let Ok(slot) = slot else { break };
             let worker = self.clone();

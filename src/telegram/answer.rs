@@ -67,6 +67,14 @@ pub async fn say(ctx: &Context, msg: &Message, text: String) -> HandlerResult {
     Ok(())
 }
 
+/// Answers a tap that was taken, without a notice: the client stops its spinner.
+pub async fn taken(ctx: &Context, query: &teloxide::types::CallbackQuery) -> HandlerResult {
+    ctx.delivery
+        .answer_callback(query.id.clone(), None, false)
+        .await?;
+    Ok(())
+}
+
 /// Splits arguments like a shell does, so that `"my builder"` is one word.
 pub fn words(args: &str, command: CommandName) -> Result<Vec<String>, Failure> {
     shlex::split(args).ok_or_else(|| usage_failure(command, &text::unclosed_quote()))

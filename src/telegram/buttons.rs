@@ -7,7 +7,7 @@ use std::sync::Arc;
 use teloxide::prelude::*;
 
 use super::HandlerResult;
-use super::answer::{master_failure, render};
+use super::answer::{master_failure, render, taken};
 use super::commands::list::list_answer;
 use super::commands::subscriptions::{notify_list_text, watch_one};
 use super::context::Context;
@@ -23,7 +23,10 @@ pub fn decode(query: CallbackQuery) -> Option<Callback> {
     query.data.as_deref().and_then(Callback::decode)
 }
 
-/// The message a button sits under; `None` for inline-mode messages, which are not ours.
+/// The message a button sits under; `None` when Telegram no longer gives it (too old to be
+/// read), so the tap cannot be judged by what the message shows. (Taps on inline-mode
+/// messages have no chat and never get this far: the dispatcher's default handler answers
+/// them.)
 pub fn message_of(query: CallbackQuery) -> Option<Message> {
     query.regular_message().cloned()
 }
@@ -59,16 +62,10 @@ pub async fn refuse(ctx: Arc<Context>, query: CallbackQuery, message: Message) -
     Ok(())
 }
 
-/// A button on an inline-mode message: answered so that the client stops waiting.
+/// A button whose message Telegram no longer gives: answered so that the client stops
+/// waiting, and nothing done.
 pub async fn not_ours(ctx: Arc<Context>, query: CallbackQuery) -> HandlerResult {
     taken(&ctx, &query).await
-}
-
-async fn taken(ctx: &Context, query: &CallbackQuery) -> HandlerResult {
-    ctx.delivery
-        .answer_callback(query.id.clone(), None, false)
-        .await?;
-    Ok(())
 }
 
 /// A `/list` choice: the answer replaces the question when it fits; otherwise the buttons go

@@ -79,7 +79,7 @@ fn messages() -> UpdateHandler<BoxError> {
 
     // a typed answer to the conversation's question, through the same guard as taps
     let typed_answers = case![State::AwaitingValue { owner, form, field }]
-        .map(conversations::check_answer)
+        .map(conversations::judge_answer)
         .branch(case![Verdict::Admitted(turn)].endpoint(force::receive_value))
         .branch(case![Verdict::Refused(refusal)].endpoint(conversations::refuse_answer));
 
@@ -167,7 +167,7 @@ fn conversation_taps() -> UpdateHandler<BoxError> {
         )
         .endpoint(conversations::out_of_date);
 
-    dptree::map(conversations::check_tap)
+    dptree::map(conversations::judge_tap)
         .branch(case![Verdict::Refused(refusal)].endpoint(conversations::refuse_tap))
         .branch(case![Verdict::Admitted(turn)].chain(steps))
 }

@@ -96,6 +96,7 @@ impl Notifier {
         progress.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let event = tokio::select! {
+                biased;
                 _ = shutdown.triggered() => return,
                 event = events.recv() => event,
                 _ = progress.tick(), if self.settings.live => {

@@ -7,12 +7,13 @@ use teloxide::prelude::*;
 
 use super::ForceForm;
 use super::force_form::{form_screen, new_form, submit, validate};
-use super::{Conversation, Owner, State, Turn, show, stale, starter, taken};
+use super::{Conversation, Owner, State, Turn, show, stale, starter};
 use crate::buildbot::models::{FieldKind, ForceScheduler};
 use crate::callback::Tap;
 use crate::command::CommandName;
 use crate::delivery::Outgoing;
 use crate::telegram::HandlerResult;
+use crate::telegram::answer::taken;
 use crate::telegram::answer::{master_failure, say};
 use crate::telegram::context::Context;
 use crate::telegram::keyboards;
@@ -42,7 +43,7 @@ pub async fn start(
     }
     if let [scheduler] = schedulers.as_slice() {
         let next = choose_builder(&ctx, owner, scheduler, &dialogue).await?;
-        ctx.reply(&msg, next).await?;
+        ctx.reply(&msg, next.unwrap_or_else(Outgoing::text)).await?;
         return Ok(());
     }
     let buttons: Vec<(String, Tap)> = schedulers
@@ -112,17 +113,20 @@ async fn at_once(
     say(ctx, msg, answer.unwrap_or_else(|e| e)).await
 }
 
-/// Asks for the builder, or goes straight to the parameters when there is one choice; the
-/// screen to show next.
+/// What comes after the scheduler: the next screen, or the text of a master that could not
+/// be asked (the conversation then stays where it was, so the user can tap again).
+type Next = Result<Outgoing, String>;
+
+/// Asks for the builder, or goes straight to the parameters when there is one choice.
 async fn choose_builder(
     ctx: &Context,
     owner: Owner,
     scheduler: &ForceScheduler,
     dialogue: &Conversation,
-) -> Result<Outgoing, crate::telegram::BoxError> {
+) -> Result<Next, crate::telegram::BoxError> {
     let known = match ctx.buildbot.builders().await {
         Ok(b) => b,
-        Err(error) => return Ok(Outgoing::text(master_failure(&error))),
+        Err(error) => return Ok(Err(master_failure(&error))),
     };
     let builders: Vec<String> = scheduler
         .builder_names
@@ -133,9 +137,9 @@ async fn choose_builder(
     if let [builder] = builders.as_slice() {
         let form = match new_form(ctx, scheduler, builder).await {
             Ok(form) => form,
-            Err(error) => return Ok(Outgoing::text(master_failure(&error))),
+            Err(error) => return Ok(Err(master_failure(&error))),
         };
-        return back_to_form(dialogue, owner, form, &[]).await;
+        return back_to_form(dialogue, owner, form, &[]).await.map(Ok);
     }
     let buttons: Vec<(String, Tap)> = builders
         .iter()
@@ -149,10 +153,10 @@ async fn choose_builder(
             builders,
         })
         .await?;
-    Ok(
-        Outgoing::text(text::force_choose_builder(scheduler.title()))
-            .with_keyboard(keyboards::conversation(&buttons)),
-    )
+    Ok(Ok(Outgoing::text(text::force_choose_builder(
+        scheduler.title(),
+    ))
+    .with_keyboard(keyboards::conversation(&buttons))))
 }
 
 /// The conversation goes (back) to the parameters screen, marking `missing` fields; the
@@ -190,8 +194,11 @@ pub async fn scheduler_chosen(
     let Some(scheduler) = chosen else {
         return stale(&ctx, &dialogue, &message).await;
     };
-    let next = choose_builder(&ctx, turn.owner, &scheduler, &dialogue).await?;
-    show(&ctx, &message, next).await
+    match choose_builder(&ctx, turn.owner, &scheduler, &dialogue).await? {
+        Ok(next) => show(&ctx, &message, next).await,
+        // the scheduler buttons stay, to tap again once the master answers
+        Err(failure) => say(&ctx, &message, failure).await,
+    }
 }
 
 /// `ChoosingBuilder` + a builder button.

@@ -46,7 +46,7 @@ pub enum Verdict {
 /// The one guard every tap and typed answer of a conversation passes: there is one, it is
 /// `user`'s (posts made as the group or a channel own none), it has not expired, and authz
 /// still allows its command. `timeout` is the conversation's time, given again on each turn.
-pub fn check(state: &State, user: Option<i64>, now: i64, authz: &Authz, timeout: i64) -> Verdict {
+pub fn judge(state: &State, user: Option<i64>, now: i64, authz: &Authz, timeout: i64) -> Verdict {
     let (Some(owner), Some(command)) = (state.owner(), state.command()) else {
         return Verdict::Refused(Refusal::NoConversation);
     };
@@ -75,15 +75,15 @@ pub(super) fn timeout(ctx: &Context) -> i64 {
 }
 
 /// The guard for a tapped conversation button (the schema's `map`).
-pub fn check_tap(ctx: Arc<Context>, state: State, query: CallbackQuery) -> Verdict {
+pub fn judge_tap(ctx: Arc<Context>, state: State, query: CallbackQuery) -> Verdict {
     let tapper = Some(user_id(&query.from));
-    check(&state, tapper, now(), &ctx.settings.authz, timeout(&ctx))
+    judge(&state, tapper, now(), &ctx.settings.authz, timeout(&ctx))
 }
 
 /// The guard for a typed answer (the schema's `map`).
-pub fn check_answer(ctx: Arc<Context>, state: State, msg: Message) -> Verdict {
+pub fn judge_answer(ctx: Arc<Context>, state: State, msg: Message) -> Verdict {
     let author = sender(&msg).map(user_id);
-    check(&state, author, now(), &ctx.settings.authz, timeout(&ctx))
+    judge(&state, author, now(), &ctx.settings.authz, timeout(&ctx))
 }
 
 /// Says why a tap was not taken, as a notice on the tapper's screen.
@@ -99,15 +99,16 @@ pub async fn refuse_tap(
         Refusal::NotYours { owner, command } => {
             text::conversation_not_yours(owner, command.as_str())
         }
-        Refusal::Expired(command) => {
-            dialogue.exit().await?;
-            text::conversation_expired(command.as_str())
-        }
+        Refusal::Expired(command) => text::conversation_expired(command.as_str()),
         Refusal::Denied(command) => text::button_not_allowed(command.as_str()),
     };
+    // answered first: the client stops waiting even if the storage fails next
     ctx.delivery
         .answer_callback(query.id.clone(), Some(notice), true)
         .await?;
+    if matches!(refusal, Refusal::Expired(_)) {
+        dialogue.exit().await?;
+    }
     // a button of a conversation that is over cannot do anything any more: take it away
     if matches!(refusal, Refusal::NoConversation | Refusal::Expired(_)) {
         ctx.delivery
@@ -170,7 +171,7 @@ mod tests {
         let state = State::ChoosingShutdown {
             owner: owner(7, 100),
         };
-        let admitted = check(&state, Some(7), 50, &open, 600);
+        let admitted = judge(&state, Some(7), 50, &open, 600);
         assert_eq!(
             admitted,
             Verdict::Admitted(Turn {
@@ -179,28 +180,28 @@ mod tests {
             "a turn gives the conversation its full time again"
         );
         assert_eq!(
-            check(&state, Some(8), 50, &open, 600),
+            judge(&state, Some(8), 50, &open, 600),
             Verdict::Refused(Refusal::NotYours {
                 owner: "A (@a)".into(),
                 command: CommandName::Shutdown
             })
         );
         assert!(matches!(
-            check(&state, None, 50, &open, 600),
+            judge(&state, None, 50, &open, 600),
             Verdict::Refused(Refusal::NotYours { .. })
         ));
         assert_eq!(
-            check(&state, Some(7), 101, &open, 600),
+            judge(&state, Some(7), 101, &open, 600),
             Verdict::Refused(Refusal::Expired(CommandName::Shutdown))
         );
         let closed = Authz::default();
         assert_eq!(
-            check(&state, Some(7), 50, &closed, 600),
+            judge(&state, Some(7), 50, &closed, 600),
             Verdict::Refused(Refusal::Denied(CommandName::Shutdown)),
             "authz is asked again on every turn"
         );
         assert_eq!(
-            check(&State::Idle, Some(7), 50, &open, 600),
+            judge(&State::Idle, Some(7), 50, &open, 600),
             Verdict::Refused(Refusal::NoConversation)
         );
     }

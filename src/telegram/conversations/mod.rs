@@ -5,7 +5,7 @@
 //! survives a restart of the bot. teloxide keys dialogues by chat, so every step records its
 //! [`Owner`]: in a group only the user who started a conversation may answer it.
 //!
-//! Every tap and every typed answer passes one guard, [`check`]: is there a conversation, is
+//! Every tap and every typed answer passes one guard, [`judge`]: is there a conversation, is
 //! it this person's, has it expired, may they still run its command? Only then does the schema
 //! route it, by `case![State::…]` and `case![Tap::…]`, to the one function for that step. A
 //! tap that fits no step of the current conversation is answered as out of date.
@@ -25,10 +25,10 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use teloxide::dispatching::dialogue::{Dialogue, ErasedStorage};
 use teloxide::prelude::*;
-use teloxide::types::{MessageId, User};
+use teloxide::types::User;
 
 use super::HandlerResult;
-use super::answer::say;
+use super::answer::{say, taken};
 use super::context::Context;
 use super::who::{describe, sender, user_id};
 use crate::clock::now;
@@ -37,7 +37,7 @@ use crate::delivery::Outgoing;
 use crate::text;
 pub use force_form::ForceForm;
 pub use guard::{
-    Refusal, Turn, Verdict, check, check_answer, check_tap, refuse_answer, refuse_tap,
+    Refusal, Turn, Verdict, judge, judge_answer, judge_tap, refuse_answer, refuse_tap,
 };
 
 pub type ConversationStorage = ErasedStorage<State>;
@@ -148,14 +148,6 @@ async fn starter(ctx: &Context, msg: &Message, command: CommandName) -> Option<O
     owner
 }
 
-/// Answers a tap that was taken (the client stops its spinner).
-async fn taken(ctx: &Context, query: &CallbackQuery) -> HandlerResult {
-    ctx.delivery
-        .answer_callback(query.id.clone(), None, false)
-        .await?;
-    Ok(())
-}
-
 /// Replaces the message whose button was tapped.
 async fn show(ctx: &Context, message: &Message, next: Outgoing) -> HandlerResult {
     ctx.delivery.edit(message.chat.id, message.id, next).await?;
@@ -218,11 +210,9 @@ pub async fn out_of_date(
     ctx.delivery
         .answer_callback(query.id.clone(), Some(text::stale_button()), false)
         .await?;
-    remove_buttons(&ctx, message.chat.id, message.id).await
-}
-
-async fn remove_buttons(ctx: &Context, chat: ChatId, id: MessageId) -> HandlerResult {
-    ctx.delivery.remove_keyboard(chat, id).await?;
+    ctx.delivery
+        .remove_keyboard(message.chat.id, message.id)
+        .await?;
     Ok(())
 }
 

@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use teloxide::prelude::*;
 
-use super::{Conversation, Owner, State, Turn, show, starter, taken};
+use super::{Conversation, Owner, State, Turn, show, starter};
 use crate::callback::Tap;
 use crate::command::{CommandName, ShutdownAction};
 use crate::delivery::Outgoing;
 use crate::telegram::HandlerResult;
 use crate::telegram::answer::say;
+use crate::telegram::answer::taken;
 use crate::telegram::context::Context;
 use crate::telegram::keyboards;
 use crate::text;

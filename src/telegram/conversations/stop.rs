@@ -4,13 +4,14 @@ use std::sync::Arc;
 
 use teloxide::prelude::*;
 
-use super::{Conversation, Owner, State, Turn, show, stale, starter, taken};
+use super::{Conversation, Owner, State, Turn, show, stale, starter};
 use crate::buildbot::models::Build;
 use crate::callback::Tap;
 use crate::clock::now;
 use crate::command::CommandName;
 use crate::delivery::Outgoing;
 use crate::telegram::HandlerResult;
+use crate::telegram::answer::taken;
 use crate::telegram::answer::{master_failure, say};
 use crate::telegram::context::Context;
 use crate::telegram::keyboards;
