@@ -226,6 +226,31 @@ async fn registers_commands_polls_and_stops_on_sigterm() {
 }
 
 #[tokio::test]
+async fn sigterm_while_the_dispatcher_starts_is_not_lost() {
+    // teloxide's dispatcher asks getMe itself before it takes a stop request: hold that
+    // second getMe, and send SIGTERM while it waits.
+    let master = buildbot::shared().await;
+    let fake = FakeTelegram::start().await;
+    fake.inject("getMe", Fault::delay(Duration::ZERO));
+    fake.inject("getMe", Fault::delay(Duration::from_secs(3)));
+    let bot = BotProcess::spawn(&fake, &master.url);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    // logged right before the dispatcher starts (and asks getMe)
+    while !bot.log().contains("receiving updates by long polling") {
+        assert!(Instant::now() < deadline, "no start:\n{}", bot.log());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        !fake.calls().iter().any(|c| c.method == "getupdates"),
+        "the dispatcher is already polling: the window was missed"
+    );
+    assert!(
+        bot.terminate().await,
+        "SIGTERM is honoured while the dispatcher starts"
+    );
+}
+
+#[tokio::test]
 async fn sigint_stops_the_bot_even_while_telegram_cannot_be_reached() {
     // Waiting 30 s between tries to reach Telegram: the stop must not wait for the next try.
     let port = closed_port();

@@ -88,7 +88,23 @@ impl BotProcess {
         .await
     }
 
+    /// Starts the bot like [`BotProcess::start`] without waiting for anything.
+    pub fn spawn(fake: &FakeTelegram, buildbot_url: &str) -> BotProcess {
+        BotProcess::write_and_spawn(fake, buildbot_url, Sections::default(), "")
+    }
+
     async fn launch(
+        fake: &FakeTelegram,
+        buildbot_url: &str,
+        sections: Sections<'_>,
+        extra: &str,
+    ) -> BotProcess {
+        let mut bot = BotProcess::write_and_spawn(fake, buildbot_url, sections, extra);
+        bot.wait_until_polling(fake, 0).await;
+        bot
+    }
+
+    fn write_and_spawn(
         fake: &FakeTelegram,
         buildbot_url: &str,
         sections: Sections<'_>,
@@ -109,9 +125,7 @@ impl BotProcess {
         )
         .unwrap();
         let child = spawn(&dir);
-        let mut bot = BotProcess { child, dir };
-        bot.wait_until_polling(fake, 0).await;
-        bot
+        BotProcess { child, dir }
     }
 
     /// Waits until the bot polls Telegram after `mark`.

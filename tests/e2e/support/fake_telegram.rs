@@ -96,6 +96,14 @@ impl Fault {
         }
     }
 
+    /// Holds the call for `delay`, then answers it as usual (a slow Telegram).
+    pub fn delay(delay: Duration) -> Fault {
+        Fault {
+            status: 1,
+            body: json!({"delay_ms": delay.as_millis() as u64}),
+        }
+    }
+
     pub fn api_error(status: u16, description: &str) -> Fault {
         Fault {
             status,
@@ -493,7 +501,10 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             queue.remove(index).map(|(_, fault)| fault)
         })
     };
-    if let Some(fault) = fault {
+    if let Some(fault) = fault.as_ref().filter(|f| f.status == 1) {
+        let delay = fault.body["delay_ms"].as_u64().unwrap_or_default();
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    } else if let Some(fault) = fault {
         record(&shared, &method, params, fault.body.clone());
         if fault.status == 0 {
             // axum drops the connection of a handler that panics
