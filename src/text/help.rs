@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use super::html::escape;
+use crate::command::CommandName;
 
 /// One line per command: "/status - list status of a builder (or all builders)".
 pub fn help(commands: &[(String, String)]) -> String {
@@ -111,6 +112,33 @@ pub fn usage_of(name: &str, arg: Option<&str>) -> Option<&'static str> {
     })
 }
 
+/// What a command does, in one line, for `/help`, `/commands botfather` and the menu
+/// Telegram shows as one types "/"; `None` for commands not listed. The words are the ones
+/// Buildbot's documentation tells admins to paste into BotFather (its typo included).
+pub fn description_of(command: CommandName) -> Option<&'static str> {
+    Some(match command {
+        CommandName::Commands => "list available commands",
+        CommandName::Force => "force a build",
+        CommandName::Getid => "get user and chat ID",
+        CommandName::Hello => "say hello",
+        CommandName::Help => "give help for a command or one of it's arguments",
+        CommandName::Last => "list last build status for a builder",
+        CommandName::List => "list configured builders or workers",
+        CommandName::Mute => "silence notifications in this chat for a while",
+        CommandName::Nay => "forget the current command",
+        CommandName::Notify => "notify me about build events",
+        CommandName::Shutdown => "shutdown the buildbot master",
+        CommandName::Source => "the source code for buildbot",
+        // Telegram sends it by itself when a chat opens: not listed, as in Buildbot's bot
+        CommandName::Start => return None,
+        CommandName::Status => "list status of a builder (or all builders)",
+        CommandName::Stop => "stop a running build",
+        CommandName::Unmute => "let notifications in this chat make a sound again",
+        CommandName::Version => "show buildbot version",
+        CommandName::Watch => "announce the completion of an active build",
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // Why arguments were refused: plain text, the `reason` of [`bad_arguments`], which escapes it.
 
@@ -179,6 +207,15 @@ mod tests {
         insta::assert_snapshot!("help", help(&commands));
         insta::assert_snapshot!("botfather", botfather_commands(&commands));
         insta::assert_snapshot!("commands", commands_text());
+    }
+
+    #[test]
+    fn every_listed_command_with_its_description() {
+        let listed: Vec<(String, String)> = CommandName::ALL
+            .into_iter()
+            .filter_map(|c| Some((c.as_str().to_owned(), description_of(c)?.to_owned())))
+            .collect();
+        insta::assert_snapshot!("botfather_all", botfather_commands(&listed));
     }
 
     fn commands_text() -> String {

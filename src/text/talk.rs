@@ -47,7 +47,28 @@ pub fn getid_private(user_id: i64) -> String {
     format!("Your ID is {}.", code(&user_id.to_string()))
 }
 
-pub fn getid_group(first_name: &str, user_id: i64, chat_kind: &str, chat_id: i64) -> String {
+/// What kind of chat `/getid` was sent in, as the answer names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatKindWord {
+    Group,
+    Supergroup,
+    Channel,
+    Chat,
+}
+
+impl ChatKindWord {
+    fn word(self) -> &'static str {
+        match self {
+            ChatKindWord::Group => "group",
+            ChatKindWord::Supergroup => "supergroup",
+            ChatKindWord::Channel => "channel",
+            ChatKindWord::Chat => "chat",
+        }
+    }
+}
+
+pub fn getid_group(first_name: &str, user_id: i64, kind: ChatKindWord, chat_id: i64) -> String {
+    let chat_kind = kind.word();
     format!(
         "{}, your ID is {}.\nThis {chat_kind} ID is {}.",
         escape(first_name),
@@ -109,7 +130,7 @@ mod tests {
     fn getid() {
         insta::assert_snapshot!(
             "getid_group",
-            getid_group("Harry <3", 123_456_789, "group", -12_345_678)
+            getid_group("Harry <3", 123_456_789, ChatKindWord::Group, -12_345_678)
         );
         insta::assert_snapshot!("getid_private", getid_private(123_456_789));
         insta::assert_snapshot!("getid_anonymous", getid_anonymous(-1_001_234_567_890));

@@ -12,7 +12,7 @@ use crate::telegram::HandlerResult;
 use crate::telegram::answer::{Answer, Failure, reply, say, usage_failure, words};
 use crate::telegram::context::Context;
 use crate::telegram::who::{sender, user_id};
-use crate::text;
+use crate::text::{self, ChatKindWord};
 
 pub async fn start(ctx: Arc<Context>, msg: Message) -> HandlerResult {
     let help = text::help(&Command::listed());
@@ -32,11 +32,11 @@ pub async fn getid(ctx: Arc<Context>, msg: Message) -> HandlerResult {
     } else {
         let kind = match &msg.chat.kind {
             ChatKind::Public(public) => match public.kind {
-                PublicChatKind::Channel(_) => "channel",
-                PublicChatKind::Supergroup(_) => "supergroup",
-                _ => "group",
+                PublicChatKind::Channel(_) => ChatKindWord::Channel,
+                PublicChatKind::Supergroup(_) => ChatKindWord::Supergroup,
+                _ => ChatKindWord::Group,
             },
-            ChatKind::Private(_) => "chat",
+            ChatKind::Private(_) => ChatKindWord::Chat,
         };
         text::getid_group(&user.first_name, user_id(user), kind, msg.chat.id.0)
     };

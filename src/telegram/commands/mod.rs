@@ -1,9 +1,9 @@
 //! The commands, as Telegram users type them, and one small module of handlers per topic.
 //!
-//! The `#[derive(BotCommands)]` enum is the single list of command descriptions: `/help`,
-//! `/commands`, `/commands botfather` and setMyCommands read it; its names are the
-//! [`CommandName`]s that authz keys use. The descriptions are the ones Buildbot's documentation
-//! tells admins to paste into BotFather, word for word.
+//! The `#[derive(BotCommands)]` enum parses a command line; its names are the
+//! [`CommandName`]s that authz keys use. `/help`, `/commands`, `/commands botfather` and
+//! setMyCommands list the commands with `text::description_of`, the descriptions Buildbot's
+//! documentation tells admins to paste into BotFather, word for word.
 //!
 //! - [`help`]: `/start`, `/help`, `/commands`, `/hello`, `/getid`, `/source`, `/version`, and
 //!   what the bot says to an unknown command or to chatter.
@@ -31,46 +31,29 @@ use super::who::{sender, user_id};
 use crate::command::CommandName;
 use crate::text;
 
-/// Every command carries the rest of its line; each handler parses its own arguments.
+/// Every command carries the rest of its line; each handler parses its own arguments. The
+/// descriptions users read (help, BotFather, the menu Telegram shows) are in
+/// `text::description_of`, beside every other sentence.
 #[derive(BotCommands, Clone, Debug, PartialEq, Eq)]
 #[command(rename_rule = "lowercase")]
 pub enum Command {
-    /// list available commands
     Commands(String),
-    /// force a build
     Force(String),
-    /// get user and chat ID
     Getid(String),
-    /// say hello
     Hello(String),
-    /// give help for a command or one of it's arguments
     Help(String),
-    /// list last build status for a builder
     Last(String),
-    /// list configured builders or workers
     List(String),
-    /// silence notifications in this chat for a while
     Mute(String),
-    /// forget the current command
     Nay(String),
-    /// notify me about build events
     Notify(String),
-    /// shutdown the buildbot master
     Shutdown(String),
-    /// the source code for buildbot
     Source(String),
-    /// greet the user and show the help (Telegram sends it when a chat opens)
-    #[command(hide)]
     Start(String),
-    /// list status of a builder (or all builders)
     Status(String),
-    /// stop a running build
     Stop(String),
-    /// let notifications in this chat make a sound again
     Unmute(String),
-    /// show buildbot version
     Version(String),
-    /// announce the completion of an active build
     Watch(String),
 }
 
@@ -102,12 +85,13 @@ impl Command {
     /// The commands users are told about, `(name, description)`, sorted; `start` is left out
     /// as in Buildbot's bot, since Telegram sends it by itself.
     pub fn listed() -> Vec<(String, String)> {
-        let mut list: Vec<(String, String)> = Command::bot_commands()
+        CommandName::ALL
             .into_iter()
-            .map(|c| (c.command.trim_start_matches('/').to_owned(), c.description))
-            .collect();
-        list.sort();
-        list
+            .filter_map(|name| {
+                let description = text::description_of(name)?;
+                Some((name.as_str().to_owned(), description.to_owned()))
+            })
+            .collect()
     }
 }
 
