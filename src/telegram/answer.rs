@@ -84,6 +84,6 @@ pub fn words(args: &str, command: CommandName) -> Result<Vec<String>, Failure> {
 pub fn usage_failure(command: CommandName, reason: &str) -> Failure {
     Failure::Usage(text::bad_arguments(
         reason,
-        text::usage_of(command.as_str(), None).unwrap_or_default(),
+        text::usage_of(command, None).unwrap_or_default(),
     ))
 }

@@ -59,55 +59,56 @@ pub fn bad_arguments(reason: &str, usage_text: &str) -> String {
 
 /// How to use a command, and its arguments that have a usage of their own; `None` when there
 /// is no such usage. The first word is always the command, so the line can be typed as shown.
-pub fn usage_of(name: &str, arg: Option<&str>) -> Option<&'static str> {
-    Some(match (name, arg) {
-        ("commands", None) => {
+pub fn usage_of(command: CommandName, arg: Option<&str>) -> Option<&'static str> {
+    use CommandName::*;
+    Some(match (command, arg) {
+        (Commands, None) => {
             "/commands [botfather] - list available commands; with botfather, the list to paste into BotFather's /setcommands"
         }
-        ("force", None) => "/force [builder] [reason] [name=value ...] - force a build",
-        ("getid", None) => {
+        (Force, None) => "/force [builder] [reason] [name=value ...] - force a build",
+        (Getid, None) => {
             "/getid - get user and chat ID that can be put in the bot's settings (authz, notify.chat_ids)"
         }
-        ("hello", None) => "/hello - say hello",
-        ("help", None) => {
+        (Hello, None) => "/hello - say hello",
+        (Help, None) => {
             "/help [command [argument]] - give help for a command or one of its arguments"
         }
-        ("last", None) => {
+        (Last, None) => {
             "/last [builder|all] - list the last build of a builder (or of all builders)"
         }
-        ("list", None) => {
+        (List, None) => {
             "/list [all|N] builders|workers|changes - list configured builders, workers, or N recent changes"
         }
-        ("list", Some("builders")) => {
+        (List, Some("builders")) => {
             "/list [all] builders - list builders; all includes retired ones"
         }
-        ("list", Some("workers")) => {
+        (List, Some("workers")) => {
             "/list [all] workers - list workers; all includes unconfigured ones"
         }
-        ("list", Some("changes")) => {
+        (List, Some("changes")) => {
             "/list [all|N] changes - list the N most recent changes (10 by default)"
         }
-        ("nay", None) => "/nay - never mind the command we are currently discussing",
-        ("mute", None) => {
+        (Nay, None) => "/nay - never mind the command we are currently discussing",
+        (Mute, None) => {
             "/mute [duration] - notifications in this chat arrive without a sound for a while (30m, 2h, 1d; 1h by default)"
         }
-        ("unmute", None) => "/unmute - notifications in this chat make a sound again",
-        ("notify", None) => "/notify on|off|list [event ...] - notify me about build events",
-        ("shutdown", None) => "/shutdown check|start|stop|now - shutdown the buildbot master",
-        ("shutdown", Some("check")) => {
+        (Unmute, None) => "/unmute - notifications in this chat make a sound again",
+        (Notify, None) => "/notify on|off|list [event ...] - notify me about build events",
+        (Shutdown, None) => "/shutdown check|start|stop|now - shutdown the buildbot master",
+        (Shutdown, Some("check")) => {
             "/shutdown check - check if the buildbot master is running or shutting down"
         }
-        ("shutdown", Some("start")) => "/shutdown start - start a clean shutdown",
-        ("shutdown", Some("stop")) => "/shutdown stop - stop the clean shutdown",
-        ("shutdown", Some("now")) => {
+        (Shutdown, Some("start")) => "/shutdown start - start a clean shutdown",
+        (Shutdown, Some("stop")) => "/shutdown stop - stop the clean shutdown",
+        (Shutdown, Some("now")) => {
             "/shutdown now - shutdown immediately without waiting for the builders to finish"
         }
-        ("source", None) => "/source - the home page and source code of this Buildbot",
-        ("start", None) => "/start - say hello and show what I can do",
-        ("status", None) => "/status [builder|all] - list status of a builder (or all builders)",
-        ("stop", None) => "/stop [builder] - stop a running build",
-        ("version", None) => "/version - show the bot's and the master's versions",
-        ("watch", None) => "/watch [builder] - announce the completion of an active build",
+        (Source, None) => "/source - the home page and source code of this Buildbot",
+        (Start, None) => "/start - say hello and show what I can do",
+        (Status, None) => "/status [builder|all] - list status of a builder (or all builders)",
+        (Stop, None) => "/stop [builder] - stop a running build",
+        (Version, None) => "/version - show the bot's and the master's versions",
+        (Watch, None) => "/watch [builder] - announce the completion of an active build",
         _ => return None,
     })
 }
@@ -243,39 +244,38 @@ mod tests {
     #[test]
     fn every_usage() {
         let asked = [
-            ("commands", None),
-            ("force", None),
-            ("getid", None),
-            ("hello", None),
-            ("help", None),
-            ("last", None),
-            ("list", None),
-            ("list", Some("builders")),
-            ("list", Some("workers")),
-            ("list", Some("changes")),
-            ("mute", None),
-            ("nay", None),
-            ("notify", None),
-            ("shutdown", None),
-            ("shutdown", Some("check")),
-            ("shutdown", Some("start")),
-            ("shutdown", Some("stop")),
-            ("shutdown", Some("now")),
-            ("source", None),
-            ("start", None),
-            ("status", None),
-            ("stop", None),
-            ("unmute", None),
-            ("version", None),
-            ("watch", None),
+            (CommandName::Commands, None),
+            (CommandName::Force, None),
+            (CommandName::Getid, None),
+            (CommandName::Hello, None),
+            (CommandName::Help, None),
+            (CommandName::Last, None),
+            (CommandName::List, None),
+            (CommandName::List, Some("builders")),
+            (CommandName::List, Some("workers")),
+            (CommandName::List, Some("changes")),
+            (CommandName::Mute, None),
+            (CommandName::Nay, None),
+            (CommandName::Notify, None),
+            (CommandName::Shutdown, None),
+            (CommandName::Shutdown, Some("check")),
+            (CommandName::Shutdown, Some("start")),
+            (CommandName::Shutdown, Some("stop")),
+            (CommandName::Shutdown, Some("now")),
+            (CommandName::Source, None),
+            (CommandName::Start, None),
+            (CommandName::Status, None),
+            (CommandName::Stop, None),
+            (CommandName::Unmute, None),
+            (CommandName::Version, None),
+            (CommandName::Watch, None),
         ];
         let all: Vec<&str> = asked
             .iter()
-            .map(|(name, arg)| usage_of(name, *arg).unwrap_or_else(|| panic!("{name} {arg:?}")))
+            .map(|(name, arg)| usage_of(*name, *arg).unwrap_or_else(|| panic!("{name} {arg:?}")))
             .collect();
         insta::assert_snapshot!("usage_of", all.join("\n"));
-        assert_eq!(usage_of("status", Some("foo")), None);
-        assert_eq!(usage_of("fly", None), None);
+        assert_eq!(usage_of(CommandName::Status, Some("foo")), None);
     }
 
     #[test]

@@ -56,7 +56,7 @@ fn help_answer(args: &str) -> Answer {
         return Err(Failure::Usage(text::no_such_command(first)));
     };
     let arg = words.get(1).map(|a| a.to_lowercase());
-    match (text::usage_of(name.as_str(), arg.as_deref()), words.len()) {
+    match (text::usage_of(name, arg.as_deref()), words.len()) {
         (Some(usage), 1 | 2) => Ok(Outgoing::text(text::usage(usage))),
         _ => Err(Failure::Usage(text::no_usage_for(&words))),
     }

@@ -175,12 +175,13 @@ mod tests {
 
     #[test]
     fn every_command_has_a_usage_and_its_own_name() {
-        for name in CommandName::ALL {
-            let name = name.as_str();
-            let usage = text::usage_of(name, None).unwrap_or_else(|| panic!("no usage for {name}"));
+        for command in CommandName::ALL {
+            let usage =
+                text::usage_of(command, None).unwrap_or_else(|| panic!("no usage for {command}"));
+            let name = command.as_str();
             assert!(usage.starts_with(&format!("/{name}")), "{usage}");
             match parse(&format!("/{name}"), "TestBot") {
-                Parsed::Command(c) => assert_eq!(c.name().as_str(), name),
+                Parsed::Command(c) => assert_eq!(c.name(), command),
                 other => panic!("/{name} parsed as {other:?}"),
             }
         }
