@@ -75,6 +75,22 @@ pub async fn taken(ctx: &Context, query: &teloxide::types::CallbackQuery) -> Han
     Ok(())
 }
 
+/// Answers a tap on a button that can no longer act ("no longer valid") and takes the
+/// message's buttons away, so that they are not tapped again.
+pub async fn no_longer_valid(
+    ctx: &Context,
+    query: &teloxide::types::CallbackQuery,
+    message: &Message,
+) -> HandlerResult {
+    ctx.delivery
+        .answer_callback(query.id.clone(), Some(text::stale_button()), false)
+        .await?;
+    ctx.delivery
+        .remove_keyboard(message.chat.id, message.id)
+        .await?;
+    Ok(())
+}
+
 /// Splits arguments like a shell does, so that `"my builder"` is one word.
 pub fn words(args: &str, command: CommandName) -> Result<Vec<String>, Failure> {
     shlex::split(args).ok_or_else(|| usage_failure(command, &text::unclosed_quote()))

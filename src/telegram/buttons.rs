@@ -7,7 +7,7 @@ use std::sync::Arc;
 use teloxide::prelude::*;
 
 use super::HandlerResult;
-use super::answer::{master_failure, render, taken};
+use super::answer::{master_failure, no_longer_valid, render, taken};
 use super::commands::list::list_answer;
 use super::commands::subscriptions::{notify_list_text, watch_one};
 use super::context::Context;
@@ -53,13 +53,7 @@ pub async fn refuse(ctx: Arc<Context>, query: CallbackQuery, message: Message) -
         query.data,
         user_id(&query.from)
     );
-    ctx.delivery
-        .answer_callback(query.id.clone(), Some(text::stale_button()), false)
-        .await?;
-    ctx.delivery
-        .remove_keyboard(message.chat.id, message.id)
-        .await?;
-    Ok(())
+    no_longer_valid(&ctx, &query, &message).await
 }
 
 /// A button whose message Telegram no longer gives: answered so that the client stops

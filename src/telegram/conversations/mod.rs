@@ -28,7 +28,7 @@ use teloxide::prelude::*;
 use teloxide::types::User;
 
 use super::HandlerResult;
-use super::answer::{say, taken};
+use super::answer::{no_longer_valid, say, taken};
 use super::context::Context;
 use super::who::{describe, sender, user_id};
 use crate::clock::now;
@@ -207,13 +207,7 @@ pub async fn out_of_date(
     query: CallbackQuery,
     message: Message,
 ) -> HandlerResult {
-    ctx.delivery
-        .answer_callback(query.id.clone(), Some(text::stale_button()), false)
-        .await?;
-    ctx.delivery
-        .remove_keyboard(message.chat.id, message.id)
-        .await?;
-    Ok(())
+    no_longer_valid(&ctx, &query, &message).await
 }
 
 /// An owner for tests: "A (@a)".
