@@ -250,6 +250,53 @@ async fn force_in_one_line() {
 }
 
 #[tokio::test]
+async fn a_button_from_an_earlier_step_is_answered_as_out_of_date() {
+    let master = buildbot::shared().await;
+    let fake = FakeTelegram::start().await;
+    let _bot = BotProcess::start(&fake, &master.url, FORCERS).await;
+
+    let mark = say(&fake, &ALICE, "/force");
+    let schedulers = next_screen(&fake, mark, ALICE.id, "Which force scheduler").await;
+    let (_, scheduler) = schedulers
+        .buttons()
+        .into_iter()
+        .find(|(label, _)| label == "Force a build")
+        .unwrap();
+    let mark = fake.mark();
+    fake.tap(&ALICE, &schedulers, &scheduler);
+    let builders = next_screen(&fake, mark, ALICE.id, "Which builder").await;
+
+    // The scheduler button again, now that the conversation asks for a builder.
+    let mark = fake.mark();
+    let answer = fake.tap_and_answer(&ALICE, &schedulers, &scheduler).await;
+    assert!(
+        answer.params["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no longer valid"),
+        "{}",
+        answer.params
+    );
+    fake.wait_for(mark, "editMessageReplyMarkup", |c| {
+        c.chat_id() == Some(ALICE.id) && c.params["reply_markup"].is_null()
+    })
+    .await;
+    // The conversation itself goes on where it was.
+    let (_, builder) = builders.buttons().into_iter().next().expect("a builder");
+    let mark = fake.mark();
+    fake.tap(&ALICE, &builders, &builder);
+    next_screen(&fake, mark, ALICE.id, "").await;
+    assert!(
+        fake.calls()
+            .iter()
+            .skip(mark)
+            .any(|c| c.text().contains("Start build")
+                || c.buttons().iter().any(|(l, _)| l.contains("Start build"))),
+        "the parameters screen follows the builder"
+    );
+}
+
+#[tokio::test]
 async fn only_the_owner_and_only_authorised_users_answer() {
     const GROUP: i64 = -7001;
     let master = buildbot::shared().await;
