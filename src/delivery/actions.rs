@@ -3,7 +3,7 @@
 //! knows what a keyboard is, and the outbox stores actions, not Bot API JSON.
 
 use serde::{Deserialize, Serialize};
-use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
+use teloxide::types::{InlineKeyboardButton, InlineKeyboardButtonKind, InlineKeyboardMarkup};
 
 use super::Outgoing;
 use crate::callback::Callback;
@@ -27,10 +27,24 @@ pub struct Notification {
 }
 
 impl Notification {
+    /// A notification with `actions` under `text`. A log page Telegram would not take on a
+    /// button (see [`button_url`]) becomes a line of the text instead, so the message is
+    /// never refused for it and the link still reaches the reader.
     pub fn new(text: impl Into<String>, actions: Vec<Action>) -> Notification {
+        let mut body = text.into();
+        let mut kept = Vec::with_capacity(actions.len());
+        for action in actions {
+            match action {
+                Action::OpenLog(url) if button_url(&url).is_none() => {
+                    body.push('\n');
+                    body.push_str(&text::button_as_link(&text::full_log_button(), &url));
+                }
+                action => kept.push(action),
+            }
+        }
         Notification {
-            text: text.into(),
-            actions,
+            text: body,
+            actions: kept,
         }
     }
 
@@ -44,14 +58,52 @@ impl Notification {
     }
 }
 
+/// `url` as Telegram takes it on a URL button: http or https with a host that has a dot
+/// (Telegram answers `BUTTON_URL_INVALID` for `localhost` or an intranet name like
+/// `buildbot`), or a `tg:` link. `None` for anything else.
+pub fn button_url(url: &str) -> Option<reqwest::Url> {
+    let url = reqwest::Url::parse(url).ok()?;
+    let accepted = match url.scheme() {
+        "tg" => true,
+        "http" | "https" => url.host_str().is_some_and(|host| host.contains('.')),
+        _ => false,
+    };
+    accepted.then_some(url)
+}
+
+/// The keyboard without its URL buttons, and those buttons as lines for the text: what to
+/// send when Telegram refused a link anyway.
+pub fn url_buttons_as_lines(
+    keyboard: &InlineKeyboardMarkup,
+) -> (Vec<String>, Option<InlineKeyboardMarkup>) {
+    let mut lines = Vec::new();
+    let mut rows = Vec::new();
+    for row in &keyboard.inline_keyboard {
+        let mut kept = Vec::new();
+        for button in row {
+            match &button.kind {
+                InlineKeyboardButtonKind::Url(url) => {
+                    lines.push(text::button_as_link(&button.text, url.as_str()));
+                }
+                _ => kept.push(button.clone()),
+            }
+        }
+        if !kept.is_empty() {
+            rows.push(kept);
+        }
+    }
+    let keyboard = (!rows.is_empty()).then(|| InlineKeyboardMarkup::new(rows));
+    (lines, keyboard)
+}
+
 /// The actions as one row of buttons; `None` when there is nothing to offer.
 pub fn keyboard(actions: &[Action]) -> Option<InlineKeyboardMarkup> {
     let row: Vec<InlineKeyboardButton> = actions
         .iter()
         .filter_map(|action| match action {
-            Action::OpenLog(url) => reqwest::Url::parse(url)
-                .ok()
-                .map(|url| InlineKeyboardButton::url(text::full_log_button(), url)),
+            Action::OpenLog(url) => {
+                button_url(url).map(|url| InlineKeyboardButton::url(text::full_log_button(), url))
+            }
             Action::Rebuild(buildid) => Some(InlineKeyboardButton::callback(
                 text::rebuild_button(),
                 Callback::Rebuild(*buildid).encode(),
@@ -80,7 +132,6 @@ pub fn stored_keyboard(stored: &str) -> Option<InlineKeyboardMarkup> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use teloxide::types::InlineKeyboardButtonKind;
 
     #[test]
     fn actions_are_drawn_as_one_row_of_buttons() {
@@ -103,6 +154,61 @@ mod tests {
             None,
             "a link that is not a URL is left out"
         );
+    }
+
+    #[test]
+    fn only_links_telegram_takes_become_buttons() {
+        for ok in [
+            "http://bb.example/#/builders/1",
+            "https://ci.example.org:8010/x",
+            "http://127.0.0.1:8010/",
+            "tg://resolve?domain=x",
+        ] {
+            assert!(button_url(ok).is_some(), "{ok}");
+        }
+        for refused in [
+            "http://localhost:8010/#/builders/1",
+            "http://buildbot:8010/",
+            "ftp://files.example/log",
+            "not a url",
+        ] {
+            assert!(button_url(refused).is_none(), "{refused}");
+        }
+    }
+
+    #[test]
+    fn a_log_on_localhost_is_a_line_of_the_text_and_the_rebuild_stays() {
+        let url = "http://localhost:8010/#/builders/1/builds/2/steps/3/logs/stdio";
+        let note = Notification::new(
+            "❌ failed",
+            vec![Action::OpenLog(url.into()), Action::Rebuild(2)],
+        );
+        assert_eq!(note.actions, [Action::Rebuild(2)]);
+        assert!(note.text.starts_with("❌ failed\n"), "{}", note.text);
+        assert!(
+            note.text
+                .contains(&format!("<a href=\"{url}\">📄 Full log</a>"))
+        );
+        let buttons = &note.outgoing().keyboard.expect("rebuild").inline_keyboard[0];
+        assert_eq!(buttons.len(), 1);
+    }
+
+    #[test]
+    fn refused_url_buttons_become_lines() {
+        let keyboard = keyboard(&[
+            Action::OpenLog("http://bb.example/log".into()),
+            Action::Rebuild(5),
+        ])
+        .unwrap();
+        let (lines, rest) = url_buttons_as_lines(&keyboard);
+        assert_eq!(
+            lines,
+            [r#"<a href="http://bb.example/log">📄 Full log</a>"#]
+        );
+        assert_eq!(rest, super::keyboard(&[Action::Rebuild(5)]));
+        let (lines, rest) = url_buttons_as_lines(&super::keyboard(&[Action::Rebuild(5)]).unwrap());
+        assert!(lines.is_empty());
+        assert_eq!(rest, super::keyboard(&[Action::Rebuild(5)]));
     }
 
     #[test]

@@ -174,8 +174,26 @@ impl Delivery {
         if let Some(thread) = topic {
             request = request.message_thread_id(teloxide::types::ThreadId(MessageId(thread)));
         }
-        match self.perform(&chat, priority, request.clone()).await {
-            Err(RequestError::Api(ApiError::CantParseEntities(reason))) => {
+        let keyboard = match &request.reply_markup {
+            Some(ReplyMarkup::InlineKeyboard(keyboard)) => Some(keyboard.clone()),
+            _ => None,
+        };
+        match (
+            self.perform(&chat, priority, request.clone()).await,
+            keyboard,
+        ) {
+            (
+                Err(RequestError::Api(ApiError::ButtonUrlInvalid | ApiError::WrongHttpUrl)),
+                Some(keyboard),
+            ) => {
+                let (lines, keyboard) = actions::url_buttons_as_lines(&keyboard);
+                log::warn!("Telegram refused a link button; sending its link in the text instead");
+                let mut retry = request;
+                retry.payload_mut().text = with_lines(&text, &lines);
+                retry.payload_mut().reply_markup = keyboard.map(ReplyMarkup::InlineKeyboard);
+                self.perform(&chat, priority, retry).await
+            }
+            (Err(RequestError::Api(ApiError::CantParseEntities(reason))), _) => {
                 // A bug in our markup must not cost the user the answer.
                 log::error!(
                     "Telegram could not parse a message ({reason}); sending it as plain text"
@@ -185,7 +203,7 @@ impl Delivery {
                 plain.payload_mut().parse_mode = None;
                 self.perform(&chat, priority, plain).await
             }
-            other => other,
+            (other, _) => other,
         }
     }
 
@@ -206,16 +224,30 @@ impl Delivery {
             .edit_message_text(chat, id, text)
             .parse_mode(ParseMode::Html)
             .link_preview_options(no_preview());
-        if let Some(keyboard) = message.keyboard {
+        if let Some(keyboard) = message.keyboard.clone() {
             request = request.reply_markup(keyboard);
         }
         let target = Recipient::Id(chat);
-        match self
+        let sent = self
             .perform(&target, Priority::Urgent, request.clone())
-            .await
-        {
-            Err(RequestError::Api(ApiError::MessageNotModified)) => Ok(()),
-            Err(RequestError::Api(ApiError::CantParseEntities(reason))) => {
+            .await;
+        match (sent, message.keyboard) {
+            (Err(RequestError::Api(ApiError::MessageNotModified)), _) => Ok(()),
+            (
+                Err(RequestError::Api(ApiError::ButtonUrlInvalid | ApiError::WrongHttpUrl)),
+                Some(keyboard),
+            ) => {
+                let (lines, keyboard) = actions::url_buttons_as_lines(&keyboard);
+                log::warn!("Telegram refused a link button; putting its link in the text instead");
+                let mut retry = request;
+                let text = with_lines(&retry.payload_mut().text, &lines);
+                retry.payload_mut().text = text;
+                retry.payload_mut().reply_markup = keyboard;
+                self.perform(&target, Priority::Urgent, retry)
+                    .await
+                    .map(|_| ())
+            }
+            (Err(RequestError::Api(ApiError::CantParseEntities(reason))), _) => {
                 log::error!(
                     "Telegram could not parse an edit ({reason}); sending it as plain text"
                 );
@@ -226,7 +258,7 @@ impl Delivery {
                     .await
                     .map(|_| ())
             }
-            other => other.map(|_| ()),
+            (other, _) => other.map(|_| ()),
         }
     }
 
@@ -305,6 +337,14 @@ impl Delivery {
             }
         }
     }
+}
+
+/// `text` with `lines` added at its end (each line is self-contained markup).
+fn with_lines(text: &str, lines: &[String]) -> String {
+    std::iter::once(text.to_owned())
+        .chain(lines.iter().cloned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn no_preview() -> LinkPreviewOptions {

@@ -110,6 +110,55 @@ async fn answers_errors_as_telegram_does() {
 }
 
 #[tokio::test]
+async fn refuses_keyboards_telegram_refuses() {
+    let fake = FakeTelegram::start().await;
+    let http = reqwest::Client::new();
+    let send = |markup: Value| {
+        http.post(format!("{}/bot{TOKEN}/sendMessage", fake.url))
+            .json(&json!({"chat_id": 5, "text": "x", "reply_markup": markup}))
+    };
+    let url_button = |url: &str| json!({"inline_keyboard": [[{"text": "log", "url": url}]]});
+    for refused in [
+        "http://localhost:8010/#/builders/1",
+        "http://buildbot:8010/",
+        "ftp://files.example/log",
+        "http://user@localhost/",
+    ] {
+        let (status, body) = post(send(url_button(refused))).await;
+        assert_eq!(
+            (status, body["description"].as_str()),
+            (400, Some("Bad Request: BUTTON_URL_INVALID")),
+            "{refused}"
+        );
+    }
+    for taken in [
+        "http://127.0.0.1:8010/",
+        "https://ci.example.org/x?y=1",
+        "tg://resolve?domain=x",
+    ] {
+        let (status, _) = post(send(url_button(taken))).await;
+        assert_eq!(status, 200, "{taken}");
+    }
+    let many: Vec<Value> = (0..101)
+        .map(|i| json!([{"text": "b", "callback_data": format!("1/w/{i}")}]))
+        .collect();
+    let (status, body) = post(send(json!({ "inline_keyboard": many }))).await;
+    assert_eq!(
+        (status, body["description"].as_str()),
+        (400, Some("Bad Request: reply markup is too long"))
+    );
+    let long = "x".repeat(65);
+    let (status, body) = post(send(
+        json!({"inline_keyboard": [[{"text": "b", "callback_data": long}]]}),
+    ))
+    .await;
+    assert_eq!(
+        (status, body["description"].as_str()),
+        (400, Some("Bad Request: BUTTON_DATA_INVALID"))
+    );
+}
+
+#[tokio::test]
 async fn long_polls_with_offsets() {
     let fake = FakeTelegram::start().await;
     let http = reqwest::Client::new();

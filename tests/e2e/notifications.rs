@@ -514,6 +514,72 @@ async fn events_flow_from_a_master_that_requires_a_login() {
     );
 }
 
+/// A failure notification on `master` reaching `fake`, with the bot reading the master at
+/// `bot_url` and `before_build` run once the bot answers: the message Telegram took.
+async fn failure_notice(
+    fake: &FakeTelegram,
+    master: &Master,
+    bot_url: &str,
+    before_build: impl FnOnce(&FakeTelegram),
+) -> Call {
+    let settings = format!(
+        "[notify]\ntags = [\"unit\"]\nchat_ids = [{}]\nevents = [\"failure\"]\n",
+        ALICE.id
+    );
+    let _bot = BotProcess::start(fake, bot_url, &settings).await;
+    fake.ask(&ALICE, "/hello").await;
+    before_build(fake);
+    let mark = fake.mark();
+    let build = master.build("failing").await;
+    let reference = build_ref(&build, "failing");
+    fake.wait_for(mark, "sendMessage", |c| {
+        c.text().contains(&reference) && c.result["message_id"].is_i64()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn failures_arrive_from_a_master_on_localhost_with_the_log_link_in_the_text() {
+    // Telegram refuses URL buttons on hosts without a dot; the default buildbot.url is one.
+    let master = buildbot::shared().await;
+    let fake = FakeTelegram::start().await;
+    let on_localhost = master.url.replace("127.0.0.1", "localhost");
+    let failure = failure_notice(&fake, &master, &on_localhost, |_| {}).await;
+    let text = failure.text();
+    assert!(
+        text.contains(&format!("<a href=\"{on_localhost}#/builders/"))
+            && text.contains("/logs/stdio\">📄 Full log</a>"),
+        "the log link is in the text: {text}"
+    );
+    let buttons: Vec<String> = failure.buttons().into_iter().map(|(l, _)| l).collect();
+    assert_eq!(
+        buttons,
+        ["🔁 Rebuild"],
+        "no URL button Telegram would refuse"
+    );
+}
+
+#[tokio::test]
+async fn a_link_button_telegram_refuses_anyway_becomes_a_link_in_the_text() {
+    let master = buildbot::shared().await;
+    let fake = FakeTelegram::start().await;
+    // the next message after /hello's answer is the failure: Telegram refuses its link
+    let failure = failure_notice(&fake, &master, &master.url, |fake| {
+        fake.inject(
+            "sendMessage",
+            Fault::api_error(400, "Bad Request: BUTTON_URL_INVALID"),
+        )
+    })
+    .await;
+    assert!(
+        failure.text().contains("/logs/stdio\">📄 Full log</a>"),
+        "{}",
+        failure.text()
+    );
+    let buttons: Vec<String> = failure.buttons().into_iter().map(|(l, _)| l).collect();
+    assert_eq!(buttons, ["🔁 Rebuild"]);
+}
+
 #[tokio::test]
 async fn failure_messages_quote_the_log_and_offer_a_rebuild() {
     let master = buildbot::shared().await;

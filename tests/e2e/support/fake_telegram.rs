@@ -517,6 +517,12 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             .into_response();
     }
 
+    if let Some(problem) = markup_problem(&params["reply_markup"]) {
+        let body = json!({"ok": false, "error_code": 400, "description": problem});
+        record(&shared, &method, params, body.clone());
+        return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+    }
+
     if matches!(
         method.as_str(),
         "sendmessage" | "editmessagetext" | "editmessagereplymarkup"
@@ -590,6 +596,43 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     };
     record(&shared, &method, params, result.clone());
     axum::Json(json!({"ok": true, "result": result})).into_response()
+}
+
+/// What Telegram refuses in an inline keyboard, with its own words: more than 100 buttons,
+/// callback data over 64 bytes, URL buttons whose scheme is not http, https or tg, or whose
+/// host has no dot (`localhost`, an intranet name).
+fn markup_problem(markup: &Value) -> Option<&'static str> {
+    let rows = markup["inline_keyboard"].as_array()?;
+    let buttons: Vec<&Value> = rows
+        .iter()
+        .flat_map(|row| row.as_array().into_iter().flatten())
+        .collect();
+    if buttons.len() > 100 {
+        return Some("Bad Request: reply markup is too long");
+    }
+    for button in buttons {
+        if let Some(data) = button["callback_data"].as_str()
+            && data.len() > 64
+        {
+            return Some("Bad Request: BUTTON_DATA_INVALID");
+        }
+        if let Some(url) = button["url"].as_str() {
+            let accepted = match url.split_once("://") {
+                Some(("tg", _)) => true,
+                Some(("http" | "https", rest)) => {
+                    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+                    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+                    let host = host.split(':').next().unwrap_or_default();
+                    host.contains('.')
+                }
+                _ => false,
+            };
+            if !accepted {
+                return Some("Bad Request: BUTTON_URL_INVALID");
+            }
+        }
+    }
+    None
 }
 
 fn record(shared: &Shared, method: &str, params: Value, result: Value) {
