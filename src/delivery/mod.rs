@@ -35,6 +35,15 @@ pub const MESSAGE_LIMIT: usize = 4096;
 /// How often one message is tried when Telegram asks to slow down.
 const ATTEMPTS: u32 = 10;
 
+/// How long an answer (a reply, an edit) waits before each new try after a failure that
+/// surely did not deliver it: about 15 s in all, then the person is better served by an error
+/// in the log than by an answer minutes late.
+const REPLY_RETRIES: [Duration; 3] = [
+    Duration::from_secs(1),
+    Duration::from_secs(3),
+    Duration::from_secs(7),
+];
+
 /// A message to send: HTML text and, optionally, an inline keyboard under it.
 #[derive(Debug, Clone)]
 pub struct Outgoing {
@@ -321,6 +330,7 @@ impl Delivery {
         R: Request<Err = RequestError> + Clone,
     {
         let mut attempt = 1;
+        let mut again = REPLY_RETRIES.iter();
         loop {
             self.limiter.acquire(chat, priority).await;
             match request.clone().send().await {
@@ -332,6 +342,14 @@ impl Delivery {
                     self.limiter
                         .pause(wait.duration() + Duration::from_millis(50));
                     attempt += 1;
+                }
+                // someone waits for this answer; notifications have the outbox's own retries
+                Err(error) if priority == Priority::Urgent && surely_not_delivered(&error) => {
+                    let Some(delay) = again.next() else {
+                        return Err(error);
+                    };
+                    log::warn!("an answer to {chat:?} failed ({error}); trying again in {delay:?}");
+                    tokio::time::sleep(*delay).await;
                 }
                 other => return other,
             }
@@ -347,6 +365,27 @@ fn with_lines(text: &str, lines: &[String]) -> String {
         .join("\n")
 }
 
+/// Failures after which Telegram surely has not taken the message: its servers answered 5xx,
+/// or the connection was never made. Only these are tried again, so an answer is never sent
+/// twice; a connection lost after the request went out may have delivered it, and is not.
+fn surely_not_delivered(error: &RequestError) -> bool {
+    match error {
+        RequestError::Network(error) => error.is_connect(),
+        RequestError::Api(ApiError::Unknown(description)) => {
+            let description = description.to_lowercase();
+            [
+                "internal server error",
+                "bad gateway",
+                "service unavailable",
+                "gateway timeout",
+            ]
+            .iter()
+            .any(|s| description.contains(s))
+        }
+        _ => false,
+    }
+}
+
 fn no_preview() -> LinkPreviewOptions {
     LinkPreviewOptions {
         is_disabled: true,
@@ -354,5 +393,21 @@ fn no_preview() -> LinkPreviewOptions {
         prefer_small_media: false,
         prefer_large_media: false,
         show_above_text: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_failures_that_surely_did_not_deliver_are_tried_again() {
+        let api = |d: &str| RequestError::Api(ApiError::Unknown(d.to_owned()));
+        assert!(surely_not_delivered(&api("Internal Server Error")));
+        assert!(surely_not_delivered(&api("Bad Gateway")));
+        assert!(!surely_not_delivered(&api("Bad Request: chat not found")));
+        assert!(!surely_not_delivered(&RequestError::Api(
+            ApiError::MessageNotModified
+        )));
     }
 }

@@ -182,6 +182,25 @@ async fn groups_unknown_commands_and_chatter() {
 }
 
 #[tokio::test]
+async fn a_reply_hit_by_a_server_error_is_delivered_once() {
+    let (fake, _bot, _) = bot_on_shared_master().await;
+    fake.inject(
+        "sendMessage",
+        Fault::api_error(500, "Internal Server Error"),
+    );
+    let mark = fake.mark();
+    fake.private_message(&ALICE, "/getid");
+    let answer = fake
+        .wait_for(mark, "sendMessage", |c| c.result["message_id"].is_i64())
+        .await;
+    assert_eq!(answer.text(), "Your ID is <code>111111</code>.");
+    let tries = fake.sent_since(mark, "sendMessage", ALICE.id);
+    assert_eq!(tries.len(), 2, "one 500, one delivery");
+    let delivered = tries.iter().filter(|c| c.result["message_id"].is_i64());
+    assert_eq!(delivered.count(), 1, "sent once");
+}
+
+#[tokio::test]
 async fn waits_out_retry_after_and_falls_back_to_plain_text() {
     let (fake, _bot, _) = bot_on_shared_master().await;
 

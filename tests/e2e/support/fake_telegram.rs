@@ -380,6 +380,11 @@ impl FakeTelegram {
             .push_back((None, fault));
     }
 
+    /// Forgets every fault not used yet.
+    pub fn clear_faults(&self) {
+        self.shared.inner.lock().unwrap().faults.clear();
+    }
+
     /// Like [`FakeTelegram::inject`], for the next call of `method` to one chat only.
     pub fn inject_for(&self, method: &str, chat: i64, fault: Fault) {
         let mut inner = self.shared.inner.lock().unwrap();
