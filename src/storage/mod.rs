@@ -107,6 +107,18 @@ pub enum StorageError {
     )]
     Corrupt { path: String, detail: String },
     #[error(
+        "the storage file {path} is locked by another process, most likely another buildbot-telegram using the same file. Stop it, or give each bot its own storage.path (replicas share PostgreSQL, not one SQLite file). The file itself is fine: do not move it away."
+    )]
+    Locked { path: String },
+    #[error(
+        "the storage file {path} cannot be written ({detail}): check the permissions of the file and of its directory, and that the file system is not mounted read-only. The file itself is fine: do not move it away."
+    )]
+    ReadOnly { path: String, detail: String },
+    #[error(
+        "the disk holding the storage file {path} is full: free some space and start again. The file itself is fine: do not move it away."
+    )]
+    DiskFull { path: String },
+    #[error(
         "the storage file {path} was written by a newer buildbot-telegram (schema {found}, this one knows {known}). Upgrade the bot, or point storage.path elsewhere."
     )]
     TooNew {

@@ -10,6 +10,9 @@ use rusqlite::Connection;
 
 use super::{StorageError, Store};
 
+/// How long a second process waits for the file's lock before the start is refused.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Schema versions, applied in order; the index + 1 is the `user_version` after each.
 const MIGRATIONS: &[&str] = &[
     "CREATE TABLE subscriptions (chat TEXT NOT NULL, event TEXT NOT NULL, PRIMARY KEY (chat, event));
@@ -45,11 +48,30 @@ fn open_error(path: &str) -> impl Fn(rusqlite::Error) -> StorageError {
     }
 }
 
-/// SQLite opened the file but cannot use it as a database.
-fn corrupt(path: &str) -> impl Fn(rusqlite::Error) -> StorageError {
-    move |e| StorageError::Corrupt {
-        path: path.to_owned(),
-        detail: e.to_string(),
+/// SQLite opened the file but cannot use it: says why, since the fix differs — a damaged
+/// file must be moved away, but a locked, read-only or full one must be left alone (moving
+/// it away would lose every subscription).
+fn unusable(path: &str) -> impl Fn(rusqlite::Error) -> StorageError {
+    move |error| {
+        use rusqlite::ErrorCode::*;
+        let path = path.to_owned();
+        let code = error.sqlite_error_code();
+        match code {
+            Some(DatabaseBusy | DatabaseLocked) => StorageError::Locked { path },
+            Some(ReadOnly | PermissionDenied) => StorageError::ReadOnly {
+                path,
+                detail: error.to_string(),
+            },
+            Some(DiskFull) => StorageError::DiskFull { path },
+            Some(CannotOpen) => StorageError::Open {
+                path,
+                source: error,
+            },
+            _ => StorageError::Corrupt {
+                path,
+                detail: error.to_string(),
+            },
+        }
     }
 }
 
@@ -71,9 +93,10 @@ fn connect(path: &str) -> Result<Connection, StorageError> {
 /// A damaged file is refused before anything writes to it. WAL lets readers work while the
 /// bot writes, and the busy timeout makes a second process wait for the lock, not fail.
 fn check_and_configure(conn: &Connection, path: &str) -> Result<(), StorageError> {
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error(path))?;
     let check: String = conn
         .query_row("PRAGMA quick_check", [], |row| row.get(0))
-        .map_err(corrupt(path))?;
+        .map_err(unusable(path))?;
     if check != "ok" {
         return Err(StorageError::Corrupt {
             path: path.to_owned(),
@@ -81,9 +104,7 @@ fn check_and_configure(conn: &Connection, path: &str) -> Result<(), StorageError
         });
     }
     conn.pragma_update(None, "journal_mode", "WAL")
-        .map_err(corrupt(path))?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .map_err(open_error(path))
+        .map_err(unusable(path))
 }
 
 /// Each migration commits together with its version, so an interrupted start leaves a file at
@@ -91,7 +112,7 @@ fn check_and_configure(conn: &Connection, path: &str) -> Result<(), StorageError
 fn migrate(conn: &Connection, path: &str) -> Result<(), StorageError> {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
-        .map_err(corrupt(path))?;
+        .map_err(unusable(path))?;
     let known = MIGRATIONS.len() as i64;
     if version > known {
         return Err(StorageError::TooNew {
@@ -105,7 +126,7 @@ fn migrate(conn: &Connection, path: &str) -> Result<(), StorageError> {
             "BEGIN; {migration} PRAGMA user_version = {}; COMMIT;",
             index + 1
         ))
-        .map_err(open_error(path))?;
+        .map_err(unusable(path))?;
         log::info!("storage {path}: schema migrated to version {}", index + 1);
     }
     Ok(())
@@ -168,6 +189,28 @@ mod tests {
                 .unwrap();
             assert_eq!(rows, i64::from(version > 0), "from {version}");
         }
+    }
+
+    /// A file another process holds is "locked", with a fix that keeps it: not "corrupt, move
+    /// it away", which would cost every subscription.
+    #[test]
+    fn a_locked_file_is_not_called_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("held.sqlite");
+        Store::open(path.to_str().unwrap()).unwrap();
+        let holder = Connection::open(&path).unwrap();
+        holder
+            .execute_batch("PRAGMA journal_mode = DELETE; BEGIN EXCLUSIVE;")
+            .unwrap();
+        let err = Store::open(path.to_str().unwrap()).err().unwrap();
+        assert!(matches!(err, StorageError::Locked { .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("locked by another process") && text.contains("do not move it away"),
+            "{text}"
+        );
+        drop(holder);
+        Store::open(path.to_str().unwrap()).expect("free again");
     }
 
     #[test]
