@@ -22,8 +22,8 @@ use teloxide::types::UpdateKind;
 use tokio::task::JoinHandle;
 
 use crate::buildbot::{self, control::MasterControl};
-use crate::delivery::Delivery;
 use crate::delivery::outbox::Outbox;
+use crate::delivery::{Delivery, Outgoing};
 use crate::notify::pipeline::Notifier;
 use crate::settings::{ChatTarget, Settings};
 use crate::shutdown::Shutdown;
@@ -156,17 +156,50 @@ async fn serve(
     shutdown: &Shutdown,
 ) -> Result<(), StartError> {
     let telegram = ctx.settings.telegram.clone();
+    let warnings = warn_floods(ctx.delivery.clone());
     let webhook = match &telegram.webhook {
         Some(settings) => {
-            Some(listener::webhook(bot.clone(), settings, telegram.certificate.as_deref()).await?)
+            let listener =
+                listener::webhook(bot.clone(), settings, telegram.certificate.as_deref()).await?;
+            Some(listener::budgeted(listener, warnings.clone()))
         }
         None => None,
     };
     if shutdown.is_triggered() {
         return Ok(());
     }
+    let mut dispatcher = dispatcher(bot.clone(), ctx, conversations);
+    let stop = dispatcher.shutdown_token();
+    log::info!(
+        "buildbot-telegram {} started as @{username}",
+        env!("CARGO_PKG_VERSION")
+    );
+    let listener_errors = Arc::new(OutageLog::default());
+    let outcome = match webhook {
+        Some(listener) => {
+            let dispatching = dispatcher.try_dispatch_with_listener(listener, listener_errors);
+            until_shutdown(dispatching, stop, shutdown).await
+        }
+        None => {
+            let listener = listener::budgeted(listener::polling(bot, &telegram).await, warnings);
+            let dispatching = dispatcher.try_dispatch_with_listener(listener, listener_errors);
+            until_shutdown(dispatching, stop, shutdown).await
+        }
+    };
+    if let Err(error) = outcome {
+        log::error!("the dispatcher stopped: {error}");
+    }
+    Ok(())
+}
+
+/// The dispatcher over [`schema`], with what every handler receives.
+fn dispatcher(
+    bot: Bot,
+    ctx: Arc<Context>,
+    conversations: Arc<ConversationStorage>,
+) -> Dispatcher<Bot, crate::telegram::BoxError, teloxide::dispatching::DefaultKey> {
     let unrouted = bot.clone();
-    let mut dispatcher = Dispatcher::builder(bot.clone(), schema())
+    Dispatcher::builder(bot, schema())
         .dependencies(dptree::deps![ctx, conversations])
         // Group chatter, photos, commands for other bots: nothing to do, nothing to warn about.
         // A tap no branch took (a message too old to read) is still answered, so the client
@@ -185,28 +218,22 @@ async fn serve(
         .error_handler(LoggingErrorHandler::with_custom_text(
             "handling an update failed",
         ))
-        .build();
-    let stop = dispatcher.shutdown_token();
-    log::info!(
-        "buildbot-telegram {} started as @{username}",
-        env!("CARGO_PKG_VERSION")
-    );
-    let listener_errors = Arc::new(OutageLog::default());
-    let outcome = match webhook {
-        Some(listener) => {
-            let dispatching = dispatcher.try_dispatch_with_listener(listener, listener_errors);
-            until_shutdown(dispatching, stop, shutdown).await
+        .build()
+}
+
+/// Tells each chat whose input went over its budget, once per flood, to slow down; the
+/// sender to hand those chats to. A few at a time: warnings are not worth a queue.
+fn warn_floods(delivery: Delivery) -> tokio::sync::mpsc::Sender<ChatId> {
+    let (warnings, mut flooded) = tokio::sync::mpsc::channel::<ChatId>(16);
+    tokio::spawn(async move {
+        while let Some(chat) = flooded.recv().await {
+            let notice = Outgoing::text(crate::text::slow_down());
+            if let Err(error) = delivery.send(chat, None, notice).await {
+                log::debug!("cannot ask chat {chat} to slow down: {error}");
+            }
         }
-        None => {
-            let listener = listener::polling(bot, &telegram).await;
-            let dispatching = dispatcher.try_dispatch_with_listener(listener, listener_errors);
-            until_shutdown(dispatching, stop, shutdown).await
-        }
-    };
-    if let Err(error) = outcome {
-        log::error!("the dispatcher stopped: {error}");
-    }
-    Ok(())
+    });
+    warnings
 }
 
 /// Runs the dispatcher until it ends or `shutdown` is triggered; then it is asked to stop and

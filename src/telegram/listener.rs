@@ -3,8 +3,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
+use futures::stream::BoxStream;
 use teloxide::prelude::*;
-use teloxide::update_listeners::{Polling, UpdateListener};
+use teloxide::stop::StopToken;
+use teloxide::types::AllowedUpdate;
+use teloxide::update_listeners::{AsUpdateStream, Polling, UpdateListener};
+use tokio::sync::mpsc;
+
+use super::budget::{Admission, Budget};
 
 use crate::settings::{TelegramSettings, WebhookSettings};
 
@@ -111,5 +118,92 @@ impl<E: std::fmt::Debug + Send + 'static> teloxide::error_handlers::ErrorHandler
             log::debug!("getting updates from Telegram failed again: {error:?}");
         }
         Box::pin(async {})
+    }
+}
+
+/// A listener whose updates pass the input [`Budget`] before the dispatcher sees them (see
+/// `budget.rs` for why). The chats to tell "slow down" go to `warnings`.
+pub struct Budgeted<L> {
+    inner: L,
+    budget: Budget,
+    warnings: mpsc::Sender<ChatId>,
+}
+
+/// Puts `inner` behind the input budget, in polling and webhook mode alike.
+pub fn budgeted<L: UpdateListener>(inner: L, warnings: mpsc::Sender<ChatId>) -> Budgeted<L> {
+    Budgeted {
+        inner,
+        budget: Budget::default(),
+        warnings,
+    }
+}
+
+/// Whether `update` may go on; tells the sender's chat to slow down at the first drop.
+fn admit(budget: &mut Budget, warnings: &mpsc::Sender<ChatId>, update: &Update) -> bool {
+    let person = update.from().map(|user| user.id.0);
+    let chat = update.chat().map(|chat| chat.id);
+    match budget.admit(
+        person,
+        chat.map(|c| c.0),
+        tokio::time::Instant::now().into_std(),
+    ) {
+        Admission::Admit => true,
+        Admission::DropAndWarn => {
+            log::info!(
+                "input from user {person:?} in chat {chat:?} is over its budget; dropping it until it slows down"
+            );
+            if let Some(chat) = chat {
+                // a full queue of warnings means they are being sent already
+                let _ = warnings.try_send(chat);
+            }
+            false
+        }
+        Admission::Drop => {
+            log::debug!("dropped update {} (over its budget)", update.id.0);
+            false
+        }
+    }
+}
+
+impl<'a, L> AsUpdateStream<'a> for Budgeted<L>
+where
+    L: AsUpdateStream<'a>,
+    L::StreamErr: Send + 'a,
+{
+    type StreamErr = L::StreamErr;
+    type Stream = BoxStream<'a, Result<Update, L::StreamErr>>;
+
+    fn as_stream(&'a mut self) -> Self::Stream {
+        let Budgeted {
+            inner,
+            budget,
+            warnings,
+        } = self;
+        inner
+            .as_stream()
+            .filter(move |item| {
+                let keep = match item {
+                    Ok(update) => admit(budget, warnings, update),
+                    Err(_) => true,
+                };
+                futures::future::ready(keep)
+            })
+            .boxed()
+    }
+}
+
+impl<L> UpdateListener for Budgeted<L>
+where
+    L: UpdateListener,
+    L::Err: Send + 'static,
+{
+    type Err = L::Err;
+
+    fn stop_token(&mut self) -> StopToken {
+        self.inner.stop_token()
+    }
+
+    fn hint_allowed_updates(&mut self, hint: &mut dyn Iterator<Item = AllowedUpdate>) {
+        self.inner.hint_allowed_updates(hint);
     }
 }

@@ -11,6 +11,7 @@
 
 pub mod answer;
 pub mod bot;
+pub mod budget;
 pub mod buttons;
 pub mod commands;
 pub mod context;

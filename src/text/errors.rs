@@ -30,6 +30,12 @@ pub fn stale_button() -> String {
     "Sorry, this button is no longer valid. Send the command again.".to_owned()
 }
 
+/// Said once to a chat whose messages come faster than the bot takes them; the rest of the
+/// flood is skipped, so the person knows why some got no answer.
+pub fn slow_down() -> String {
+    "🐢 That is more than I can take at once: I skip messages from you for a little while. Send one command at a time.".to_owned()
+}
+
 pub fn master_unavailable(error: &str) -> String {
     format!(
         "⚠️ I could not get an answer from the Buildbot master: {}\nTry again in a moment; if it keeps happening, tell the bot's admin.",
@@ -40,6 +46,11 @@ pub fn master_unavailable(error: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slow_down_notice() {
+        insta::assert_snapshot!("slow_down", slow_down());
+    }
 
     #[test]
     fn access_and_errors() {

@@ -182,6 +182,60 @@ async fn groups_unknown_commands_and_chatter() {
 }
 
 #[tokio::test]
+async fn a_flood_from_one_person_does_not_hold_up_anybody_else() {
+    let (fake, bot, _) = bot_on_shared_master().await;
+    let say_what = "Say what?";
+    let mark = fake.mark();
+    for i in 0..150 {
+        fake.private_message(&ALICE, &format!("spam {i}"));
+    }
+    fake.private_message(&BOB, "/getid");
+    let bob = fake
+        .wait_for(mark, "sendMessage", |c| c.chat_id() == Some(BOB.id))
+        .await;
+    assert!(bob.text().contains("111111") || bob.text().contains(&BOB.id.to_string()));
+    let answers_to_alice = |calls: &[crate::support::fake_telegram::Call]| {
+        calls
+            .iter()
+            .filter(|c| c.chat_id() == Some(ALICE.id) && c.text().starts_with(say_what))
+            .count()
+    };
+    let before_bob: Vec<_> = fake
+        .calls()
+        .into_iter()
+        .skip(mark)
+        .take_while(|c| c.chat_id() != Some(BOB.id))
+        .collect();
+    assert!(
+        answers_to_alice(&before_bob) < 15,
+        "Bob waited behind {} answers to the flood",
+        answers_to_alice(&before_bob)
+    );
+    // the flooder hears a burst of answers and, once, why the rest get none
+    let slow_down = fake
+        .wait_for(mark, "sendMessage", |c| {
+            c.chat_id() == Some(ALICE.id) && c.text().starts_with("🐢")
+        })
+        .await;
+    assert!(slow_down.text().contains("one command at a time"));
+    // what the bot let through: the burst; the rest of the flood was dropped on arrival
+    let log = bot.log();
+    let warned = log.matches("is over its budget").count();
+    let dropped = log.matches("(over its budget)").count();
+    assert_eq!(warned, 1, "one flood, one notice");
+    assert!(
+        (117..=120).contains(&(warned + dropped)),
+        "150 messages, a burst of 30 (and what refilled meanwhile) let through: {} dropped",
+        warned + dropped
+    );
+    let notices = fake.calls()[mark..]
+        .iter()
+        .filter(|c| c.chat_id() == Some(ALICE.id) && c.text().starts_with("🐢"))
+        .count();
+    assert_eq!(notices, 1, "told once");
+}
+
+#[tokio::test]
 async fn a_reply_hit_by_a_server_error_is_delivered_once() {
     let (fake, _bot, _) = bot_on_shared_master().await;
     fake.inject(
