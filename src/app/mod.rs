@@ -11,6 +11,9 @@
 //! ```
 
 pub mod check;
+mod supervise;
+
+use supervise::{AbortOnDrop, supervise};
 
 use std::sync::Arc;
 
@@ -106,7 +109,7 @@ fn start_notifications(
     store: &Store,
     delivery: &Delivery,
     shutdown: &Shutdown,
-) -> [(&'static str, JoinHandle<()>); 3] {
+) -> [(&'static str, JoinHandle<()>); 2] {
     let (outbox, outbox_worker) = Outbox::start(
         store.clone(),
         delivery.clone(),
@@ -114,23 +117,36 @@ fn start_notifications(
         settings.notify.quiet_hours,
         shutdown.clone(),
     );
-    let (events_tx, events_rx) = tokio::sync::mpsc::channel(256);
-    let events = tokio::spawn(buildbot::events::run(
-        client.clone(),
-        events_tx,
+    // The event stream feeds the notifier: they fail and start again together, and a new
+    // stream begins with a catch-up, so nothing that happened meanwhile is missed.
+    let (client, store, delivery) = (client.clone(), store.clone(), delivery.clone());
+    let (notify, stopping) = (settings.notify.clone(), shutdown.clone());
+    let notifications = tokio::spawn(supervise(
+        "the notifier (with the event stream)",
         shutdown.clone(),
+        move || {
+            let (events_tx, events_rx) = tokio::sync::mpsc::channel(256);
+            let events = AbortOnDrop(tokio::spawn(buildbot::events::run(
+                client.clone(),
+                events_tx,
+                stopping.clone(),
+            )));
+            let notifier = Notifier::new(
+                client.clone(),
+                store.clone(),
+                outbox.clone(),
+                delivery.clone(),
+                notify.clone(),
+            );
+            let stopping = stopping.clone();
+            async move {
+                let _events = events;
+                notifier.run(events_rx, stopping).await;
+            }
+        },
     ));
-    let notifier = Notifier::new(
-        client.clone(),
-        store.clone(),
-        outbox,
-        delivery.clone(),
-        settings.notify.clone(),
-    );
-    let notifier = tokio::spawn(notifier.run(events_rx, shutdown.clone()));
     [
-        ("the event stream", events),
-        ("the notifier", notifier),
+        ("the notifier", notifications),
         ("the outbox", outbox_worker),
     ]
 }
