@@ -9,6 +9,8 @@ use crate::support::buildbot::{self, Master};
 use crate::support::fake_telegram::{ALICE, BOB, CAROL, Call, FakeTelegram, Person};
 use crate::support::redis::RedisServer;
 
+mod old_questions;
+
 const FORCERS: &str = "[authz]\n\"force,stop,shutdown\" = [111111, 333333]\n";
 
 /// The next message to `chat` after `mark` (sent or edited) whose text starts with `prefix`.
