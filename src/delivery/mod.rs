@@ -123,16 +123,19 @@ impl Delivery {
         Ok(last)
     }
 
-    /// Sends `message` to `chat`, split into as many parts as it needs.
+    /// Sends `message` to `chat`, split into as many parts as it needs. Returns the id of the
+    /// last part, the one that carries the keyboard (`None` for a text with nothing to send),
+    /// so that a conversation can tell its question from older messages.
     pub async fn send(
         &self,
         chat: impl Into<Recipient>,
         reply_to: Option<MessageId>,
         message: Outgoing,
-    ) -> Result<(), RequestError> {
+    ) -> Result<Option<MessageId>, RequestError> {
         let chat = chat.into();
         let parts = split(&message.text, MESSAGE_LIMIT);
         let count = parts.len();
+        let mut sent = None;
         for (index, part) in parts.into_iter().enumerate() {
             let last = index + 1 == count;
             let markup = match (&message.keyboard, message.asks) {
@@ -143,17 +146,19 @@ impl Delivery {
                 _ => None,
             };
             let reply_to = if index == 0 { reply_to } else { None };
-            self.send_part(
-                chat.clone(),
-                reply_to,
-                part,
-                markup,
-                Priority::Urgent,
-                (false, None),
-            )
-            .await?;
+            let message = self
+                .send_part(
+                    chat.clone(),
+                    reply_to,
+                    part,
+                    markup,
+                    Priority::Urgent,
+                    (false, None),
+                )
+                .await?;
+            sent = Some(message.id);
         }
-        Ok(())
+        Ok(sent)
     }
 
     async fn send_part(

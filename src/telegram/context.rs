@@ -31,14 +31,21 @@ impl Context {
         self.settings.notify.shows(&builder.tags)
     }
 
-    /// Answers a user's message. In groups the answer quotes the command, so that everyone
-    /// sees what it answers; private chats need no quote.
+    /// Answers a user's message, quoting it where [`Context::quote`] says; the id of the
+    /// message that carries the keyboard, as [`Delivery::send`] gives it.
     pub async fn reply(
         &self,
         to: &Message,
         message: Outgoing,
-    ) -> Result<(), teloxide::RequestError> {
-        let reply_to: Option<MessageId> = (!to.chat.is_private()).then_some(to.id);
-        self.delivery.send(to.chat.id, reply_to, message).await
+    ) -> Result<Option<MessageId>, teloxide::RequestError> {
+        self.delivery
+            .send(to.chat.id, Self::quote(to), message)
+            .await
+    }
+
+    /// What an answer to `to` quotes: in groups the command, so that everyone sees what it
+    /// answers; private chats need no quote.
+    pub fn quote(to: &Message) -> Option<MessageId> {
+        (!to.chat.is_private()).then_some(to.id)
     }
 }

@@ -41,7 +41,8 @@ pub type HandlerResult = Result<(), BoxError>;
 ///   conversation's question when one waits, and gets a pointer to /help in private chats.
 /// - A button tap is decoded into a [`Callback`] (anything else is refused as stale), authz
 ///   is checked again for its command, then each family has its branch. Conversation taps
-///   pass the conversation guard, then go to the function for their (step, button); a button
+///   pass the conversation guard (a tap under any message but the current question's is
+///   refused as out of date), then go to the function for their (step, button); a button
 ///   that fits no step is answered as out of date.
 pub fn schema() -> UpdateHandler<BoxError> {
     // Every update sees its chat's conversation state (dialogues are kept per chat).

@@ -39,6 +39,11 @@ pub fn conversation_over() -> String {
     "This conversation is over; start again with the command.".to_owned()
 }
 
+/// A tap on a question a newer one replaced (an earlier step's, or an earlier conversation's).
+pub fn question_out_of_date() -> String {
+    "This question is out of date, so nothing was done. Answer the latest one, or send the command again.".to_owned()
+}
+
 pub fn cancelled() -> String {
     "✖️ Cancelled: nothing was changed.".to_owned()
 }
@@ -82,6 +87,7 @@ mod tests {
                 conversation_not_yours("Alice <A> (@alice)", "stop"),
                 conversation_expired("force"),
                 conversation_over(),
+                question_out_of_date(),
                 cancelled(),
             ]
             .join("\n\n")

@@ -7,7 +7,7 @@ use teloxide::prelude::*;
 
 use super::ForceForm;
 use super::force_form::{form_screen, new_form, submit, validate};
-use super::{Conversation, Owner, State, Turn, show, stale, starter};
+use super::{Conversation, Owner, State, Turn, ask, begin, end, show, stale, starter, step};
 use crate::buildbot::models::{FieldKind, ForceScheduler};
 use crate::callback::Tap;
 use crate::command::CommandName;
@@ -38,30 +38,27 @@ pub async fn start(
     }
     let words = shlex::split(&args).unwrap_or_default();
     if !words.is_empty() {
-        dialogue.exit().await?;
+        end(&ctx, &dialogue, msg.chat.id).await?;
         return at_once(&ctx, &msg, &owner, &schedulers, &words).await;
     }
     if let [scheduler] = schedulers.as_slice() {
-        let next = choose_builder(&ctx, owner, scheduler, &dialogue).await?;
-        ctx.reply(&msg, next.unwrap_or_else(Outgoing::text)).await?;
-        return Ok(());
+        return match choose_builder(&ctx, owner, scheduler).await {
+            Ok((next, screen)) => begin(&ctx, &dialogue, &msg, next, screen).await,
+            Err(failure) => say(&ctx, &msg, failure).await,
+        };
     }
     let buttons: Vec<(String, Tap)> = schedulers
         .iter()
         .enumerate()
         .map(|(i, s)| (s.title().to_owned(), Tap::Scheduler(i)))
         .collect();
-    let names = schedulers.into_iter().map(|s| s.name).collect();
-    dialogue
-        .update(State::ChoosingScheduler {
-            owner,
-            schedulers: names,
-        })
-        .await?;
+    let first = State::ChoosingScheduler {
+        owner,
+        schedulers: schedulers.into_iter().map(|s| s.name).collect(),
+    };
     let prompt = Outgoing::text(text::force_choose_scheduler())
         .with_keyboard(keyboards::conversation(&buttons));
-    ctx.reply(&msg, prompt).await?;
-    Ok(())
+    begin(&ctx, &dialogue, &msg, first, prompt).await
 }
 
 /// `/force builder [reason] [name=value ...]`: no questions, for people who know what they want.
@@ -113,21 +110,18 @@ async fn at_once(
     say(ctx, msg, answer.unwrap_or_else(|e| e)).await
 }
 
-/// What comes after the scheduler: the next screen, or the text of a master that could not
-/// be asked (the conversation then stays where it was, so the user can tap again).
-type Next = Result<Outgoing, String>;
+/// What comes after the scheduler: the next step and its screen, or the text of a master
+/// that could not be asked (the conversation then stays where it was, so the user can tap
+/// again).
+type Next = Result<(State, Outgoing), String>;
 
 /// Asks for the builder, or goes straight to the parameters when there is one choice.
-async fn choose_builder(
-    ctx: &Context,
-    owner: Owner,
-    scheduler: &ForceScheduler,
-    dialogue: &Conversation,
-) -> Result<Next, crate::telegram::BoxError> {
-    let known = match ctx.buildbot.builders().await {
-        Ok(b) => b,
-        Err(error) => return Ok(Err(master_failure(&error))),
-    };
+async fn choose_builder(ctx: &Context, owner: Owner, scheduler: &ForceScheduler) -> Next {
+    let known = ctx
+        .buildbot
+        .builders()
+        .await
+        .map_err(|error| master_failure(&error))?;
     let builders: Vec<String> = scheduler
         .builder_names
         .iter()
@@ -135,41 +129,31 @@ async fn choose_builder(
         .cloned()
         .collect();
     if let [builder] = builders.as_slice() {
-        let form = match new_form(ctx, scheduler, builder).await {
-            Ok(form) => form,
-            Err(error) => return Ok(Err(master_failure(&error))),
-        };
-        return back_to_form(dialogue, owner, form, &[]).await.map(Ok);
+        let form = new_form(ctx, scheduler, builder)
+            .await
+            .map_err(|error| master_failure(&error))?;
+        return Ok(to_form(owner, form, &[]));
     }
     let buttons: Vec<(String, Tap)> = builders
         .iter()
         .enumerate()
         .map(|(i, b)| (b.clone(), Tap::Builder(i)))
         .collect();
-    dialogue
-        .update(State::ChoosingBuilder {
-            owner,
-            scheduler: scheduler.name.clone(),
-            builders,
-        })
-        .await?;
-    Ok(Ok(Outgoing::text(text::force_choose_builder(
-        scheduler.title(),
-    ))
-    .with_keyboard(keyboards::conversation(&buttons))))
+    let screen = Outgoing::text(text::force_choose_builder(scheduler.title()))
+        .with_keyboard(keyboards::conversation(&buttons));
+    let next = State::ChoosingBuilder {
+        owner,
+        scheduler: scheduler.name.clone(),
+        builders,
+    };
+    Ok((next, screen))
 }
 
-/// The conversation goes (back) to the parameters screen, marking `missing` fields; the
-/// screen to show.
-async fn back_to_form(
-    dialogue: &Conversation,
-    owner: Owner,
-    form: ForceForm,
-    missing: &[usize],
-) -> Result<Outgoing, crate::telegram::BoxError> {
+/// The conversation (back) at the parameters screen, marking `missing` fields: the step and
+/// its screen.
+fn to_form(owner: Owner, form: ForceForm, missing: &[usize]) -> (State, Outgoing) {
     let screen = form_screen(&form, missing);
-    dialogue.update(State::EditingForce { owner, form }).await?;
-    Ok(screen)
+    (State::EditingForce { owner, form }, screen)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -194,8 +178,8 @@ pub async fn scheduler_chosen(
     let Some(scheduler) = chosen else {
         return stale(&ctx, &dialogue, &message).await;
     };
-    match choose_builder(&ctx, turn.owner, &scheduler, &dialogue).await? {
-        Ok(next) => show(&ctx, &message, next).await,
+    match choose_builder(&ctx, turn.owner, &scheduler).await {
+        Ok(next) => step(&ctx, &dialogue, &message, next).await,
         // the scheduler buttons stay, to tap again once the master answers
         Err(failure) => say(&ctx, &message, failure).await,
     }
@@ -221,10 +205,7 @@ pub async fn builder_chosen(
         return stale(&ctx, &dialogue, &message).await;
     };
     match new_form(&ctx, scheduler, builder).await {
-        Ok(form) => {
-            let screen = back_to_form(&dialogue, turn.owner, form, &[]).await?;
-            show(&ctx, &message, screen).await
-        }
+        Ok(form) => step(&ctx, &dialogue, &message, to_form(turn.owner, form, &[])).await,
         Err(error) => show(&ctx, &message, Outgoing::text(master_failure(&error))).await,
     }
 }
@@ -270,12 +251,10 @@ pub async fn edit_field(
     ctx.delivery
         .remove_keyboard(message.chat.id, message.id)
         .await?;
+    // the question is a new message: the form's buttons are gone, and no longer answer
     let owner = turn.owner;
-    dialogue
-        .update(State::AwaitingValue { owner, form, field })
-        .await?;
-    ctx.delivery.send(message.chat.id, None, prompt).await?;
-    Ok(())
+    let next = State::AwaitingValue { owner, form, field };
+    ask(&ctx, &dialogue, next, (message.chat.id, None), prompt).await
 }
 
 /// `AwaitingValue` + a value button (booleans and choices).
@@ -298,8 +277,7 @@ pub async fn value_chosen(
         return stale(&ctx, &dialogue, &message).await;
     };
     form.values[field] = value;
-    let screen = back_to_form(&dialogue, turn.owner, form, &[]).await?;
-    show(&ctx, &message, screen).await
+    step(&ctx, &dialogue, &message, to_form(turn.owner, form, &[])).await
 }
 
 /// `AwaitingValue` + a typed answer: checked by the field's kind; a bad value is explained
@@ -327,9 +305,9 @@ pub async fn receive_value(
         }
         Ok(value) => {
             form.values[field] = value;
-            let screen = back_to_form(&dialogue, turn.owner, form, &[]).await?;
-            ctx.reply(&msg, screen).await?;
-            Ok(())
+            let (next, screen) = to_form(turn.owner, form, &[]);
+            let to = (msg.chat.id, Context::quote(&msg));
+            ask(&ctx, &dialogue, next, to, screen).await
         }
     }
 }
@@ -356,10 +334,10 @@ pub async fn start_build(
             ctx.delivery
                 .send(chat, None, Outgoing::text(problem))
                 .await?;
+            // the form comes back as a new message, the one the conversation asks on now
             let missing = form.missing();
-            let screen = back_to_form(&dialogue, turn.owner, form, &missing).await?;
-            ctx.delivery.send(chat, None, screen).await?;
-            Ok(())
+            let (next, screen) = to_form(turn.owner, form, &missing);
+            ask(&ctx, &dialogue, next, (chat, None), screen).await
         }
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use teloxide::prelude::*;
 
-use super::{Conversation, Owner, State};
+use super::{AskedOn, Conversation, Owner, State};
 use crate::authz::Authz;
 use crate::clock::now;
 use crate::command::CommandName;
@@ -15,7 +15,8 @@ use crate::telegram::context::Context;
 use crate::telegram::who::{sender, user_id};
 use crate::text;
 
-/// A turn the guard let through: the owner, with the conversation's full time given again.
+/// A turn the guard let through: the owner, with the conversation's full time given again
+/// (and, for a tap, the tapped message as the one asked on).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Turn {
     pub owner: Owner,
@@ -26,6 +27,9 @@ pub struct Turn {
 pub enum Refusal {
     /// There is no conversation (it ended, or never began in this chat).
     NoConversation,
+    /// A button under a message that is not the conversation's current question: an older
+    /// step's, or a replaced conversation's. It must not act on the current step.
+    OutOfDate,
     /// Someone else's conversation; `owner` is their name.
     NotYours {
         owner: String,
@@ -43,13 +47,27 @@ pub enum Verdict {
     Refused(Refusal),
 }
 
-/// The one guard every tap and typed answer of a conversation passes: there is one, it is
-/// `user`'s (posts made as the group or a channel own none), it has not expired, and authz
-/// still allows its command. `timeout` is the conversation's time, given again on each turn.
-pub fn judge(state: &State, user: Option<i64>, now: i64, authz: &Authz, timeout: i64) -> Verdict {
+/// Who answers, and where: the person (`None` for posts made as the group or a channel, which
+/// own no conversation), and for a tap the id of the message it was on (`None` for a typed
+/// answer, which may reply to the question or stand alone).
+#[derive(Clone, Copy, Debug)]
+pub struct Answerer {
+    pub user: Option<i64>,
+    pub tapped: Option<i32>,
+}
+
+/// The one guard every tap and typed answer of a conversation passes: there is one, a tap is
+/// on its current question (whoever taps an older one is told it is out of date), it is the
+/// answerer's, it has not expired, and authz still allows its command. `timeout` is the
+/// conversation's time, given again on each turn.
+pub fn judge(state: &State, by: Answerer, now: i64, authz: &Authz, timeout: i64) -> Verdict {
     let (Some(owner), Some(command)) = (state.owner(), state.command()) else {
         return Verdict::Refused(Refusal::NoConversation);
     };
+    if by.tapped.is_some_and(|id| !owner.asked_on.accepts(id)) {
+        return Verdict::Refused(Refusal::OutOfDate);
+    }
+    let user = by.user;
     if user != Some(owner.user_id) {
         return Verdict::Refused(Refusal::NotYours {
             owner: owner.name.clone(),
@@ -65,6 +83,7 @@ pub fn judge(state: &State, user: Option<i64>, now: i64, authz: &Authz, timeout:
     Verdict::Admitted(Turn {
         owner: Owner {
             expires_at: now + timeout,
+            asked_on: by.tapped.map_or(owner.asked_on, AskedOn::Message),
             ..owner.clone()
         },
     })
@@ -75,14 +94,25 @@ pub(super) fn timeout(ctx: &Context) -> i64 {
 }
 
 /// The guard for a tapped conversation button (the schema's `map`).
-pub fn judge_tap(ctx: Arc<Context>, state: State, query: CallbackQuery) -> Verdict {
-    let tapper = Some(user_id(&query.from));
+pub fn judge_tap(
+    ctx: Arc<Context>,
+    state: State,
+    query: CallbackQuery,
+    message: Message,
+) -> Verdict {
+    let tapper = Answerer {
+        user: Some(user_id(&query.from)),
+        tapped: Some(message.id.0),
+    };
     judge(&state, tapper, now(), &ctx.settings.authz, timeout(&ctx))
 }
 
 /// The guard for a typed answer (the schema's `map`).
 pub fn judge_answer(ctx: Arc<Context>, state: State, msg: Message) -> Verdict {
-    let author = sender(&msg).map(user_id);
+    let author = Answerer {
+        user: sender(&msg).map(user_id),
+        tapped: None,
+    };
     judge(&state, author, now(), &ctx.settings.authz, timeout(&ctx))
 }
 
@@ -96,6 +126,7 @@ pub async fn refuse_tap(
 ) -> HandlerResult {
     let notice = match &refusal {
         Refusal::NoConversation => text::conversation_over(),
+        Refusal::OutOfDate => text::question_out_of_date(),
         Refusal::NotYours { owner, command } => {
             text::conversation_not_yours(owner, command.as_str())
         }
@@ -109,8 +140,12 @@ pub async fn refuse_tap(
     if matches!(refusal, Refusal::Expired(_)) {
         dialogue.exit().await?;
     }
-    // a button of a conversation that is over cannot do anything any more: take it away
-    if matches!(refusal, Refusal::NoConversation | Refusal::Expired(_)) {
+    // a button of a conversation that is over, or of a question no longer asked, cannot do
+    // anything any more: take it away
+    if matches!(
+        refusal,
+        Refusal::NoConversation | Refusal::OutOfDate | Refusal::Expired(_)
+    ) {
         ctx.delivery
             .remove_keyboard(message.chat.id, message.id)
             .await?;
@@ -127,7 +162,8 @@ pub async fn refuse_answer(
     refusal: Refusal,
 ) -> HandlerResult {
     match refusal {
-        Refusal::NoConversation => Ok(()),
+        // a typed answer is never judged by a message
+        Refusal::NoConversation | Refusal::OutOfDate => Ok(()),
         Refusal::NotYours { owner, command } => {
             let to_the_bot = msg
                 .reply_to_message()
@@ -165,13 +201,31 @@ mod tests {
         Authz::from_settings(&serde_json::from_value(table).unwrap()).unwrap()
     }
 
+    /// A tap by `user` on message `on`.
+    fn tap(user: i64, on: i32) -> Answerer {
+        Answerer {
+            user: Some(user),
+            tapped: Some(on),
+        }
+    }
+
+    /// A typed answer by `user`.
+    fn typed(user: Option<i64>) -> Answerer {
+        Answerer { user, tapped: None }
+    }
+
+    fn open() -> Authz {
+        authz(serde_json::json!({"!": true}))
+    }
+
     #[test]
     fn the_guard_admits_only_the_owner_in_time_and_allowed() {
-        let open = authz(serde_json::json!({"!": true}));
+        let open = open();
+        // the test owner asks on message 10
         let state = State::ChoosingShutdown {
             owner: owner(7, 100),
         };
-        let admitted = judge(&state, Some(7), 50, &open, 600);
+        let admitted = judge(&state, tap(7, 10), 50, &open, 600);
         assert_eq!(
             admitted,
             Verdict::Admitted(Turn {
@@ -180,29 +234,98 @@ mod tests {
             "a turn gives the conversation its full time again"
         );
         assert_eq!(
-            judge(&state, Some(8), 50, &open, 600),
+            judge(&state, tap(8, 10), 50, &open, 600),
             Verdict::Refused(Refusal::NotYours {
                 owner: "A (@a)".into(),
                 command: CommandName::Shutdown
             })
         );
         assert!(matches!(
-            judge(&state, None, 50, &open, 600),
+            judge(&state, typed(None), 50, &open, 600),
             Verdict::Refused(Refusal::NotYours { .. })
         ));
         assert_eq!(
-            judge(&state, Some(7), 101, &open, 600),
+            judge(&state, tap(7, 10), 101, &open, 600),
             Verdict::Refused(Refusal::Expired(CommandName::Shutdown))
         );
         let closed = Authz::default();
         assert_eq!(
-            judge(&state, Some(7), 50, &closed, 600),
+            judge(&state, tap(7, 10), 50, &closed, 600),
             Verdict::Refused(Refusal::Denied(CommandName::Shutdown)),
             "authz is asked again on every turn"
         );
         assert_eq!(
-            judge(&State::Idle, Some(7), 50, &open, 600),
+            judge(&State::Idle, tap(7, 10), 50, &open, 600),
             Verdict::Refused(Refusal::NoConversation)
         );
+    }
+
+    #[test]
+    fn a_tap_on_any_message_but_the_question_is_out_of_date() {
+        let open = open();
+        let confirming = State::ConfirmingShutdown {
+            owner: owner(7, 100),
+            action: crate::command::ShutdownAction::Now,
+        };
+        assert_eq!(
+            judge(&confirming, tap(7, 9), 50, &open, 600),
+            Verdict::Refused(Refusal::OutOfDate),
+            "an older confirmation does not run this one"
+        );
+        assert_eq!(
+            judge(&confirming, tap(8, 9), 50, &open, 600),
+            Verdict::Refused(Refusal::OutOfDate),
+            "whoever taps it"
+        );
+        let sending = State::ChoosingShutdown {
+            owner: Owner {
+                asked_on: AskedOn::Sending,
+                ..owner(7, 100)
+            },
+        };
+        assert_eq!(
+            judge(&sending, tap(7, 10), 50, &open, 600),
+            Verdict::Refused(Refusal::OutOfDate),
+            "no button acts while the question is on its way"
+        );
+        assert!(matches!(
+            judge(&confirming, tap(7, 10), 50, &open, 600),
+            Verdict::Admitted(_)
+        ));
+    }
+
+    #[test]
+    fn a_conversation_saved_without_its_message_takes_any_tap_and_learns_it() {
+        let open = open();
+        let unknown = Owner {
+            asked_on: AskedOn::Unknown,
+            ..owner(7, 100)
+        };
+        let state = State::ChoosingShutdown { owner: unknown };
+        assert_eq!(
+            judge(&state, tap(7, 42), 50, &open, 600),
+            Verdict::Admitted(Turn {
+                owner: Owner {
+                    asked_on: AskedOn::Message(42),
+                    ..owner(7, 650)
+                }
+            }),
+            "taken as before the upgrade, and asked on the tapped message from now on"
+        );
+    }
+
+    #[test]
+    fn typed_answers_are_not_judged_by_a_message() {
+        let open = open();
+        let state = State::ChoosingShutdown {
+            owner: Owner {
+                asked_on: AskedOn::Sending,
+                ..owner(7, 100)
+            },
+        };
+        let Verdict::Admitted(turn) = judge(&state, typed(Some(7)), 50, &open, 600) else {
+            panic!("a typed answer is taken whatever message the question is on");
+        };
+        assert_eq!(turn.owner.asked_on, AskedOn::Sending, "and moves nothing");
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use teloxide::prelude::*;
 
-use super::{Conversation, Owner, State, Turn, show, starter};
+use super::{Conversation, Owner, State, Turn, begin, end, show, starter, step};
 use crate::callback::Tap;
 use crate::command::{CommandName, ShutdownAction};
 use crate::delivery::Outgoing;
@@ -39,13 +39,10 @@ pub async fn start(
             .await;
         }
         if action.needs_confirmation() {
-            dialogue
-                .update(State::ConfirmingShutdown { owner, action })
-                .await?;
-            ctx.reply(&msg, confirm_prompt(action)).await?;
-            return Ok(());
+            let first = State::ConfirmingShutdown { owner, action };
+            return begin(&ctx, &dialogue, &msg, first, confirm_prompt(action)).await;
         }
-        dialogue.exit().await?;
+        end(&ctx, &dialogue, msg.chat.id).await?;
         return say(&ctx, &msg, outcome(&ctx, action, &owner).await).await;
     }
     if !args.trim().is_empty() {
@@ -67,11 +64,10 @@ pub async fn start(
     if offered.is_empty() {
         return say(&ctx, &msg, text::shutdown_menu(&unavailable, false)).await;
     }
-    dialogue.update(State::ChoosingShutdown { owner }).await?;
     let menu = Outgoing::text(text::shutdown_menu(&unavailable, true))
         .with_keyboard(keyboards::conversation(&offered));
-    ctx.reply(&msg, menu).await?;
-    Ok(())
+    let first = State::ChoosingShutdown { owner };
+    begin(&ctx, &dialogue, &msg, first, menu).await
 }
 
 fn confirm_prompt(action: ShutdownAction) -> Outgoing {
@@ -106,10 +102,8 @@ pub async fn action_chosen(
     taken(&ctx, &query).await?;
     let owner = turn.owner;
     if action.needs_confirmation() {
-        dialogue
-            .update(State::ConfirmingShutdown { owner, action })
-            .await?;
-        return show(&ctx, &message, confirm_prompt(action)).await;
+        let next = State::ConfirmingShutdown { owner, action };
+        return step(&ctx, &dialogue, &message, (next, confirm_prompt(action))).await;
     }
     dialogue.exit().await?;
     let done = outcome(&ctx, action, &owner).await;

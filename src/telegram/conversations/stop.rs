@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use teloxide::prelude::*;
 
-use super::{Conversation, Owner, State, Turn, show, stale, starter};
+use super::{Conversation, Owner, State, Turn, begin, end, show, stale, starter, step};
 use crate::buildbot::models::Build;
 use crate::callback::Tap;
 use crate::clock::now;
@@ -34,34 +34,28 @@ pub async fn start(
         Err(error) => return say(&ctx, &msg, master_failure(&error)).await,
     };
     if builds.is_empty() {
-        dialogue.exit().await?;
+        end(&ctx, &dialogue, msg.chat.id).await?;
         let named = (!wanted.is_empty()).then_some(wanted);
         return say(&ctx, &msg, text::nothing_to_stop(named)).await;
     }
     if let [(buildid, label)] = builds.as_slice() {
         let prompt = confirm_prompt(label);
-        dialogue
-            .update(State::ConfirmingStop {
-                owner,
-                buildid: *buildid,
-                label: label.clone(),
-            })
-            .await?;
-        ctx.reply(&msg, prompt).await?;
-        return Ok(());
+        let first = State::ConfirmingStop {
+            owner,
+            buildid: *buildid,
+            label: label.clone(),
+        };
+        return begin(&ctx, &dialogue, &msg, first, prompt).await;
     }
     let buttons: Vec<(String, Tap)> = builds
         .iter()
         .enumerate()
         .map(|(i, (_, label))| (text::stop_choice(label), Tap::StopBuild(i)))
         .collect();
-    dialogue
-        .update(State::ChoosingBuildToStop { owner, builds })
-        .await?;
     let prompt =
         Outgoing::text(text::stop_choose()).with_keyboard(keyboards::conversation(&buttons));
-    ctx.reply(&msg, prompt).await?;
-    Ok(())
+    let first = State::ChoosingBuildToStop { owner, builds };
+    begin(&ctx, &dialogue, &msg, first, prompt).await
 }
 
 /// The running builds the bot shows, of `wanted` (any builder when empty): `(buildid, label)`.
@@ -108,14 +102,12 @@ pub async fn build_chosen(
         return stale(&ctx, &dialogue, &message).await;
     };
     let prompt = confirm_prompt(&label);
-    dialogue
-        .update(State::ConfirmingStop {
-            owner: turn.owner,
-            buildid,
-            label,
-        })
-        .await?;
-    show(&ctx, &message, prompt).await
+    let next = State::ConfirmingStop {
+        owner: turn.owner,
+        buildid,
+        label,
+    };
+    step(&ctx, &dialogue, &message, (next, prompt)).await
 }
 
 /// `ConfirmingStop` + "Yes, stop it".

@@ -23,6 +23,19 @@ pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_buildbot-telegram"))
 }
 
+/// The binary as a command that inherits none of the test run's `BBTG_*` variables: the bot
+/// reads them as settings, so the harness's own `BBTG_BUILDBOT_VENV` would stop it at start
+/// ("unknown field `buildbot_venv`"), and a developer's would change what the tests check.
+pub fn command() -> Command {
+    let mut command = Command::new(binary());
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("BBTG_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
 impl BotProcess {
     /// Starts the bot with a settings file pointing at `fake` and `buildbot_url`, plus
     /// `extra` TOML (e.g. an `[authz]` table); waits until it polls for updates.
@@ -210,7 +223,7 @@ fn spawn(dir: &tempfile::TempDir) -> Child {
         .append(true)
         .open(dir.path().join("bot.log"))
         .unwrap();
-    Command::new(binary())
+    command()
         .arg("--config")
         .arg(dir.path().join("settings.toml"))
         .env("BBTG_TELEGRAM__BOT_TOKEN", TOKEN)
