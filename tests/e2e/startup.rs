@@ -4,7 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::bot::{BotProcess, binary};
+use crate::support::bot::{BotProcess, binary, command};
 use crate::support::fake_telegram::{FakeTelegram, Fault, TOKEN};
 use crate::support::{buildbot, closed_port};
 
@@ -259,7 +259,7 @@ async fn sigint_stops_the_bot_even_while_telegram_cannot_be_reached() {
         "[telegram]\napi_url = \"http://127.0.0.1:{port}\"\nretry_delay = 30\n"
     ));
     let log_path = dir.path().join("log");
-    let mut child = Command::new(binary())
+    let mut child = command()
         .arg("--config")
         .arg(file.path())
         .env("BBTG_TELEGRAM__BOT_TOKEN", TOKEN)
@@ -300,7 +300,7 @@ async fn token_never_reaches_the_log_even_at_trace() {
         "[telegram]\napi_url = \"http://127.0.0.1:{port}\"\nretry_delay = 1\n"
     ));
     let log = std::fs::File::create(dir.path().join("log")).unwrap();
-    let mut child = Command::new(binary())
+    let mut child = command()
         .arg("--config")
         .arg(file.path())
         .env("BBTG_TELEGRAM__BOT_TOKEN", TOKEN)

@@ -23,6 +23,15 @@ pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_buildbot-telegram"))
 }
 
+/// The binary, to start with the test's environment minus the harness's own BBTG_ variable
+/// (scripts/buildbot-venv.sh reads it): the bot reads every BBTG_ variable as a setting and
+/// refuses the keys it does not know.
+pub fn command() -> Command {
+    let mut command = Command::new(binary());
+    command.env_remove("BBTG_BUILDBOT_VENV");
+    command
+}
+
 impl BotProcess {
     /// Starts the bot with a settings file pointing at `fake` and `buildbot_url`, plus
     /// `extra` TOML (e.g. an `[authz]` table); waits until it polls for updates.
@@ -210,7 +219,7 @@ fn spawn(dir: &tempfile::TempDir) -> Child {
         .append(true)
         .open(dir.path().join("bot.log"))
         .unwrap();
-    Command::new(binary())
+    command()
         .arg("--config")
         .arg(dir.path().join("settings.toml"))
         .env("BBTG_TELEGRAM__BOT_TOKEN", TOKEN)
