@@ -3,22 +3,24 @@
 //! it after a restart (at most one duplicate per chat: a message sent just before the kill).
 //!
 //! One worker sends the waiting messages, within the limits and behind people's replies:
-//! several at once (at most [`CONCURRENCY`]) but never two to the same chat, and each chat's
+//! several at once (at most `CONCURRENCY`) but never two to the same chat, and each chat's
 //! in the order they were queued. Every chat has its own line (`schedule.rs`): a chat whose
 //! messages fail waits out its own backoff, and every other chat goes on meanwhile
-//! (`worker.rs`). What Telegram answers decides what happens to a message (`refusals.rs`):
+//! (`worker.rs`); a group waiting for its 20-a-minute window in [`Delivery`] holds one slot
+//! while it waits, the other slots go on. What Telegram answers decides what happens to a
+//! message (`refusals.rs`):
 //! - taken: done. Should its row then fail to be deleted (a full disk, a locked file), it is
 //!   not sent again by this process, and deleting it is tried again every few seconds;
 //! - `retry_after`: everything pauses (in [`Delivery`]), then the message goes again;
-//! - the group became a supergroup: its subscriptions and waiting messages move there, and
-//!   the message goes there next;
+//! - the group became a supergroup: its subscriptions move there and the message goes there
+//!   next (the group's other waiting messages follow, each when Telegram says it again);
 //! - the chat blocked or removed the bot: its subscriptions and waiting messages go;
 //! - network trouble or a 5xx: the message stays first in its chat's line, and the chat waits
 //!   a backoff (1 s, doubling, at most a minute) before it is tried again; once the message
 //!   has waited `give_up_after` since it was queued, it is dropped with one log line;
 //! - anything else: dropped with one log line.
 //!
-//! At shutdown no new send starts, the sends in flight get [`DRAIN`] to finish, backoffs end
+//! At shutdown no new send starts, the sends in flight get `DRAIN` to finish, backoffs end
 //! at once, and whatever is still waiting is sent at the next start.
 
 mod refusals;

@@ -71,10 +71,9 @@ impl Worker {
         }
     }
 
-    /// The group became `new_chat`, a supergroup: its subscriptions and waiting messages
-    /// move there. `row` now waits first in the supergroup's line, and goes at once unless
-    /// the supergroup has older messages waiting. When the move fails the message stays
-    /// where it was and is tried again after a backoff.
+    /// The group became `new_chat`, a supergroup: its subscriptions move there, and so does
+    /// `row`, which goes at once unless the supergroup has older messages waiting. When the
+    /// move fails the message stays where it was and is tried again after a backoff.
     async fn migrate(&self, row: &OutboxRow, new_chat: Chat) -> Outcome {
         log::info!(
             "chat {} became supergroup {new_chat}; moving its subscriptions",
