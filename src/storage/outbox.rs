@@ -19,6 +19,18 @@ pub struct OutboxRow {
     pub live_build: Option<i64>,
 }
 
+/// One row of `SELECT id, chat, text, created_at, markup, live_build FROM outbox`.
+fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
+    Ok(OutboxRow {
+        id: row.get(0)?,
+        chat: Chat::from_key(&row.get::<_, String>(1)?),
+        text: row.get(2)?,
+        created_at: row.get(3)?,
+        markup: row.get(4)?,
+        live_build: row.get(5)?,
+    })
+}
+
 impl Store {
     /// Queues one message for several chats, all or none.
     pub async fn outbox_add(
@@ -51,16 +63,37 @@ impl Store {
             let mut statement = conn.prepare(
                 "SELECT id, chat, text, created_at, markup, live_build FROM outbox ORDER BY id LIMIT ?1",
             )?;
-            let rows = statement.query_map([limit as i64], |row| {
-                Ok(OutboxRow {
-                    id: row.get(0)?,
-                    chat: Chat::from_key(&row.get::<_, String>(1)?),
-                    text: row.get(2)?,
-                    created_at: row.get(3)?,
-                    markup: row.get(4)?,
-                    live_build: row.get(5)?,
-                })
-            })?;
+            let rows = statement.query_map([limit as i64], read_row)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// The oldest waiting message of every chat not in `held`, oldest first, at most `limit`;
+    /// rows in `skip` are passed over as if gone. This is what the outbox worker may start:
+    /// one message per free chat, so that a chat waiting out a backoff (held) never hides the
+    /// chats behind it, however many messages it has piled up.
+    pub async fn outbox_heads(
+        &self,
+        held: &[Chat],
+        skip: &[i64],
+        limit: usize,
+    ) -> Result<Vec<OutboxRow>, StorageError> {
+        // JSON arrays keep the statement fixed whatever the number of chats held.
+        let held = serde_json::to_string(&held.iter().map(Chat::key).collect::<Vec<_>>())
+            .unwrap_or_else(|_| "[]".into());
+        let skip = serde_json::to_string(skip).unwrap_or_else(|_| "[]".into());
+        self.with(move |conn| {
+            let mut statement = conn.prepare(
+                "SELECT id, chat, text, created_at, markup, live_build FROM outbox
+                 WHERE id IN (
+                     SELECT MIN(id) FROM outbox
+                     WHERE chat NOT IN (SELECT value FROM json_each(?1))
+                       AND id NOT IN (SELECT value FROM json_each(?2))
+                     GROUP BY chat)
+                 ORDER BY id LIMIT ?3",
+            )?;
+            let rows = statement.query_map(params![held, skip, limit as i64], read_row)?;
             rows.collect()
         })
         .await
@@ -134,5 +167,57 @@ mod tests {
         let rows = store.outbox_pending(10).await.unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].chat, Chat::Id(-1_000_000_000_002));
+    }
+
+    #[tokio::test]
+    async fn heads_are_the_oldest_row_of_each_free_chat() {
+        let (_dir, store) = temp_store();
+        let channel = Chat::Channel("@news".into());
+        let topic = Chat::Topic(-100, 7);
+        for (n, chats) in [
+            vec![Chat::Id(1), Chat::Id(2)],
+            vec![Chat::Id(1), channel.clone(), topic.clone()],
+            vec![Chat::Id(2), Chat::Id(3)],
+        ]
+        .iter()
+        .enumerate()
+        {
+            let text = format!("m{n}");
+            store
+                .outbox_add(chats, &text, None, None, 10)
+                .await
+                .unwrap();
+        }
+        let heads = |held: Vec<Chat>, skip: Vec<i64>, limit| {
+            let store = store.clone();
+            async move {
+                let rows = store.outbox_heads(&held, &skip, limit).await.unwrap();
+                rows.into_iter()
+                    .map(|r| (r.chat, r.text))
+                    .collect::<Vec<_>>()
+            }
+        };
+        let pair = |chat: &Chat, text: &str| (chat.clone(), text.to_owned());
+        assert_eq!(
+            heads(vec![], vec![], 10).await,
+            [
+                pair(&Chat::Id(1), "m0"),
+                pair(&Chat::Id(2), "m0"),
+                pair(&channel, "m1"),
+                pair(&topic, "m1"),
+                pair(&Chat::Id(3), "m2"),
+            ]
+        );
+        assert_eq!(
+            heads(vec![Chat::Id(1), channel.clone()], vec![], 2).await,
+            [pair(&Chat::Id(2), "m0"), pair(&topic, "m1")],
+            "held chats are left out, and no more than the limit"
+        );
+        let first = store.outbox_pending(1).await.unwrap()[0].id;
+        assert_eq!(
+            heads(vec![Chat::Id(2), topic.clone(), channel], vec![first], 10).await,
+            [pair(&Chat::Id(1), "m1"), pair(&Chat::Id(3), "m2")],
+            "a skipped row lets its chat's next one through"
+        );
     }
 }

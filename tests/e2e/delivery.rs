@@ -1,12 +1,19 @@
 //! Delivery under Telegram's limits and faults: a fan-out reaches every chat, exactly as
 //! counted, through 429s, 5xx answers, dropped connections, a blocked chat, a migrated group
-//! and a SIGKILL of the bot in the middle.
+//! and a SIGKILL of the bot in the middle; a chat whose server is sick holds up no one else;
+//! a message whose row cannot be deleted is not sent twice.
 
 use std::time::{Duration, Instant};
 
+use buildbot_telegram::delivery::outbox::Outbox;
+use buildbot_telegram::delivery::{Delivery, Notification};
+use buildbot_telegram::settings::Limits;
+use buildbot_telegram::shutdown::Shutdown;
+use buildbot_telegram::storage::{Chat, Store};
+
 use crate::support::bot::BotProcess;
 use crate::support::buildbot;
-use crate::support::fake_telegram::{ALICE, FakeTelegram, Fault, Person};
+use crate::support::fake_telegram::{ALICE, FakeTelegram, Fault, Person, TOKEN};
 
 const FIRST: i64 = 900_001;
 const CHATS: i64 = 60;
@@ -50,21 +57,19 @@ async fn fan_out_survives_faults_and_a_kill() {
         Fault::api_error(502, "Bad Gateway"),
     );
     fake.inject_for("sendMessage", FIRST + 14, Fault::drop_connection());
-    // Telegram keeps refusing these two: a message sent again after the kill (the bot may die
-    // between Telegram's answer and forgetting the chat) must be refused again.
-    for _ in 0..5 {
-        fake.inject_for(
-            "sendMessage",
-            LOST,
-            Fault::api_error(400, "Bad Request: chat not found"),
-        );
-        fake.inject_for(
-            "sendMessage",
-            BLOCKED,
-            Fault::api_error(403, "Forbidden: bot was blocked by the user"),
-        );
-    }
-    fake.inject_for("sendMessage", GROUP, Fault::migrated(SUPERGROUP));
+    // Telegram says these again at every try: one said just before the kill, and not yet
+    // acted upon, is said again after the restart.
+    fake.fail_forever(
+        "sendMessage",
+        LOST,
+        Fault::api_error(400, "Bad Request: chat not found"),
+    );
+    fake.fail_forever(
+        "sendMessage",
+        BLOCKED,
+        Fault::api_error(403, "Forbidden: bot was blocked by the user"),
+    );
+    fake.fail_forever("sendMessage", GROUP, Fault::migrated(SUPERGROUP));
 
     let mark = fake.mark();
     let build = master.build("runtests").await;
@@ -129,8 +134,8 @@ async fn fan_out_survives_faults_and_a_kill() {
     );
 
     // The blocked chat and the lost one lost their subscriptions; the supergroup kept its own.
-    // (Asked as if they had come back: Telegram takes messages to them again.)
-    fake.clear_faults();
+    fake.heal(BLOCKED);
+    fake.heal(LOST);
     for (id, expect) in [
         (BLOCKED, false),
         (LOST, false),
@@ -190,4 +195,166 @@ async fn answers_stay_inside_the_limits() {
         0,
         "the bot kept to 1 message per second in that chat"
     );
+}
+
+/// Which of `references` each message Telegram took for `chat` after `mark` names, in the
+/// order they arrived.
+fn arrivals(fake: &FakeTelegram, mark: usize, chat: i64, references: &[String]) -> Vec<usize> {
+    fake.sent_since(mark, "sendMessage", chat)
+        .iter()
+        .filter(|c| c.result["message_id"].is_i64())
+        .filter_map(|c| references.iter().position(|r| c.text().contains(r)))
+        .collect()
+}
+
+/// Waits until every one of `chats` got the message that names `reference`.
+async fn wait_delivered(
+    fake: &FakeTelegram,
+    mark: usize,
+    chats: &[i64],
+    reference: &str,
+    within: Duration,
+) {
+    let deadline = Instant::now() + within;
+    loop {
+        let missing: Vec<i64> = chats
+            .iter()
+            .copied()
+            .filter(|c| fake.delivered(mark, *c, reference) == 0)
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{missing:?} did not get {reference} within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_sick_chat_holds_up_no_one_else() {
+    const SICK: i64 = 920_001;
+    const WELL: [i64; 2] = [920_002, 920_003];
+    let master = buildbot::dedicated("sick").await;
+    let fake = FakeTelegram::start().await;
+    let settings = format!(
+        "[notify]\nchat_ids = [{SICK}, {}, {}]\nevents = [\"finished\"]\n",
+        WELL[0], WELL[1]
+    );
+    let _bot = BotProcess::start(&fake, &master.url, &settings).await;
+    // Every message to SICK fails as a 5xx does: tried again and again, with backoff.
+    fake.fail_forever(
+        "sendMessage",
+        SICK,
+        Fault::api_error(500, "Internal Server Error"),
+    );
+
+    let mark = fake.mark();
+    let mut references = Vec::new();
+    for _ in 0..3 {
+        let build = master.build("runtests").await;
+        references.push(format!("#{}</a> of <b>runtests</b>", build["number"]));
+    }
+    wait_delivered(&fake, mark, &WELL, &references[2], Duration::from_secs(60)).await;
+    for chat in WELL {
+        assert_eq!(
+            arrivals(&fake, mark, chat, &references),
+            [0, 1, 2],
+            "chat {chat} got the three, once each, in order"
+        );
+    }
+    let tries = fake.sent_since(mark, "sendMessage", SICK);
+    assert!(
+        !tries.is_empty() && tries.iter().all(|c| c.text().contains(&references[0])),
+        "meanwhile the sick chat was tried, its first message only, and failed: {tries:?}"
+    );
+    assert!(arrivals(&fake, mark, SICK, &references).is_empty());
+
+    // Once well again, the sick chat gets its three as well, in order (a backoff is at most
+    // a minute).
+    fake.heal(SICK);
+    wait_delivered(
+        &fake,
+        mark,
+        &[SICK],
+        &references[2],
+        Duration::from_secs(120),
+    )
+    .await;
+    assert_eq!(arrivals(&fake, mark, SICK, &references), [0, 1, 2]);
+}
+
+/// A second connection to the storage file at `path`, through which deleting the outbox row
+/// that holds `text` fails as on a full disk, until its trigger `full_disk` is dropped.
+fn full_disk_for(path: &std::path::Path, text: &str) -> rusqlite::Connection {
+    let sqlite = rusqlite::Connection::open(path).unwrap();
+    sqlite.busy_timeout(Duration::from_secs(5)).unwrap();
+    sqlite
+        .execute(
+            &format!(
+                "CREATE TRIGGER full_disk BEFORE DELETE ON outbox WHEN old.text = '{text}'
+                 BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;"
+            ),
+            [],
+        )
+        .unwrap();
+    sqlite
+}
+
+#[tokio::test]
+async fn a_sent_message_whose_row_cannot_be_deleted_is_not_sent_again() {
+    const CHAT: i64 = 930_001;
+    let fake = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("outbox.sqlite");
+    let store = Store::open(path.to_str().unwrap()).unwrap();
+    let sqlite = full_disk_for(&path, "first");
+    let bot = teloxide::Bot::new(TOKEN).set_api_url(fake.url.parse().unwrap());
+    let shutdown = Shutdown::new();
+    let (outbox, worker) = Outbox::start(
+        store.clone(),
+        Delivery::new(bot, Limits::default()),
+        Duration::from_secs(3600),
+        None,
+        shutdown.clone(),
+    );
+
+    for text in ["first", "second", "third"] {
+        outbox
+            .enqueue(&[Chat::Id(CHAT)], &Notification::new(text, vec![]))
+            .await
+            .unwrap();
+    }
+    wait_delivered(&fake, 0, &[CHAT], "third", Duration::from_secs(30)).await;
+    let texts: Vec<String> = fake
+        .sent_since(0, "sendMessage", CHAT)
+        .iter()
+        .map(|c| c.text().to_owned())
+        .collect();
+    assert_eq!(
+        texts,
+        ["first", "second", "third"],
+        "sent once, the chat went on"
+    );
+    let waiting = store.outbox_pending(10).await.unwrap();
+    assert!(
+        waiting.iter().any(|r| r.text == "first"),
+        "the first row is still in the storage: {waiting:?}"
+    );
+
+    // Once the disk has room again, the row goes, still without a second send.
+    sqlite.execute_batch("DROP TRIGGER full_disk").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !store.outbox_pending(10).await.unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the row was never deleted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(fake.delivered(0, CHAT, "first"), 1);
+    shutdown.trigger();
+    tokio::time::timeout(Duration::from_secs(10), worker)
+        .await
+        .expect("the worker stops")
+        .unwrap();
 }

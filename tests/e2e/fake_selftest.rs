@@ -187,3 +187,34 @@ async fn long_polls_with_offsets() {
     let (_, body) = post(poll(second + 1, 0)).await;
     assert_eq!(body["result"], json!([]));
 }
+
+#[tokio::test]
+async fn a_chat_can_fail_on_every_call_until_healed() {
+    let fake = FakeTelegram::start().await;
+    let http = reqwest::Client::new();
+    let send = |chat: i64| {
+        http.post(format!("{}/bot{TOKEN}/sendMessage", fake.url))
+            .json(&json!({"chat_id": chat, "text": "x"}))
+    };
+    fake.fail_forever(
+        "sendMessage",
+        -5,
+        Fault::api_error(500, "Internal Server Error"),
+    );
+    fake.inject_for("sendMessage", -5, Fault::retry_after(1));
+    let (status, _) = post(send(-5)).await;
+    assert_eq!(status, 429, "a fault queued for the chat comes first");
+    for _ in 0..3 {
+        let (status, body) = post(send(-5)).await;
+        assert_eq!(
+            (status, body["description"].as_str()),
+            (500, Some("Internal Server Error"))
+        );
+        let (status, _) = post(send(7)).await;
+        assert_eq!(status, 200, "other chats are not touched");
+    }
+    fake.heal(-5);
+    let (status, body) = post(send(-5)).await;
+    assert_eq!((status, body["ok"].as_bool()), (200, Some(true)));
+    assert_eq!(fake.calls().len(), 8, "failed calls are recorded too");
+}

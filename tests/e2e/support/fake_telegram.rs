@@ -4,7 +4,7 @@
 //! method names in PascalCase; Telegram ignores case, so does this). Answers are
 //! `{"ok":true,"result":...}` or Telegram's error bodies, including `parameters.retry_after` and
 //! `parameters.migrate_to_chat_id`. Tests queue updates, read back every call the bot made, and
-//! script faults for the next call of a method.
+//! script faults for the next call of a method, or for every call to one chat.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -121,6 +121,8 @@ struct Inner {
     calls: Vec<Call>,
     /// Scripted answers by method, each optionally only for one chat.
     faults: HashMap<String, VecDeque<(Option<i64>, Fault)>>,
+    /// Standing answers by method and chat: every call, until healed.
+    standing: HashMap<(String, i64), Fault>,
     /// Messages the bot sent, by id, so a test can tap their buttons.
     sent: HashMap<i64, Value>,
     /// When set, Telegram's limits are enforced with 429 answers, as Telegram does.
@@ -380,11 +382,6 @@ impl FakeTelegram {
             .push_back((None, fault));
     }
 
-    /// Forgets every fault not used yet.
-    pub fn clear_faults(&self) {
-        self.shared.inner.lock().unwrap().faults.clear();
-    }
-
     /// Like [`FakeTelegram::inject`], for the next call of `method` to one chat only.
     pub fn inject_for(&self, method: &str, chat: i64, fault: Fault) {
         let mut inner = self.shared.inner.lock().unwrap();
@@ -393,6 +390,19 @@ impl FakeTelegram {
             .entry(method.to_lowercase())
             .or_default()
             .push_back((Some(chat), fault));
+    }
+
+    /// Makes every call of `method` to `chat` fail with `fault` (a chat whose server is
+    /// sick), until [`FakeTelegram::heal`]; faults queued with `inject_for` still come first.
+    pub fn fail_forever(&self, method: &str, chat: i64, fault: Fault) {
+        let mut inner = self.shared.inner.lock().unwrap();
+        inner.standing.insert((method.to_lowercase(), chat), fault);
+    }
+
+    /// Ends every [`FakeTelegram::fail_forever`] for `chat`.
+    pub fn heal(&self, chat: i64) {
+        let mut inner = self.shared.inner.lock().unwrap();
+        inner.standing.retain(|(_, c), _| *c != chat);
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -498,12 +508,16 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
 
     let fault = {
         let mut inner = shared.inner.lock().unwrap();
-        inner.faults.get_mut(&method).and_then(|queue| {
-            let chat = params["chat_id"].as_i64();
+        let chat = params["chat_id"].as_i64();
+        let scripted = inner.faults.get_mut(&method).and_then(|queue| {
             let index = queue
                 .iter()
                 .position(|(only, _)| only.is_none() || *only == chat)?;
             queue.remove(index).map(|(_, fault)| fault)
+        });
+        scripted.or_else(|| {
+            let chat = chat?;
+            inner.standing.get(&(method.clone(), chat)).cloned()
         })
     };
     if let Some(fault) = fault.as_ref().filter(|f| f.status == 1) {
