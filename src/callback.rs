@@ -24,6 +24,8 @@ pub enum Callback {
     NotifyDone,
     /// Announce this build's completion in this chat.
     Watch(i64),
+    /// Show page N of the `/watch` choices.
+    WatchPage(usize),
     /// A step of a `/force`, `/stop` or `/shutdown` conversation.
     Conversation(Tap),
     /// Rebuild this build (from a failure message).
@@ -44,6 +46,8 @@ pub enum Tap {
     Shutdown(ShutdownAction),
     ConfirmShutdown,
     Cancel,
+    /// Show page N of a long choice (Telegram takes at most 100 buttons at once).
+    Page(usize),
 }
 
 impl Tap {
@@ -55,7 +59,8 @@ impl Tap {
             }
             Tap::StopBuild(_) | Tap::ConfirmStop => CommandName::Stop,
             Tap::Shutdown(_) | Tap::ConfirmShutdown => CommandName::Shutdown,
-            Tap::Cancel => CommandName::Nay,
+            // the conversation's own command is asked by its guard
+            Tap::Cancel | Tap::Page(_) => CommandName::Nay,
         }
     }
 
@@ -71,6 +76,7 @@ impl Tap {
             Tap::Shutdown(action) => format!("d/{}", action.name()),
             Tap::ConfirmShutdown => "dy".to_owned(),
             Tap::Cancel => "x".to_owned(),
+            Tap::Page(n) => format!("p/{n}"),
         }
     }
 
@@ -90,6 +96,7 @@ impl Tap {
             }
             "dy" => Tap::ConfirmShutdown,
             "x" => Tap::Cancel,
+            "p" => Tap::Page(canonical_number(parts.next()?)?),
             _ => return None,
         };
         parts.next().is_none().then_some(tap)
@@ -102,7 +109,7 @@ impl Callback {
         match self {
             Callback::List(_) => CommandName::List,
             Callback::NotifyToggle(_) | Callback::NotifyDone => CommandName::Notify,
-            Callback::Watch(_) => CommandName::Watch,
+            Callback::Watch(_) | Callback::WatchPage(_) => CommandName::Watch,
             Callback::Conversation(tap) => tap.command(),
             // a rebuild starts a build: as dangerous as /force
             Callback::Rebuild(_) => CommandName::Force,
@@ -130,6 +137,7 @@ impl Callback {
             }
             Callback::NotifyDone => format!("{VERSION}/n/done"),
             Callback::Watch(buildid) => format!("{VERSION}/w/{buildid}"),
+            Callback::WatchPage(page) => format!("{VERSION}/wp/{page}"),
             Callback::Conversation(tap) => format!("{VERSION}/c/{}", tap.encode()),
             Callback::Rebuild(buildid) => format!("{VERSION}/r/{buildid}"),
         }
@@ -164,6 +172,7 @@ impl Callback {
                 n => Callback::NotifyToggle(*Event::ALL.get(canonical_number(n)?)?),
             },
             "w" => Callback::Watch(i64::try_from(canonical_number(parts.next()?)?).ok()?),
+            "wp" => Callback::WatchPage(canonical_number(parts.next()?)?),
             "c" => return Tap::decode(parts).map(Callback::Conversation),
             "r" => Callback::Rebuild(i64::try_from(canonical_number(parts.next()?)?).ok()?),
             _ => return None,
@@ -242,6 +251,7 @@ mod tests {
             Tap::Shutdown(ShutdownAction::Now),
             Tap::ConfirmShutdown,
             Tap::Cancel,
+            Tap::Page(3),
         ] {
             let data = Callback::Conversation(tap).encode();
             assert!(data.len() <= 64);
@@ -263,6 +273,9 @@ mod tests {
             assert_eq!(Callback::decode(bad), None, "{bad}");
         }
         assert_eq!(Callback::decode("1/w/0"), Some(Callback::Watch(0)));
+        assert_eq!(Callback::decode("1/wp/2"), Some(Callback::WatchPage(2)));
+        assert_eq!(Callback::decode("1/wp/02"), None);
+        assert_eq!(Callback::decode("1/c/p/x"), None);
         assert_eq!(
             Callback::decode("1/l/c/50"),
             Some(Callback::List(ListRequest {

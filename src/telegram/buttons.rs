@@ -9,7 +9,9 @@ use teloxide::prelude::*;
 use super::HandlerResult;
 use super::answer::{master_failure, no_longer_valid, render, taken};
 use super::commands::list::list_answer;
-use super::commands::subscriptions::{notify_list_text, watch_one};
+use super::commands::subscriptions::{
+    notify_list_text, watch_one, watch_page as watch_page_keyboard,
+};
 use super::context::Context;
 use super::keyboards;
 use super::who::{chat_of, user_id};
@@ -138,6 +140,33 @@ pub async fn watch(
     ctx.delivery
         .edit(message.chat.id, message.id, answer)
         .await?;
+    Ok(())
+}
+
+/// A page of the `/watch` choices, as the running builds are now.
+pub async fn watch_page(
+    ctx: Arc<Context>,
+    query: CallbackQuery,
+    message: Message,
+    page: usize,
+) -> HandlerResult {
+    taken(&ctx, &query).await?;
+    match watch_page_keyboard(&ctx, page).await {
+        Ok(keyboard) => {
+            ctx.delivery
+                .edit_keyboard(message.chat.id, message.id, keyboard)
+                .await?
+        }
+        Err(error) => {
+            ctx.delivery
+                .send(
+                    message.chat.id,
+                    Some(message.id),
+                    Outgoing::text(master_failure(&error)),
+                )
+                .await?;
+        }
+    }
     Ok(())
 }
 

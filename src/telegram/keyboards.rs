@@ -75,22 +75,58 @@ pub fn notify_toggles(on: &BTreeSet<Event>) -> InlineKeyboardMarkup {
     keyboard.append_row([button(&text::notify_done_button(), Callback::NotifyDone)])
 }
 
-/// One button per running build: `(label, buildid)`.
-pub fn watch_choices(builds: &[(String, i64)]) -> InlineKeyboardMarkup {
-    InlineKeyboardMarkup::new(
-        builds
-            .iter()
-            .map(|(label, id)| vec![button(label, Callback::Watch(*id))]),
-    )
+/// Telegram refuses keyboards of more than 100 buttons: a longer choice is shown this many
+/// at a time, with a row to turn the page.
+pub const PAGE: usize = 90;
+
+/// Page `page` (from 0; past the end shows the last) of `choices`, one per row, and when
+/// there is more than one page a row "◀ 2/3 ▶" whose buttons are `turn(page)`.
+pub fn paged(
+    choices: &[(String, Callback)],
+    page: usize,
+    turn: impl Fn(usize) -> Callback,
+) -> InlineKeyboardMarkup {
+    let pages = choices.len().div_ceil(PAGE).max(1);
+    let page = page.min(pages - 1);
+    let rows = choices
+        .iter()
+        .skip(page * PAGE)
+        .take(PAGE)
+        .map(|(label, callback)| vec![button(label, *callback)]);
+    let keyboard = InlineKeyboardMarkup::new(rows);
+    if pages == 1 {
+        return keyboard;
+    }
+    keyboard.append_row([
+        button(&text::page_back(), turn(page.saturating_sub(1))),
+        button(&text::page_of(page + 1, pages), turn(page)),
+        button(&text::page_forward(), turn((page + 1).min(pages - 1))),
+    ])
+}
+
+/// One button per running build: `(label, buildid)`, page `page` of them.
+pub fn watch_choices(builds: &[(String, i64)], page: usize) -> InlineKeyboardMarkup {
+    let choices: Vec<(String, Callback)> = builds
+        .iter()
+        .map(|(label, id)| (label.clone(), Callback::Watch(*id)))
+        .collect();
+    paged(&choices, page, Callback::WatchPage)
+}
+
+/// A conversation's choices, one per row (page `page` of them when there are many).
+pub fn conversation_page(buttons: &[(String, Tap)], page: usize) -> InlineKeyboardMarkup {
+    let choices: Vec<(String, Callback)> = buttons
+        .iter()
+        .map(|(label, tap)| (label.clone(), Callback::Conversation(*tap)))
+        .collect();
+    paged(&choices, page, |page| {
+        Callback::Conversation(Tap::Page(page))
+    })
 }
 
 /// A conversation's choices, one per row.
 pub fn conversation(buttons: &[(String, Tap)]) -> InlineKeyboardMarkup {
-    InlineKeyboardMarkup::new(
-        buttons
-            .iter()
-            .map(|(label, tap)| vec![button(label, Callback::Conversation(*tap))]),
-    )
+    conversation_page(buttons, 0)
 }
 
 /// A conversation's choices, two per row (the `/force` parameters screen).
@@ -114,7 +150,7 @@ mod tests {
             list_choices(),
             confirm_all_changes(MAX_CHANGES, 50),
             notify_toggles(&on),
-            watch_choices(&[("🔎 slow #3".into(), i64::MAX)]),
+            watch_choices(&[("🔎 slow #3".into(), i64::MAX)], 0),
             conversation(&[("✖️ Cancel".into(), Tap::Cancel)]),
             conversation_in_pairs(&[("a".into(), Tap::Edit(99)), ("🚀".into(), Tap::Start)]),
         ];
@@ -130,5 +166,54 @@ mod tests {
                 assert_eq!(&decoded.encode(), data);
             }
         }
+    }
+
+    #[test]
+    fn a_long_choice_is_paged_within_telegrams_100_buttons() {
+        let choices: Vec<(String, Tap)> = (0..200)
+            .map(|i| (format!("b{i}"), Tap::Builder(i)))
+            .collect();
+        let count = |k: &InlineKeyboardMarkup| k.inline_keyboard.iter().flatten().count();
+        let labels = |k: &InlineKeyboardMarkup| -> Vec<String> {
+            k.inline_keyboard
+                .iter()
+                .flatten()
+                .map(|b| b.text.clone())
+                .collect()
+        };
+        let first = conversation_page(&choices, 0);
+        assert!(count(&first) <= 100);
+        assert_eq!(labels(&first)[0], "b0");
+        assert_eq!(labels(&first)[PAGE - 1], format!("b{}", PAGE - 1));
+        assert_eq!(labels(&first)[PAGE..], ["◀", "1/3", "▶"]);
+        let last = conversation_page(&choices, 9);
+        assert_eq!(
+            labels(&last)[0],
+            format!("b{}", 2 * PAGE),
+            "past the end: the last page"
+        );
+        assert_eq!(labels(&last).last().unwrap(), "▶");
+        let data = |k: &InlineKeyboardMarkup, i: usize| match &k
+            .inline_keyboard
+            .iter()
+            .flatten()
+            .nth(i)
+            .unwrap()
+            .kind
+        {
+            teloxide::types::InlineKeyboardButtonKind::CallbackData(d) => Callback::decode(d),
+            _ => None,
+        };
+        assert_eq!(
+            data(&first, PAGE + 2),
+            Some(Callback::Conversation(Tap::Page(1)))
+        );
+        assert_eq!(
+            data(&first, PAGE),
+            Some(Callback::Conversation(Tap::Page(0)))
+        );
+        let few = conversation_page(&choices[..3], 0);
+        assert_eq!(count(&few), 3, "one page: no page row");
+        assert_eq!(count(&watch_choices(&[], 0)), 0);
     }
 }

@@ -108,6 +108,7 @@ fn buttons() -> UpdateHandler<BoxError> {
         .branch(case![Callback::NotifyToggle(event)].endpoint(buttons::notify_toggle))
         .branch(case![Callback::NotifyDone].endpoint(buttons::notify_done))
         .branch(case![Callback::Watch(buildid)].endpoint(buttons::watch))
+        .branch(case![Callback::WatchPage(page)].endpoint(buttons::watch_page))
         .branch(case![Callback::Rebuild(buildid)].endpoint(buttons::rebuild))
         .branch(case![Callback::Conversation(tap)].chain(conversation_taps()));
 
@@ -136,7 +137,8 @@ fn conversation_taps() -> UpdateHandler<BoxError> {
                 scheduler,
                 builders
             }]
-            .branch(case![Tap::Builder(index)].endpoint(force::builder_chosen)),
+            .branch(case![Tap::Builder(index)].endpoint(force::builder_chosen))
+            .branch(case![Tap::Page(page)].endpoint(force::builder_page)),
         )
         .branch(
             case![State::EditingForce { owner, form }]
@@ -149,7 +151,8 @@ fn conversation_taps() -> UpdateHandler<BoxError> {
         )
         .branch(
             case![State::ChoosingBuildToStop { owner, builds }]
-                .branch(case![Tap::StopBuild(index)].endpoint(stop::build_chosen)),
+                .branch(case![Tap::StopBuild(index)].endpoint(stop::build_chosen))
+                .branch(case![Tap::Page(page)].endpoint(stop::page)),
         )
         .branch(
             case![State::ConfirmingStop {

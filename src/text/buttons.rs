@@ -68,6 +68,20 @@ pub fn button_as_link(label: &str, url: &str) -> String {
     link(url, label)
 }
 
+/// The row under a long choice shown in pages: back, where we are, forward.
+pub fn page_back() -> String {
+    "◀".to_owned()
+}
+
+pub fn page_forward() -> String {
+    "▶".to_owned()
+}
+
+/// "2/3": page 2 of 3.
+pub fn page_of(page: usize, pages: usize) -> String {
+    format!("{page}/{pages}")
+}
+
 pub fn rebuild_button() -> String {
     "🔁 Rebuild".to_owned()
 }
@@ -144,6 +158,14 @@ mod tests {
             .map(shutdown_button)
             .collect();
         insta::assert_snapshot!("buttons", labels.join("\n"));
+    }
+
+    #[test]
+    fn page_row() {
+        insta::assert_snapshot!(
+            "page_row",
+            [page_back(), page_of(2, 3), page_forward()].join(" ")
+        );
     }
 
     #[test]

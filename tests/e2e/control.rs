@@ -10,6 +10,7 @@ use crate::support::fake_telegram::{ALICE, BOB, CAROL, Call, FakeTelegram, Perso
 use crate::support::redis::RedisServer;
 
 mod old_questions;
+mod pages;
 
 const FORCERS: &str = "[authz]\n\"force,stop,shutdown\" = [111111, 333333]\n";
 

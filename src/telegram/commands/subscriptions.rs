@@ -7,7 +7,7 @@ use std::sync::Arc;
 use teloxide::types::Message;
 
 use super::status::{Selection, select};
-use crate::buildbot::models::Builder;
+use crate::buildbot::models::{Build, Builder};
 use crate::clock::now;
 use crate::command::CommandName;
 use crate::delivery::Outgoing;
@@ -121,6 +121,32 @@ pub async fn watch(ctx: Arc<Context>, msg: Message, args: String) -> HandlerResu
     reply(&ctx, &msg, watch_answer(&ctx, &chat_of(&msg), &args).await).await
 }
 
+/// The running builds the bot shows, as `/watch` offers them: `(label, buildid)`.
+fn watch_choices(builders: &[Builder], running: &[Build]) -> Vec<(String, i64)> {
+    running
+        .iter()
+        .filter_map(|build| {
+            let builder = builders.iter().find(|b| b.builderid == build.builderid)?;
+            Some((
+                text::watch_choice(&builder.name, build.number),
+                build.buildid,
+            ))
+        })
+        .collect()
+}
+
+/// Page `page` of the `/watch` buttons, as the running builds are now.
+pub async fn watch_page(
+    ctx: &Context,
+    page: usize,
+) -> Result<teloxide::types::InlineKeyboardMarkup, crate::buildbot::Error> {
+    let (builders, running) =
+        tokio::try_join!(ctx.buildbot.builders(), ctx.buildbot.running_builds())?;
+    let builders: Vec<Builder> = builders.into_iter().filter(|b| ctx.shows(b)).collect();
+    let choices = watch_choices(&builders, &running);
+    Ok(keyboards::watch_choices(&choices, page))
+}
+
 /// `/watch`: the running builds as buttons; `/watch builder`: watch all of its running builds.
 async fn watch_answer(ctx: &Context, chat: &Chat, args: &str) -> Answer {
     let words = words(args, CommandName::Watch)?;
@@ -129,21 +155,12 @@ async fn watch_answer(ctx: &Context, chat: &Chat, args: &str) -> Answer {
     let builders: Vec<Builder> = builders.into_iter().filter(|b| ctx.shows(b)).collect();
     match words.as_slice() {
         [] => {
-            let choices: Vec<(String, i64)> = running
-                .iter()
-                .filter_map(|build| {
-                    let builder = builders.iter().find(|b| b.builderid == build.builderid)?;
-                    Some((
-                        text::watch_choice(&builder.name, build.number),
-                        build.buildid,
-                    ))
-                })
-                .collect();
+            let choices = watch_choices(&builders, &running);
             if choices.is_empty() {
                 return Ok(Outgoing::text(text::no_running_builds(None)));
             }
             Ok(Outgoing::text(text::watch_prompt())
-                .with_keyboard(keyboards::watch_choices(&choices)))
+                .with_keyboard(keyboards::watch_choices(&choices, 0)))
         }
         [name] => {
             let builder = select(&builders, &Selection::One(name.clone()))?[0];

@@ -134,19 +134,49 @@ async fn choose_builder(ctx: &Context, owner: Owner, scheduler: &ForceScheduler)
             .map_err(|error| master_failure(&error))?;
         return Ok(to_form(owner, form, &[]));
     }
-    let buttons: Vec<(String, Tap)> = builders
-        .iter()
-        .enumerate()
-        .map(|(i, b)| (b.clone(), Tap::Builder(i)))
-        .collect();
-    let screen = Outgoing::text(text::force_choose_builder(scheduler.title()))
-        .with_keyboard(keyboards::conversation(&buttons));
+    let screen = builder_screen(scheduler.title(), &builders, 0);
     let next = State::ChoosingBuilder {
         owner,
         scheduler: scheduler.name.clone(),
         builders,
     };
     Ok((next, screen))
+}
+
+/// Which builder: page `page` of the scheduler's builders, a button each.
+fn builder_screen(title: &str, builders: &[String], page: usize) -> Outgoing {
+    let buttons: Vec<(String, Tap)> = builders
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (b.clone(), Tap::Builder(i)))
+        .collect();
+    Outgoing::text(text::force_choose_builder(title))
+        .with_keyboard(keyboards::conversation_page(&buttons, page))
+}
+
+/// `ChoosingBuilder` + ◀ or ▶: another page of the builders.
+pub async fn builder_page(
+    ctx: Arc<Context>,
+    dialogue: Conversation,
+    query: CallbackQuery,
+    message: Message,
+    turn: Turn,
+    (_, scheduler, builders): (Owner, String, Vec<String>),
+    page: usize,
+) -> HandlerResult {
+    taken(&ctx, &query).await?;
+    let schedulers = ctx.buildbot.force_schedulers().await.unwrap_or_default();
+    let title = schedulers
+        .iter()
+        .find(|s| s.name == scheduler)
+        .map_or(scheduler.as_str(), |s| s.title());
+    let screen = builder_screen(title, &builders, page);
+    let next = State::ChoosingBuilder {
+        owner: turn.owner,
+        scheduler: scheduler.clone(),
+        builders,
+    };
+    step(&ctx, &dialogue, &message, (next, screen)).await
 }
 
 /// The conversation (back) at the parameters screen, marking `missing` fields: the step and

@@ -47,13 +47,7 @@ pub async fn start(
         };
         return begin(&ctx, &dialogue, &msg, first, prompt).await;
     }
-    let buttons: Vec<(String, Tap)> = builds
-        .iter()
-        .enumerate()
-        .map(|(i, (_, label))| (text::stop_choice(label), Tap::StopBuild(i)))
-        .collect();
-    let prompt =
-        Outgoing::text(text::stop_choose()).with_keyboard(keyboards::conversation(&buttons));
+    let prompt = choose_screen(&builds, 0);
     let first = State::ChoosingBuildToStop { owner, builds };
     begin(&ctx, &dialogue, &msg, first, prompt).await
 }
@@ -85,6 +79,35 @@ fn confirm_prompt(label: &str) -> Outgoing {
         (text::keep_running_button(), Tap::Cancel),
     ];
     Outgoing::text(text::stop_confirm(label)).with_keyboard(keyboards::conversation(&buttons))
+}
+
+/// Which build to stop: page `page` of the running builds, a button each.
+fn choose_screen(builds: &[(i64, String)], page: usize) -> Outgoing {
+    let buttons: Vec<(String, Tap)> = builds
+        .iter()
+        .enumerate()
+        .map(|(i, (_, label))| (text::stop_choice(label), Tap::StopBuild(i)))
+        .collect();
+    Outgoing::text(text::stop_choose()).with_keyboard(keyboards::conversation_page(&buttons, page))
+}
+
+/// `ChoosingBuildToStop` + ◀ or ▶: another page of the running builds.
+pub async fn page(
+    ctx: Arc<Context>,
+    dialogue: Conversation,
+    query: CallbackQuery,
+    message: Message,
+    turn: Turn,
+    (_, builds): (Owner, Vec<(i64, String)>),
+    page: usize,
+) -> HandlerResult {
+    taken(&ctx, &query).await?;
+    let screen = choose_screen(&builds, page);
+    let next = State::ChoosingBuildToStop {
+        owner: turn.owner,
+        builds,
+    };
+    step(&ctx, &dialogue, &message, (next, screen)).await
 }
 
 /// `ChoosingBuildToStop` + a build button.

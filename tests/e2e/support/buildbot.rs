@@ -48,6 +48,9 @@ struct Options {
     login: Option<(&'static str, &'static str)>,
     /// Seconds after a disconnect before Buildbot reports local-worker missing.
     missing_timeout: u32,
+    /// Extra builders `many-000`… that share local-worker, with a ForceScheduler "many" of
+    /// their own: more than a Telegram keyboard holds.
+    many_builders: u32,
 }
 
 /// The master most tests share (anonymous www, one connected worker).
@@ -55,6 +58,7 @@ pub async fn shared() -> Master {
     let options = Options {
         login: None,
         missing_timeout: 3600,
+        many_builders: 0,
     };
     tokio::task::spawn_blocking(move || {
         SHARED
@@ -70,6 +74,7 @@ pub async fn with_login() -> Master {
     let options = Options {
         login: Some(LOGIN),
         missing_timeout: 3600,
+        many_builders: 0,
     };
     tokio::task::spawn_blocking(move || {
         WITH_LOGIN
@@ -83,9 +88,16 @@ pub async fn with_login() -> Master {
 /// A master of the test's own, to stop and restart at will; its processes end when the last
 /// clone of the returned value is dropped. local-worker is reported missing 3 s after it goes.
 pub async fn dedicated(name: &'static str) -> Master {
+    dedicated_with(name, 0).await
+}
+
+/// Like [`dedicated`], with `many` extra builders (`many-000`…) and a ForceScheduler "many"
+/// (labelled "Many builders") for them.
+pub async fn dedicated_with(name: &'static str, many: u32) -> Master {
     let options = Options {
         login: None,
         missing_timeout: 3,
+        many_builders: many,
     };
     tokio::task::spawn_blocking(move || start_in_keeper_thread(name, options))
         .await
@@ -157,6 +169,10 @@ impl Site {
                 .env(
                     "BBTG_TEST_MISSING_TIMEOUT",
                     self.options.missing_timeout.to_string(),
+                )
+                .env(
+                    "BBTG_TEST_MANY_BUILDERS",
+                    self.options.many_builders.to_string(),
                 )
                 .stdout(Stdio::null())
                 .stderr(Stdio::null()),
