@@ -247,7 +247,8 @@ impl Notifier {
             last_buildid: 0,
             last_complete_at: build.complete_at.unwrap_or(0),
         };
-        let watchers = self.store.take_watchers(build.buildid).await?;
+        // read, not taken: the claim below ends them, so a failure before it keeps them
+        let watchers = self.store.watchers(build.buildid).await?;
         let builder = self.builder(build.builderid).await?;
         let reported = builder.as_ref().is_some_and(|b| self.reported(b));
 
@@ -286,9 +287,7 @@ impl Notifier {
         if !live.is_empty() {
             self.store.live_drop(build.buildid).await?;
         }
-        self.store
-            .claim(build.buildid, Announcement::Finished, now())
-            .await?;
+        self.store.claim_finished(build.buildid, now()).await?;
         Ok(self.store.advance_cursor(cursor).await?)
     }
 
