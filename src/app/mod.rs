@@ -126,6 +126,7 @@ fn start_notifications(
         outbox,
         delivery.clone(),
         settings.notify.clone(),
+        settings.telegram.give_up_after,
     );
     let notifier = tokio::spawn(notifier.run(events_rx, shutdown.clone()));
     [
