@@ -9,6 +9,7 @@ mod control;
 mod delivery;
 mod fake_selftest;
 mod notifications;
+mod proxy_selftest;
 mod startup;
 mod talk;
 mod webhook;
