@@ -121,6 +121,7 @@ fn start_notifications(
     // stream begins with a catch-up, so nothing that happened meanwhile is missed.
     let (client, store, delivery) = (client.clone(), store.clone(), delivery.clone());
     let (notify, stopping) = (settings.notify.clone(), shutdown.clone());
+    let give_up_after = settings.telegram.give_up_after;
     let notifications = tokio::spawn(supervise(
         "the notifier (with the event stream)",
         shutdown.clone(),
@@ -137,6 +138,7 @@ fn start_notifications(
                 outbox.clone(),
                 delivery.clone(),
                 notify.clone(),
+                give_up_after,
             );
             let stopping = stopping.clone();
             async move {

@@ -4,7 +4,9 @@
 //! Buildbot's events are fire-and-forget: whatever happens while the socket is down is never
 //! sent. So every (re)connect is announced as [`MasterEvent::Connected`] *after* the
 //! subscriptions are acknowledged, and the consumer catches up through the REST API from its
-//! persistent cursor: from that moment on nothing can fall into a gap.
+//! persistent cursor: from that moment on nothing can fall into a gap. Build events that come
+//! earlier are not forwarded: the catch-up reads them, and forwarded they would move the
+//! cursor past the outage before the catch-up could read it.
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -201,12 +203,33 @@ impl Listener<'_> {
         if let Some(path) = subscription_of(&value) {
             return self.on_acknowledgement(path, &value).await;
         }
-        if let Some(event) = parse_event(&value)
-            && self.events.send(event).await.is_err()
-        {
+        let Some(event) = parse_event(&value) else {
+            return Ok(ControlFlow::Continue(()));
+        };
+        if !self.forwards(&event) {
+            log::debug!(
+                "a build event came before every subscription was acknowledged: left to the catch-up"
+            );
+            return Ok(ControlFlow::Continue(()));
+        }
+        if self.events.send(event).await.is_err() {
             return Ok(ControlFlow::Break(()));
         }
         Ok(ControlFlow::Continue(()))
+    }
+
+    /// Whether `event` goes to the consumer now. A build event that comes before every
+    /// subscription is acknowledged would reach the consumer before [`MasterEvent::Connected`],
+    /// so before the catch-up, and move its cursor past the very outage that catch-up is
+    /// about: it is left out, since the catch-up after `Connected` reads every build through
+    /// REST anyway. Worker and step events are not read again by anything, and they do not
+    /// move the cursor: they go through.
+    fn forwards(&self, event: &MasterEvent) -> bool {
+        let build = matches!(
+            event,
+            MasterEvent::BuildStarted(_) | MasterEvent::BuildFinished(_)
+        );
+        !build || self.acknowledged == PATHS.len()
     }
 
     /// The master's answer to the subscription of `path`: once all are acknowledged the stream is
@@ -325,6 +348,54 @@ mod tests {
         ] {
             assert_eq!(subscription_of(&frame), None, "{frame}");
         }
+    }
+
+    #[tokio::test]
+    async fn build_events_before_the_last_acknowledgement_are_left_to_the_catch_up() {
+        let url = Url::parse("ws://127.0.0.1:8010/ws").unwrap();
+        let (events, mut received) = mpsc::channel(16);
+        let (mut failures, mut outage_reported) = (3, true);
+        let mut listener = Listener {
+            url: &url,
+            events: &events,
+            failures: &mut failures,
+            outage_reported: &mut outage_reported,
+            acknowledged: 0,
+        };
+        let build = |id: i64, key: &str| {
+            json!({"k": format!("builders/3/builds/{id}/{key}"), "m": {"buildid": id,
+                "number": id, "builderid": 3, "complete": key == "finished", "results": 0}})
+            .to_string()
+        };
+        let ack = |id: usize| json!({"_id": id, "code": 200}).to_string();
+        let missing = json!({"k": "workers/4/missing", "m": {"workerid": 4, "name": "w1"}});
+        let early = [
+            ack(1),
+            build(12, "new"),
+            build(11, "finished"),
+            missing.to_string(),
+        ];
+        let rest = (2..=PATHS.len()).map(ack);
+        let live = [build(13, "new"), build(12, "finished")];
+        for frame in early.into_iter().chain(rest).chain(live) {
+            assert!(listener.text(&frame).await.unwrap().is_continue());
+        }
+        drop(events);
+        let mut seen = Vec::new();
+        while let Some(event) = received.recv().await {
+            seen.push(event);
+        }
+        assert!(
+            matches!(seen.as_slice(), [MasterEvent::WorkerMissing { .. }, MasterEvent::Connected,
+                MasterEvent::BuildStarted(s), MasterEvent::BuildFinished(f)]
+                if s.buildid == 13 && f.buildid == 12),
+            "no build event before Connected, the catch-up reads those: {seen:?}"
+        );
+        assert_eq!(
+            (failures, outage_reported),
+            (0, false),
+            "the stream is back"
+        );
     }
 
     #[test]

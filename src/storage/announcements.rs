@@ -3,6 +3,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
+use super::watches::end_watches;
 use super::{Cursor, StorageError, Store};
 
 /// Which announcement of a build: its start, or its end.
@@ -37,6 +38,25 @@ impl Store {
                 "INSERT OR IGNORE INTO announced (buildid, kind, at) VALUES (?1, ?2, ?3)",
                 params![buildid, kind, now],
             )?;
+            Ok(inserted == 1)
+        })
+        .await
+    }
+
+    /// Claims the end of a build and ends its `/watch`es, in one transaction: the watchers are
+    /// read before the announcement and deleted only with its claim, so an announcement that
+    /// fails before the claim keeps them for its retry, and one that made it never fires them
+    /// again. False when the end was already claimed.
+    pub async fn claim_finished(&self, buildid: i64, now: i64) -> Result<bool, StorageError> {
+        let kind = Announcement::Finished.key();
+        self.with(move |conn| {
+            let tx = conn.transaction()?;
+            let inserted = tx.execute(
+                "INSERT OR IGNORE INTO announced (buildid, kind, at) VALUES (?1, ?2, ?3)",
+                params![buildid, kind, now],
+            )?;
+            end_watches(&tx, buildid)?;
+            tx.commit()?;
             Ok(inserted == 1)
         })
         .await

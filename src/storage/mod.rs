@@ -25,7 +25,8 @@
 //!
 //! `schema.rs` opens the file and holds the migrations that create the tables. Forgetting or
 //! moving a chat (`subscriptions.rs`) clears its `watches` too, so a watch never outlives its
-//! chat.
+//! chat; claiming a build's end (`announcements.rs`) ends the build's watches in the same
+//! transaction, so a watch ends exactly when its announcement is made.
 
 mod announcements;
 mod dialogues;

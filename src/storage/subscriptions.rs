@@ -150,12 +150,12 @@ mod tests {
             store.events(&new).await.unwrap(),
             BTreeSet::from([Event::Failure])
         );
-        assert_eq!(store.take_watchers(7).await.unwrap(), vec![new.clone()]);
-        assert!(
-            store.take_watchers(7).await.unwrap().is_empty(),
-            "a watch fires once"
-        );
+        assert_eq!(store.watchers(7).await.unwrap(), vec![new.clone()]);
         store.remove_chat(&new).await.unwrap();
         assert!(store.subscriptions().await.unwrap().is_empty());
+        assert!(
+            store.watchers(7).await.unwrap().is_empty(),
+            "its watches go too"
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! `/watch`: chats that want to hear when one particular build ends.
 
-use rusqlite::params;
+use rusqlite::{Transaction, params};
 
 use super::{Chat, StorageError, Store};
 
@@ -18,21 +18,25 @@ impl Store {
         .await
     }
 
-    /// The chats watching a build, forgetting the watches: a build finishes once.
-    pub async fn take_watchers(&self, buildid: i64) -> Result<Vec<Chat>, StorageError> {
+    /// The chats watching a build. Reading leaves the watches in place: they end only with the
+    /// claim of the build's end ([`Store::claim_finished`]), so an announcement that fails
+    /// half-way still has its watchers when it is tried again.
+    pub async fn watchers(&self, buildid: i64) -> Result<Vec<Chat>, StorageError> {
         self.with(move |conn| {
-            let tx = conn.transaction()?;
-            let chats = {
-                let mut statement = tx.prepare("SELECT chat FROM watches WHERE buildid = ?1")?;
-                let rows = statement.query_map([buildid], |row| row.get::<_, String>(0))?;
-                rows.collect::<rusqlite::Result<Vec<_>>>()?
-            };
-            tx.execute("DELETE FROM watches WHERE buildid = ?1", [buildid])?;
-            tx.commit()?;
-            Ok(chats.iter().map(|k| Chat::from_key(k)).collect())
+            let mut statement = conn.prepare("SELECT chat FROM watches WHERE buildid = ?1")?;
+            let rows = statement.query_map([buildid], |row| row.get::<_, String>(0))?;
+            let keys = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(keys.iter().map(|k| Chat::from_key(k)).collect())
         })
         .await
     }
+}
+
+/// Ends every watch of a build, inside the transaction that claims its end: a build finishes
+/// once, so its watches are over exactly when its end is announced.
+pub(super) fn end_watches(tx: &Transaction<'_>, buildid: i64) -> rusqlite::Result<()> {
+    tx.execute("DELETE FROM watches WHERE buildid = ?1", [buildid])?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -47,10 +51,27 @@ mod tests {
         store.add_watch(&Chat::Id(1), 7).await.unwrap();
         store.add_watch(&Chat::Topic(-100, 3), 7).await.unwrap();
         store.add_watch(&Chat::Id(2), 8).await.unwrap();
-        let mut watchers = store.take_watchers(7).await.unwrap();
+        let mut watchers = store.watchers(7).await.unwrap();
         watchers.sort();
         assert_eq!(watchers, [Chat::Id(1), Chat::Topic(-100, 3)]);
-        assert!(store.take_watchers(7).await.unwrap().is_empty());
-        assert_eq!(store.take_watchers(8).await.unwrap(), [Chat::Id(2)]);
+        assert!(store.claim_finished(7, 100).await.unwrap());
+        assert!(store.watchers(7).await.unwrap().is_empty());
+        assert_eq!(store.watchers(8).await.unwrap(), [Chat::Id(2)]);
+    }
+
+    #[tokio::test]
+    async fn watches_survive_an_announcement_that_failed_before_its_claim() {
+        let (_dir, store) = temp_store();
+        store.add_watch(&Chat::Id(1), 7).await.unwrap();
+        // the first attempt reads its watchers, then fails (the master, the outbox): no claim
+        assert_eq!(store.watchers(7).await.unwrap(), [Chat::Id(1)]);
+        // the retry finds them again, and its claim ends them
+        assert_eq!(store.watchers(7).await.unwrap(), [Chat::Id(1)]);
+        assert!(store.claim_finished(7, 100).await.unwrap());
+        assert!(store.watchers(7).await.unwrap().is_empty());
+        assert!(
+            !store.claim_finished(7, 101).await.unwrap(),
+            "the end is claimed once"
+        );
     }
 }

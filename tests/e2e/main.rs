@@ -9,6 +9,8 @@ mod control;
 mod delivery;
 mod fake_selftest;
 mod notifications;
+mod proxy_selftest;
+mod retries;
 mod startup;
 mod talk;
 mod webhook;

@@ -8,7 +8,7 @@ use crate::support::buildbot::{self, Master};
 use crate::support::fake_telegram::{ALICE, BOB, CAROL, Call, FakeTelegram, Fault};
 
 /// Messages the bot sent to `chat` since `mark` that mention `needle`.
-fn sent_with(fake: &FakeTelegram, mark: usize, chat: i64, needle: &str) -> Vec<Call> {
+pub(crate) fn sent_with(fake: &FakeTelegram, mark: usize, chat: i64, needle: &str) -> Vec<Call> {
     fake.sent_since(mark, "sendMessage", chat)
         .into_iter()
         .filter(|c| c.text().contains(needle))
@@ -16,7 +16,7 @@ fn sent_with(fake: &FakeTelegram, mark: usize, chat: i64, needle: &str) -> Vec<C
 }
 
 /// "#7</a> of <b>toggle</b>", as started and finished messages name a build.
-fn build_ref(build: &serde_json::Value, builder: &str) -> String {
+pub(crate) fn build_ref(build: &serde_json::Value, builder: &str) -> String {
     format!("#{}</a> of <b>{builder}</b>", build["number"])
 }
 

@@ -5,32 +5,41 @@
 //! is announced (a repeat finds the claim and stays quiet), and the cursor remembers where the
 //! next catch-up starts. That is what makes a build announced once, even across restarts of
 //! the master or of the bot.
+//!
+//! A build whose announcement fails (the master times out or answers 5xx, the storage
+//! fails) is not lost: it is tried again on a timer while later events go on
+//! (`settle.rs`, `retry.rs`), and the cursor stays before it until it went through or was
+//! given up after `telegram.limits.give_up_after`, so a restart of the bot reads it again.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 
 use crate::buildbot::events::MasterEvent;
 use crate::buildbot::models::{Build, Builder};
 use crate::buildbot::{self, Client};
-use crate::clock::now;
 use crate::delivery::outbox::Outbox;
 use crate::delivery::{Delivery, Notification};
 use crate::event::Event;
-use crate::notify::{classify, routing};
+use crate::notify::routing;
 use crate::outcome::Outcome;
 use crate::settings::NotifySettings;
 use crate::shutdown::Shutdown;
-use crate::storage::{Announcement, Chat, Cursor, StorageError, Store};
+use crate::storage::{Chat, Cursor, StorageError, Store};
 use crate::text;
+use retry::{Owed, Pending};
 
 /// Builds fetched per page during a catch-up.
 const PAGE: usize = 200;
 
+mod builds;
 mod catch_up;
 mod failure;
 mod live;
+mod retry;
+mod settle;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
@@ -41,13 +50,6 @@ pub enum NotifyError {
 }
 
 type Result<T> = std::result::Result<T, NotifyError>;
-
-/// A finished build, its result, and the previous build's result (when asked).
-struct Finish<'a> {
-    build: &'a Build,
-    result: Outcome,
-    previous: Option<Outcome>,
-}
 
 pub struct Notifier {
     client: Arc<Client>,
@@ -64,15 +66,24 @@ pub struct Notifier {
     /// The newest finished build seen per builder, `(number, result)`: when a build's number
     /// follows it, the previous result is known without asking the master.
     last_results: HashMap<i64, (i64, Outcome)>,
+    /// Builds whose announcement failed and the catch-up if it stopped half-way: tried again
+    /// on a timer, and the cursor kept before them.
+    pending: Pending,
+    /// How far the events handled so far reach, whatever the pending ones hold back: where
+    /// the cursor goes once nothing holds it.
+    reached: Cursor,
 }
 
 impl Notifier {
+    /// `give_up_after`: how long a build whose announcement keeps failing is tried again
+    /// before it is dropped (`telegram.limits.give_up_after`, as for the outbox's sends).
     pub fn new(
         client: Arc<Client>,
         store: Store,
         outbox: Outbox,
         delivery: Delivery,
         settings: NotifySettings,
+        give_up_after: Duration,
     ) -> Notifier {
         Notifier {
             client,
@@ -84,62 +95,85 @@ impl Notifier {
             settings,
             builders: HashMap::new(),
             last_results: HashMap::new(),
+            pending: Pending::new(give_up_after),
+            reached: Cursor {
+                last_buildid: 0,
+                last_complete_at: 0,
+            },
         }
     }
 
-    /// Handles events until `shutdown` (or until the stream ends). The event in hand is
-    /// finished first: what it queued is in the outbox, what it had not reached the catch-up
-    /// finds again.
+    /// Handles events until `shutdown` (or until the stream ends), and tries again what
+    /// failed when its time comes. The event in hand is finished first: what it queued is in
+    /// the outbox, what it had not reached the catch-up finds again.
     pub async fn run(mut self, mut events: mpsc::Receiver<MasterEvent>, shutdown: Shutdown) {
         // live messages are brought up to date at most this often (an edit per chat each time)
-        let mut progress = tokio::time::interval(std::time::Duration::from_secs(5));
+        let mut progress = tokio::time::interval(Duration::from_secs(5));
         progress.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let event = tokio::select! {
+            let retry = self.pending.next_due();
+            // without a retry the branch is off, and its instant is never waited for
+            let retry_at = retry.unwrap_or_else(tokio::time::Instant::now);
+            tokio::select! {
                 biased;
                 _ = shutdown.triggered() => return,
-                event = events.recv() => event,
+                _ = tokio::time::sleep_until(retry_at), if retry.is_some() => {
+                    self.retry_due().await;
+                }
+                event = events.recv() => match event {
+                    Some(event) => self.handle(event).await,
+                    None => return,
+                },
                 _ = progress.tick(), if self.settings.live => {
                     if let Err(error) = self.progress().await {
                         log::warn!("updating live build messages failed: {error}");
                     }
-                    continue;
                 }
-            };
-            let Some(event) = event else { return };
-            let what = match &event {
-                MasterEvent::Connected => "catching up".to_owned(),
-                MasterEvent::BuildStarted(b) => format!("build {} started", b.buildid),
-                MasterEvent::BuildFinished(b) => format!("build {} finished", b.buildid),
-                MasterEvent::WorkerMissing { name, .. } => format!("worker {name} missing"),
-                MasterEvent::WorkerConnected { name, .. } => format!("worker {name} connected"),
-                MasterEvent::StepChanged { buildid } => format!("a step of build {buildid}"),
-            };
-            let outcome = match event {
-                MasterEvent::Connected => self.catch_up().await,
-                MasterEvent::BuildStarted(build) => self.started(&build).await,
-                MasterEvent::BuildFinished(build) => self.finished(&build).await,
-                MasterEvent::WorkerMissing {
-                    workerid,
-                    name,
-                    last_connection,
-                } => {
-                    self.worker_missing(workerid, &name, last_connection.as_deref())
-                        .await
+            }
+        }
+    }
+
+    /// One event from the master. A build's announcement that fails is tried again later
+    /// (`settle`); the cursor moves past the event, but no further than what is pending.
+    async fn handle(&mut self, event: MasterEvent) {
+        match event {
+            MasterEvent::Connected => self.catch_up_now().await,
+            MasterEvent::BuildStarted(build) => {
+                self.settle(&build, Owed::START).await;
+                self.advance_logged(Cursor {
+                    last_buildid: build.buildid,
+                    last_complete_at: 0,
+                })
+                .await;
+            }
+            MasterEvent::BuildFinished(build) => {
+                self.settle(&build, Owed::FINISH).await;
+                self.advance_logged(Cursor {
+                    last_buildid: 0,
+                    last_complete_at: build.complete_at.unwrap_or(0),
+                })
+                .await;
+            }
+            MasterEvent::WorkerMissing {
+                workerid,
+                name,
+                last_connection,
+            } => {
+                let missing = self.worker_missing(workerid, &name, last_connection.as_deref());
+                if let Err(error) = missing.await {
+                    log::warn!("notifications for worker {name} missing failed: {error}");
                 }
-                MasterEvent::WorkerConnected { workerid, name } => {
-                    self.worker_back(workerid, &name).await
+            }
+            MasterEvent::WorkerConnected { workerid, name } => {
+                if let Err(error) = self.worker_back(workerid, &name).await {
+                    log::warn!("notifications for worker {name} connected failed: {error}");
                 }
-                MasterEvent::StepChanged { buildid } => {
-                    // edits are coalesced: the next progress tick shows the change
-                    if self.settings.live {
-                        self.stepped.insert(buildid);
-                    }
-                    Ok(())
+            }
+            MasterEvent::StepChanged { buildid } => {
+                // edits are coalesced: the next progress tick shows the change
+                if self.settings.live {
+                    self.stepped.insert(buildid);
                 }
-            };
-            if let Err(error) = outcome {
-                log::warn!("notifications for {what} failed: {error}");
             }
         }
     }
@@ -185,162 +219,6 @@ impl Notifier {
             owner,
             revisions,
         })
-    }
-
-    async fn started(&mut self, build: &Build) -> Result<()> {
-        // Queued first, claimed after: a crash in between repeats the message, never loses it.
-        if self
-            .store
-            .is_claimed(build.buildid, Announcement::Started)
-            .await?
-        {
-            return Ok(());
-        }
-        let cursor = Cursor {
-            last_buildid: build.buildid,
-            last_complete_at: 0,
-        };
-        let Some(builder) = self
-            .builder(build.builderid)
-            .await?
-            .filter(|b| self.reported(b))
-        else {
-            self.store
-                .claim(build.buildid, Announcement::Started, now())
-                .await?;
-            return Ok(self.store.advance_cursor(cursor).await?);
-        };
-        let chats = self.subscribers(&[Event::Started]).await?;
-        if !chats.is_empty() {
-            log::info!(
-                "build {} of {} started: announcing to {} chat(s)",
-                build.number,
-                builder.name,
-                chats.len()
-            );
-            let message = text::build_started(&self.note(&builder, build).await?);
-            let chats: Vec<Chat> = self.routed(&chats, &builder).into_iter().collect();
-            // live: the start message is the one that progress and the result edit later
-            let live = self.settings.live.then_some(build.buildid);
-            self.outbox
-                .enqueue_live(&chats, &Notification::new(message, Vec::new()), live)
-                .await?;
-        }
-        self.store
-            .claim(build.buildid, Announcement::Started, now())
-            .await?;
-        Ok(self.store.advance_cursor(cursor).await?)
-    }
-
-    async fn finished(&mut self, build: &Build) -> Result<()> {
-        let Some(result) = build.results.filter(|_| build.complete) else {
-            return Ok(());
-        };
-        if self
-            .store
-            .is_claimed(build.buildid, Announcement::Finished)
-            .await?
-        {
-            return Ok(());
-        }
-        let cursor = Cursor {
-            last_buildid: 0,
-            last_complete_at: build.complete_at.unwrap_or(0),
-        };
-        let watchers = self.store.take_watchers(build.buildid).await?;
-        let builder = self.builder(build.builderid).await?;
-        let reported = builder.as_ref().is_some_and(|b| self.reported(b));
-
-        // one read of the subscriptions serves both questions below
-        let subscriptions = if reported {
-            self.store.subscriptions().await?
-        } else {
-            BTreeMap::new()
-        };
-        let comparing = [Event::Worse, Event::Better, Event::Problem, Event::Recovery];
-        let wants_comparison = !routing::wanting(&subscriptions, &comparing).is_empty();
-        let previous = self
-            .previous_result(build, result, wants_comparison)
-            .await?;
-        let events = classify::finished(result, previous);
-        let mut chats = routing::wanting(&subscriptions, &events);
-        chats.extend(watchers);
-        let live = self.live_messages(build.buildid).await?;
-        if let (Some(builder), false) = (builder, chats.is_empty() && live.is_empty()) {
-            let names: Vec<&str> = events.iter().map(|e| e.name()).collect();
-            log::info!(
-                "build {} of {} finished ({}): announcing to {} chat(s)",
-                build.number,
-                builder.name,
-                names.join(", "),
-                chats.len()
-            );
-            let finish = Finish {
-                build,
-                result,
-                previous,
-            };
-            self.announce_finished(&builder, finish, &chats, &live)
-                .await?;
-        }
-        if !live.is_empty() {
-            self.store.live_drop(build.buildid).await?;
-        }
-        self.store
-            .claim(build.buildid, Announcement::Finished, now())
-            .await?;
-        Ok(self.store.advance_cursor(cursor).await?)
-    }
-
-    /// The result message: live messages become it, every other chat gets it new.
-    async fn announce_finished(
-        &self,
-        builder: &Builder,
-        finish: Finish<'_>,
-        chats: &BTreeSet<Chat>,
-        live: &[(Chat, i32)],
-    ) -> Result<()> {
-        let Finish {
-            build,
-            result,
-            previous,
-        } = finish;
-        let note = self.note(builder, build).await?;
-        let (failure, actions) = self.failure_details(build, result).await?;
-        let message = Notification::new(text::build_finished(&note, previous, &failure), actions);
-        let mut recipients = self.routed(chats, builder);
-        self.turn_live_into_result(live, &message, &mut recipients)
-            .await;
-        self.send_all(&recipients, &message).await
-    }
-
-    /// The result of the builder's previous build, when a chat compares (worse, better,
-    /// problem, recovery): remembered when the build follows the newest one seen, asked
-    /// otherwise. Remembers `result` as the newest when it is.
-    async fn previous_result(
-        &mut self,
-        build: &Build,
-        result: Outcome,
-        wanted: bool,
-    ) -> Result<Option<Outcome>> {
-        let previous = match self.last_results.get(&build.builderid) {
-            _ if !wanted => None,
-            Some((number, outcome)) if *number == build.number - 1 => Some(*outcome),
-            _ => self
-                .client
-                .previous_finished_build(build.builderid, build.number)
-                .await?
-                .and_then(|b| b.results),
-        };
-        let newest = self
-            .last_results
-            .get(&build.builderid)
-            .is_none_or(|(n, _)| *n < build.number);
-        if newest {
-            self.last_results
-                .insert(build.builderid, (build.number, result));
-        }
-        Ok(previous)
     }
 
     async fn worker_missing(

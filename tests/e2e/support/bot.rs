@@ -194,6 +194,22 @@ impl BotProcess {
         std::fs::read_to_string(self.dir.path().join("bot.log")).unwrap_or_default()
     }
 
+    /// Waits (up to 60 s) until the bot logged a line with `needle`; returns the line.
+    pub async fn wait_for_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(line) = self.log().lines().find(|l| l.contains(needle)) {
+                return line.to_owned();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the bot did not log {needle:?} within 60 s:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Sends SIGTERM and waits for the process to end; returns whether it exited cleanly.
     pub async fn terminate(mut self) -> bool {
         self.stop().await

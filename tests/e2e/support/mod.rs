@@ -4,6 +4,7 @@
 pub mod bot;
 pub mod buildbot;
 pub mod fake_telegram;
+pub mod proxy;
 pub mod redis;
 
 use bot::BotProcess;
