@@ -229,6 +229,27 @@ impl Delivery {
         id: MessageId,
         message: Outgoing,
     ) -> Result<(), RequestError> {
+        self.edit_at(chat, id, message, Priority::Urgent).await
+    }
+
+    /// Like [`Delivery::edit`] for a notification's own message (a live build message): at
+    /// bulk priority, behind every answer someone is waiting for.
+    pub async fn edit_notification(
+        &self,
+        chat: ChatId,
+        id: MessageId,
+        message: Outgoing,
+    ) -> Result<(), RequestError> {
+        self.edit_at(chat, id, message, Priority::Bulk).await
+    }
+
+    async fn edit_at(
+        &self,
+        chat: ChatId,
+        id: MessageId,
+        message: Outgoing,
+        priority: Priority,
+    ) -> Result<(), RequestError> {
         let text = split(&message.text, MESSAGE_LIMIT)
             .into_iter()
             .next()
@@ -242,9 +263,7 @@ impl Delivery {
             request = request.reply_markup(keyboard);
         }
         let target = Recipient::Id(chat);
-        let sent = self
-            .perform(&target, Priority::Urgent, request.clone())
-            .await;
+        let sent = self.perform(&target, priority, request.clone()).await;
         match (sent, message.keyboard) {
             (Err(RequestError::Api(ApiError::MessageNotModified)), _) => Ok(()),
             (
@@ -257,9 +276,7 @@ impl Delivery {
                 let text = with_lines(&retry.payload_mut().text, &lines);
                 retry.payload_mut().text = text;
                 retry.payload_mut().reply_markup = keyboard;
-                self.perform(&target, Priority::Urgent, retry)
-                    .await
-                    .map(|_| ())
+                self.perform(&target, priority, retry).await.map(|_| ())
             }
             (Err(RequestError::Api(ApiError::CantParseEntities(reason))), _) => {
                 log::error!(
@@ -268,9 +285,7 @@ impl Delivery {
                 let mut plain = request;
                 plain.payload_mut().text = plain_text(&plain.payload_mut().text);
                 plain.payload_mut().parse_mode = None;
-                self.perform(&target, Priority::Urgent, plain)
-                    .await
-                    .map(|_| ())
+                self.perform(&target, priority, plain).await.map(|_| ())
             }
             (other, _) => other.map(|_| ()),
         }

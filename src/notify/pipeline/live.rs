@@ -22,6 +22,8 @@ impl Notifier {
     /// Edits the live messages of the builds whose steps moved, to show their progress.
     pub(super) async fn progress(&mut self) -> Result<()> {
         let live = self.store.live_builds().await?;
+        // what was shown of builds that are no longer live is not needed again
+        self.last_progress.retain(|build, _| live.contains(build));
         let moved: Vec<i64> = live
             .into_iter()
             .filter(|b| self.stepped.contains(b))
@@ -109,7 +111,7 @@ impl Notifier {
         };
         Some(
             self.delivery
-                .edit(ChatId(*id), MessageId(message_id), message)
+                .edit_notification(ChatId(*id), MessageId(message_id), message)
                 .await,
         )
     }
