@@ -70,7 +70,9 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
 
     let client = Arc::new(buildbot::Client::new(&settings.buildbot));
     report_master(&client).await;
-    let delivery = Delivery::new(bot.clone(), settings.telegram.limits);
+    let delivery = Delivery::new(bot.clone(), settings.telegram.limits)
+        .remembering(store.clone())
+        .await;
     let tasks = start_notifications(&settings, &client, &store, &delivery, &shutdown);
 
     let conversations = conversation_storage(&store, &settings).await?;

@@ -161,6 +161,28 @@ impl Limiter {
         }
     }
 
+    /// Counts a send made `ago` (by an earlier run of the bot) to the group or channel `chat`
+    /// (the key [`Limiter::key_of`] gives), so that a restart does not start with empty
+    /// windows and draw 429s.
+    pub fn remember(&self, chat: &str, ago: Duration) {
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        let now = Instant::now();
+        let Some(at) = now.checked_sub(ago) else {
+            return;
+        };
+        let sent = state.chats.entry(chat.to_owned()).or_default();
+        let index = sent.partition_point(|t| *t <= at);
+        sent.insert(index, at);
+    }
+
+    /// The key a chat's windows are kept under, and whether it is a group or channel (whose
+    /// per-minute window outlives a restart).
+    pub fn key_of(chat: &Recipient) -> (String, bool) {
+        key(chat)
+    }
+
     /// Telegram said "retry after": nothing goes out until then.
     pub fn pause(&self, duration: Duration) {
         if let Ok(mut state) = self.state.lock() {
@@ -187,6 +209,33 @@ mod tests {
             })
             .max()
             .unwrap_or(0)
+    }
+
+    /// A restarted bot counts what the earlier run sent to a group in the last minute: the
+    /// 21st message waits until the first is a minute old.
+    #[tokio::test(start_paused = true)]
+    async fn sends_remembered_from_before_a_restart_count() {
+        let limiter = Limiter::new(Limits::default());
+        let group = Recipient::Id(ChatId(-5));
+        let (key, is_group) = Limiter::key_of(&group);
+        assert!(is_group);
+        for _ in 0..20 {
+            limiter.remember(&key, Duration::from_secs(10));
+        }
+        let start = Instant::now();
+        limiter.acquire(&group, Priority::Bulk).await;
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_secs(50) && waited < Duration::from_secs(52),
+            "{waited:?}"
+        );
+        let other = Recipient::Id(ChatId(-6));
+        let start = Instant::now();
+        limiter.acquire(&other, Priority::Bulk).await;
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "another group is not held"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -16,7 +16,9 @@ pub use split::{plain_text, split};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::clock;
 use crate::settings::Limits;
+use crate::storage::{Store, sends};
 use limits::{Limiter, Priority};
 
 use teloxide::ApiError;
@@ -79,6 +81,8 @@ impl Outgoing {
 pub struct Delivery {
     bot: Bot,
     limiter: Arc<Limiter>,
+    /// Where sends to groups and channels are remembered across restarts, if anywhere.
+    memory: Option<Store>,
 }
 
 impl Delivery {
@@ -86,7 +90,47 @@ impl Delivery {
         Delivery {
             bot,
             limiter: Arc::new(Limiter::new(limits)),
+            memory: None,
         }
+    }
+
+    /// Remembers every send to a group or channel in `store` and counts those of the last
+    /// minute (by an earlier run) at once: Telegram's 20-a-minute window outlives a restart,
+    /// and a bot that forgot it would draw 429s right after starting.
+    pub async fn remembering(mut self, store: Store) -> Delivery {
+        let since = clock::now_millis() - sends::KEPT_MS;
+        match store.recent_sends(since).await {
+            Ok(sends) => {
+                let now = clock::now_millis();
+                for (chat, at) in &sends {
+                    let ago = u64::try_from(now.saturating_sub(*at)).unwrap_or_default();
+                    self.limiter.remember(chat, Duration::from_millis(ago));
+                }
+                if !sends.is_empty() {
+                    log::info!(
+                        "counting {} message(s) sent to groups in the last minute before this start",
+                        sends.len()
+                    );
+                }
+            }
+            Err(error) => log::warn!("cannot read the sends of the last minute: {error}"),
+        }
+        self.memory = Some(store);
+        self
+    }
+
+    /// Writes a send to a group or channel down, without holding the send up.
+    fn note_send(&self, chat: &Recipient) {
+        let (key, group) = Limiter::key_of(chat);
+        let Some(store) = self.memory.clone().filter(|_| group) else {
+            return;
+        };
+        let at = clock::now_millis();
+        tokio::spawn(async move {
+            if let Err(error) = store.record_send(key, at).await {
+                log::debug!("cannot remember a send: {error}");
+            }
+        });
     }
 
     /// Sends a notification (no reply; a keyboard under the last part) at bulk priority; the
@@ -353,6 +397,7 @@ impl Delivery {
         let mut again = REPLY_RETRIES.iter();
         loop {
             self.limiter.acquire(chat, priority).await;
+            self.note_send(chat);
             match request.clone().send().await {
                 Err(RequestError::RetryAfter(wait)) if attempt < ATTEMPTS => {
                     log::warn!(

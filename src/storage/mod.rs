@@ -34,6 +34,7 @@ mod live;
 mod mutes;
 mod outbox;
 mod schema;
+pub mod sends;
 mod subscriptions;
 mod watches;
 mod workers;

@@ -26,6 +26,8 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE mutes (chat TEXT PRIMARY KEY, until INTEGER NOT NULL);",
     "ALTER TABLE outbox ADD COLUMN live_build INTEGER;
      CREATE TABLE live_messages (buildid INTEGER NOT NULL, chat TEXT NOT NULL, message_id INTEGER NOT NULL, PRIMARY KEY (buildid, chat));",
+    "CREATE TABLE recent_sends (chat TEXT NOT NULL, at_ms INTEGER NOT NULL);
+     CREATE INDEX recent_sends_at ON recent_sends (at_ms);",
 ];
 
 impl Store {

@@ -358,3 +358,46 @@ async fn a_sent_message_whose_row_cannot_be_deleted_is_not_sent_again() {
         .expect("the worker stops")
         .unwrap();
 }
+
+/// Telegram counts a group's 20 messages a minute across restarts of the bot: a bot killed
+/// right after 20 answers in a group waits out the minute after its restart, instead of
+/// drawing a 429.
+#[tokio::test]
+async fn a_restarted_bot_keeps_to_a_groups_minute() {
+    const BUSY: i64 = -8101;
+    let master = buildbot::shared().await;
+    let fake = FakeTelegram::start_with_limits().await;
+    let bot = BotProcess::start(&fake, &master.url, "").await;
+    let answered = |mark: usize| {
+        fake.sent_since(mark, "sendMessage", BUSY)
+            .iter()
+            .filter(|c| c.result["message_id"].is_i64())
+            .count()
+    };
+    let mark = fake.mark();
+    for _ in 0..20 {
+        fake.group_message(BUSY, &ALICE, "/hello");
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while answered(mark) < 20 {
+        assert!(
+            Instant::now() < deadline,
+            "{} of 20 answers",
+            answered(mark)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _bot = bot.kill_and_restart(&fake).await;
+    let after = fake.mark();
+    fake.group_message(BUSY, &ALICE, "/hello");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while answered(after) < 1 {
+        assert!(Instant::now() < deadline, "no answer after the restart");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        fake.throttled(),
+        0,
+        "Telegram never had to say 'too many requests'"
+    );
+}
