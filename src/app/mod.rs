@@ -84,8 +84,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         bot_username: username.clone(),
         settings,
     });
-    let served = serve(bot, ctx, conversations, &username, &shutdown).await;
-    // the dispatcher may also end by itself: everything else stops with it
+    let served = serve_until_shutdown(bot, ctx, conversations, &username, &shutdown).await;
     shutdown.trigger();
     for (task, handle) in tasks {
         match tokio::time::timeout(STOP_WITHIN, handle).await {
@@ -112,13 +111,16 @@ fn start_notifications(
     delivery: &Delivery,
     shutdown: &Shutdown,
 ) -> [(&'static str, JoinHandle<()>); 2] {
-    let (outbox, outbox_worker) = Outbox::start(
+    let (outbox, worker) = Outbox::new(
         store.clone(),
         delivery.clone(),
         settings.telegram.give_up_after,
         settings.notify.quiet_hours,
         shutdown.clone(),
     );
+    let outbox_worker = tokio::spawn(supervise("the outbox", shutdown.clone(), move || {
+        worker.run()
+    }));
     // The event stream feeds the notifier: they fail and start again together, and a new
     // stream begins with a catch-up, so nothing that happened meanwhile is missed.
     let (client, store, delivery) = (client.clone(), store.clone(), delivery.clone());
@@ -164,6 +166,36 @@ async fn report_master(client: &buildbot::Client) {
             config.buildbot_version().unwrap_or("unknown")
         ),
         Err(error) => log::warn!("{error}; commands will say so until the master answers"),
+    }
+}
+
+/// Runs the dispatcher until the shutdown; if it ends by itself (its listener failed), it is
+/// started again, with a log line and a short pause. A start-up error (a webhook that cannot
+/// be set up) ends the bot.
+async fn serve_until_shutdown(
+    bot: Bot,
+    ctx: Arc<Context>,
+    conversations: Arc<ConversationStorage>,
+    username: &str,
+    shutdown: &Shutdown,
+) -> Result<(), StartError> {
+    loop {
+        serve(
+            bot.clone(),
+            ctx.clone(),
+            conversations.clone(),
+            username,
+            shutdown,
+        )
+        .await?;
+        if shutdown.is_triggered() {
+            return Ok(());
+        }
+        log::error!("receiving updates stopped by itself; starting it again in 5 s");
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+            _ = shutdown.triggered() => return Ok(()),
+        }
     }
 }
 

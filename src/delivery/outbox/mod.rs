@@ -47,6 +47,17 @@ use worker::Worker;
 /// Messages in flight at once (to different chats).
 const CONCURRENCY: usize = 16;
 
+/// What runs the outbox: each [`OutboxWorker::run`] is a fresh worker over the same storage,
+/// so one that died can be replaced (what it knew only in memory — backoffs, rows sent but
+/// not deleted — starts over).
+pub struct OutboxWorker(Worker);
+
+impl OutboxWorker {
+    pub fn run(&self) -> impl std::future::Future<Output = ()> + Send + use<> {
+        self.0.clone().run()
+    }
+}
+
 /// Hands notifications to the outbox worker.
 #[derive(Clone)]
 pub struct Outbox {
@@ -83,17 +94,29 @@ impl Outbox {
         quiet_hours: Option<QuietHours>,
         shutdown: Shutdown,
     ) -> (Outbox, JoinHandle<()>) {
+        let (outbox, worker) = Outbox::new(store, delivery, give_up_after, quiet_hours, shutdown);
+        (outbox, tokio::spawn(worker.run()))
+    }
+
+    /// Like [`Outbox::start`], leaving the worker to the caller to run — and to run again
+    /// if it ever ends or panics before the shutdown (`app` supervises it).
+    pub fn new(
+        store: Store,
+        delivery: Delivery,
+        give_up_after: Duration,
+        quiet_hours: Option<QuietHours>,
+        shutdown: Shutdown,
+    ) -> (Outbox, OutboxWorker) {
         let wake = Arc::new(Notify::new());
-        let worker = Worker {
+        let worker = OutboxWorker(Worker {
             store: store.clone(),
             delivery,
             give_up_after,
             wake: wake.clone(),
             shutdown,
             quiet_hours,
-        };
-        let handle = tokio::spawn(worker.run());
-        (Outbox { store, wake }, handle)
+        });
+        (Outbox { store, wake }, worker)
     }
 
     /// Queues `notification` for every chat, durably, and wakes the worker.

@@ -23,6 +23,7 @@ use crate::storage::{Chat, OutboxRow, StorageError, Store};
 /// How often deleting a settled row that could not be deleted is tried again.
 const DELETE_AGAIN: Duration = Duration::from_secs(5);
 
+#[derive(Clone)]
 pub(super) struct Worker {
     pub store: Store,
     pub delivery: Delivery,
