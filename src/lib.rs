@@ -39,9 +39,10 @@
 //!   actions) for the outbox. It knows nothing of Telegram's keyboards.
 //! - [`telegram`]: `telegram::schema()` shows every route: each command, each button family,
 //!   each conversation step. Handlers live in `commands/`, `conversations/` and `buttons.rs`
-//!   and share a `Context`.
-//! - [`app`]: the composition root: builds every part, spawns the tasks, owns the shutdown;
-//!   and `--check`.
+//!   and share a `Context`; updates pass a per-person and per-chat budget (`budget.rs`) before
+//!   the dispatcher sees them.
+//! - [`app`]: the composition root: builds every part, spawns and supervises the tasks
+//!   (restarted, with a log line, if they end or panic), owns the shutdown; and `--check`.
 
 pub mod app;
 pub mod authz;
