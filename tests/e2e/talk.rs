@@ -224,8 +224,8 @@ async fn a_flood_from_one_person_does_not_hold_up_anybody_else() {
     let dropped = log.matches("(over its budget)").count();
     assert_eq!(warned, 1, "one flood, one notice");
     assert!(
-        (117..=120).contains(&(warned + dropped)),
-        "150 messages, a burst of 30 (and what refilled meanwhile) let through: {} dropped",
+        (100..=120).contains(&(warned + dropped)),
+        "150 messages: a burst of 30 (and what refilled while they came in) let through, the rest dropped: {} dropped",
         warned + dropped
     );
     let notices = fake.calls()[mark..]
