@@ -15,6 +15,31 @@ pub(crate) fn sent_with(fake: &FakeTelegram, mark: usize, chat: i64, needle: &st
         .collect()
 }
 
+/// Alice taps the `/watch` button labelled `label` under `prompt`, and the bot confirms in
+/// place: the mark before the tap, and the button's data.
+pub(crate) async fn watch_by_tap(
+    fake: &FakeTelegram,
+    prompt: &Call,
+    label: &str,
+) -> (usize, String) {
+    let (_, data) = prompt
+        .buttons()
+        .into_iter()
+        .find(|(text, _)| text == label)
+        .expect("a button for the build");
+    let mark = fake.mark();
+    fake.tap(&ALICE, prompt, &data);
+    let watching = fake
+        .wait_for(mark, "editMessageText", |c| c.chat_id() == Some(ALICE.id))
+        .await;
+    assert!(
+        watching.text().starts_with("👀 Watching build"),
+        "{}",
+        watching.text()
+    );
+    (mark, data)
+}
+
 /// "#7</a> of <b>toggle</b>", as started and finished messages name a build.
 pub(crate) fn build_ref(build: &serde_json::Value, builder: &str) -> String {
     format!("#{}</a> of <b>{builder}</b>", build["number"])
@@ -198,21 +223,7 @@ async fn watch_announces_the_end_of_a_running_build() {
         "{}",
         prompt.text()
     );
-    let (_, data) = prompt
-        .buttons()
-        .into_iter()
-        .find(|(text, _)| *text == label)
-        .expect("a button for the build");
-    let mark = fake.mark();
-    fake.tap(&ALICE, &prompt, &data);
-    let watching = fake
-        .wait_for(mark, "editMessageText", |c| c.chat_id() == Some(ALICE.id))
-        .await;
-    assert!(
-        watching.text().starts_with("👀 Watching build"),
-        "{}",
-        watching.text()
-    );
+    let (mark, data) = watch_by_tap(&fake, &prompt, &label).await;
 
     let reference = build_ref(&build, "slow");
     let done = fake

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use crate::notifications::{build_ref, sent_with};
+use crate::notifications::{build_ref, sent_with, watch_by_tap};
 use crate::support::bot::BotProcess;
 use crate::support::buildbot::{self, Master};
 use crate::support::fake_telegram::{ALICE, FakeTelegram};
@@ -176,21 +176,7 @@ async fn a_watcher_hears_the_end_even_when_its_first_announcement_fails() {
     let build = master.wait_build(request, false).await;
     let label = format!("🔎 slow #{}", build["number"]);
     let prompt = fake.ask(&ALICE, "/watch").await;
-    let (_, data) = prompt
-        .buttons()
-        .into_iter()
-        .find(|(text, _)| *text == label)
-        .expect("a button for the build");
-    let mark = fake.mark();
-    fake.tap(&ALICE, &prompt, &data);
-    let watching = fake
-        .wait_for(mark, "editMessageText", |c| c.chat_id() == Some(ALICE.id))
-        .await;
-    assert!(
-        watching.text().starts_with("👀 Watching build"),
-        "{}",
-        watching.text()
-    );
+    let (mark, _) = watch_by_tap(&fake, &prompt, &label).await;
 
     // Without subscriptions only the watched build's end asks the master for the build: the
     // first time, the connection drops.
