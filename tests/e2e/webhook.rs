@@ -21,7 +21,7 @@ async fn updates_arrive_through_the_webhook_with_the_secret_only() {
     .unwrap();
     let port = closed_port();
     let telegram = format!(
-        "use_webhook = true\ncertificate = \"{}\"\n[telegram.webhook]\nurl = \"https://127.0.0.1:8443/telegram\"\nlisten = \"127.0.0.1:{port}\"\nsecret_token = \"s3cret_Token-1\"\nmax_connections = 5\n",
+        "use_webhook = true\ncertificate = \"{}\"\n[telegram.webhook]\nurl = \"https://127.0.0.1:8443/telegram\"\nlisten = \"127.0.0.1:{port}\"\nsecret_token = \"s3cret_Token-1-0123456789\"\nmax_connections = 5\n",
         certificate.display()
     );
     let bot = BotProcess::start_with_telegram(&fake, &master.url, &telegram, "").await;
@@ -32,7 +32,7 @@ async fn updates_arrive_through_the_webhook_with_the_secret_only() {
         .find(|c| c.method == "setwebhook")
         .expect("setWebhook at start");
     assert_eq!(set.params["url"], "https://127.0.0.1:8443/telegram");
-    assert_eq!(set.params["secret_token"], "s3cret_Token-1");
+    assert_eq!(set.params["secret_token"], "s3cret_Token-1-0123456789");
     assert_eq!(set.params["max_connections"], 5);
     assert_eq!(
         set.params["certificate"]["size"],
@@ -73,7 +73,10 @@ async fn updates_arrive_through_the_webhook_with_the_secret_only() {
     let mark = fake.mark();
     let accepted = http
         .post(&url)
-        .header("X-Telegram-Bot-Api-Secret-Token", "s3cret_Token-1")
+        .header(
+            "X-Telegram-Bot-Api-Secret-Token",
+            "s3cret_Token-1-0123456789",
+        )
         .json(&update(3, "/getid"))
         .send()
         .await
@@ -91,7 +94,7 @@ async fn updates_arrive_through_the_webhook_with_the_secret_only() {
             .contains("refused a webhook request without the right secret token")
     );
     assert!(
-        !bot.log().contains("s3cret_Token-1"),
+        !bot.log().contains("s3cret_Token-1-0123456789"),
         "the secret stays out of the log"
     );
 }
