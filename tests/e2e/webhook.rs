@@ -18,9 +18,20 @@ pub async fn start_webhook(
     telegram: &str,
     keys: &str,
 ) -> (BotProcess, u16) {
+    start_webhook_on(fake, master_url, "127.0.0.1", telegram, keys).await
+}
+
+/// Like [`start_webhook`], listening on `host`.
+async fn start_webhook_on(
+    fake: &FakeTelegram,
+    master_url: &str,
+    host: &str,
+    telegram: &str,
+    keys: &str,
+) -> (BotProcess, u16) {
     let port = closed_port();
     let settings = format!(
-        "use_webhook = true\n{telegram}\n[telegram.webhook]\nurl = \"https://127.0.0.1:8443/telegram\"\nlisten = \"127.0.0.1:{port}\"\nsecret_token = \"{SECRET}\"\n{keys}\n"
+        "use_webhook = true\n{telegram}\n[telegram.webhook]\nurl = \"https://127.0.0.1:8443/telegram\"\nlisten = \"{host}:{port}\"\nsecret_token = \"{SECRET}\"\n{keys}\n"
     );
     let bot = BotProcess::start_with_telegram(fake, master_url, &settings, "").await;
     (bot, port)
@@ -147,12 +158,35 @@ async fn the_secret_is_checked_before_the_body_is_read() {
 async fn oversized_bodies_are_refused_and_the_next_update_served() {
     let master = buildbot::shared().await;
     let fake = FakeTelegram::start().await;
-    let (_bot, port) = start_webhook(&fake, &master.url, "", "").await;
+    let (bot, port) = start_webhook(&fake, &master.url, "", "").await;
     assert_eq!(declared_post(port, SECRET, 2 << 20).await, Some(413));
     let mark = fake.mark();
     assert_eq!(post(port, Some(SECRET), 7).await, 200);
     let reply = fake.reply_in(mark, ALICE.id).await;
     assert_eq!(reply.text(), "Your ID is <code>111111</code>.");
+    assert!(
+        !bot.log().contains("without TLS"),
+        "plain HTTP on loopback (behind a proxy) is no cause for a warning"
+    );
+}
+
+#[tokio::test]
+async fn plain_http_beyond_loopback_is_warned_about_once() {
+    let master = buildbot::shared().await;
+    let fake = FakeTelegram::start().await;
+    let (bot, port) = start_webhook_on(&fake, &master.url, "0.0.0.0", "", "").await;
+    let line = bot.wait_for_log("without TLS").await;
+    assert!(
+        line.contains("WARN")
+            && line.contains(&format!("0.0.0.0:{port}"))
+            && line.contains("reverse proxy")
+            && line.contains("tls_key"),
+        "{line}"
+    );
+    let mark = fake.mark();
+    assert_eq!(post(port, Some(SECRET), 1).await, 200);
+    fake.reply_in(mark, ALICE.id).await;
+    assert_eq!(bot.log().matches("without TLS").count(), 1);
 }
 
 #[tokio::test]

@@ -103,11 +103,17 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+    use axum::body::Body;
+    use axum::routing::post;
+    use tower::ServiceExt;
+
     use super::*;
+
+    const SECRET: &str = "0123456789abcdef";
 
     fn guard() -> Guard {
         let refusals = Refusals::new("127.0.0.1:8443".parse().unwrap());
-        Guard::new("0123456789abcdef", 1, refusals)
+        Guard::new(SECRET, 1, refusals)
     }
 
     fn headers(secret: &str) -> HeaderMap {
@@ -116,13 +122,79 @@ mod tests {
         headers
     }
 
+    /// What `guard` answers to a post with `secret` and `body`, in front of a handler that
+    /// reads the body as teloxide's does.
+    async fn answer(guard: &Guard, secret: Option<&str>, body: Body) -> StatusCode {
+        let handler = axum::Router::new().route("/", post(|body: String| async move { body }));
+        let mut request = Request::post("/");
+        if let Some(secret) = secret {
+            request = request.header(SECRET_HEADER, secret);
+        }
+        // as hyper's client does, a body of known size is declared
+        if let Some(length) = axum::body::HttpBody::size_hint(&body).exact() {
+            request = request.header(header::CONTENT_LENGTH, length);
+        }
+        let router = guarded(handler, guard.clone());
+        router
+            .oneshot(request.body(body).unwrap())
+            .await
+            .unwrap()
+            .status()
+    }
+
+    /// A body that never ends.
+    fn endless() -> Body {
+        Body::from_stream(futures::stream::pending::<Result<Vec<u8>, std::io::Error>>())
+    }
+
     #[test]
     fn only_the_whole_secret_passes() {
         let guard = guard();
-        assert!(guard.has_secret(&headers("0123456789abcdef")));
+        assert!(guard.has_secret(&headers(SECRET)));
         assert!(!guard.has_secret(&headers("0123456789abcdeF")));
         assert!(!guard.has_secret(&headers("0123456789abcde")));
         assert!(!guard.has_secret(&headers("0123456789abcdef0")));
         assert!(!guard.has_secret(&HeaderMap::new()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn refusals_do_not_wait_for_the_body() {
+        let guard = guard();
+        // with the clock paused, waiting for the body would end in the 408 of the timeout
+        let status = answer(&guard, None, endless()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let status = answer(&guard, Some("0123456789abcdeX"), endless()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let _held = guard.slots.clone().try_acquire_owned().unwrap();
+        let status = answer(&guard, Some(SECRET), endless()).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(guard.refusals.pending(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_that_does_not_come_frees_its_slot_in_time() {
+        let guard = guard();
+        let status = answer(&guard, Some(SECRET), endless()).await;
+        assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
+        let status = answer(&guard, Some(SECRET), Body::from("{}")).await;
+        assert_eq!(status, StatusCode::OK, "the slot is free again");
+    }
+
+    #[tokio::test]
+    async fn large_bodies_are_refused_declared_or_streamed() {
+        let guard = guard();
+        let chunks = (0..5).map(|_| Ok::<_, std::io::Error>(vec![b' '; MAX_BODY / 4]));
+        let streamed = Body::from_stream(futures::stream::iter(chunks));
+        let status = answer(&guard, Some(SECRET), streamed).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        let declared = Body::from(vec![b' '; MAX_BODY + 1]);
+        let status = answer(&guard, Some(SECRET), declared).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        let just_fits = Body::from(vec![b' '; MAX_BODY]);
+        assert_eq!(
+            answer(&guard, Some(SECRET), just_fits).await,
+            StatusCode::OK
+        );
+        assert_eq!(guard.refusals.pending(), 2);
     }
 }

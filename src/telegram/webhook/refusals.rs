@@ -93,6 +93,13 @@ impl Refusals {
         Some(due)
     }
 
+    /// How many refusals are counted and not logged yet.
+    #[cfg(test)]
+    pub fn pending(&self) -> u64 {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.counts.iter().sum()
+    }
+
     /// The line for the refusals counted since the last one, which it resets.
     fn flush(&self, now: Instant) -> Option<String> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
