@@ -84,4 +84,10 @@ async fn the_self_signed_certificate_is_uploaded_and_served() {
         2,
         "updates 1 and 3 were answered, 2 never arrived"
     );
+    // with a connection still open in the client's pool
+    assert!(bot.terminate().await, "the bot stops cleanly on SIGTERM");
+    assert!(
+        fake.calls().iter().any(|c| c.method == "deletewebhook"),
+        "the webhook is deleted at the stop"
+    );
 }
