@@ -40,7 +40,9 @@
 //! - [`telegram`]: `telegram::schema()` shows every route: each command, each button family,
 //!   each conversation step. Handlers live in `commands/`, `conversations/` and `buttons.rs`
 //!   and share a `Context`; updates pass a per-person and per-chat budget (`budget.rs`) before
-//!   the dispatcher sees them.
+//!   the dispatcher sees them. In webhook mode they arrive through `webhook/`: the bot's own
+//!   HTTP server (TLS when it has a key) with a guard that checks the secret before a body is
+//!   read, caps bodies and requests at once, and logs refusals at most once a minute.
 //! - [`app`]: the composition root: builds every part, spawns and supervises the tasks
 //!   (restarted, with a log line, if they end or panic), owns the shutdown; and `--check`.
 

@@ -34,8 +34,9 @@ use crate::storage::{Chat, Store};
 use crate::telegram::bot::{self, BotError};
 use crate::telegram::context::Context;
 use crate::telegram::conversations::{ConversationStorage, State};
-use crate::telegram::listener::{self, ListenError, OutageLog};
+use crate::telegram::listener::{self, OutageLog};
 use crate::telegram::schema;
+use crate::telegram::webhook::{self, ListenError};
 
 /// How long each background task may take to stop (the outbox drains its sends in flight
 /// for up to 5 s of it).
@@ -212,7 +213,7 @@ async fn serve(
     let webhook = match &telegram.webhook {
         Some(settings) => {
             let listener =
-                listener::webhook(bot.clone(), settings, telegram.certificate.as_deref()).await?;
+                webhook::webhook(bot.clone(), settings, telegram.certificate.as_deref()).await?;
             Some(listener::budgeted(listener, warnings.clone()))
         }
         None => None,

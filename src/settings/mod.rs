@@ -25,12 +25,14 @@ mod raw;
 mod storage;
 mod telegram;
 mod values;
+mod webhook;
 
 pub use buildbot::{BuildbotSettings, Credentials, MasterControlSettings};
 pub use error::{SettingsError, env_name};
 pub use notify::{ChatTarget, NotifySettings, QuietHours, Route, RouteTarget};
 pub use storage::StorageSettings;
-pub use telegram::{Limits, TelegramSettings, WebhookSettings};
+pub use telegram::{Limits, TelegramSettings};
+pub use webhook::{WebhookSettings, WebhookTls};
 
 use error::explain_config_error;
 use raw::Raw;

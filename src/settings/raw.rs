@@ -42,6 +42,8 @@ pub(super) struct RawWebhook {
     pub listen: String,
     pub secret_token: String,
     pub max_connections: i64,
+    pub tls_certificate: String,
+    pub tls_key: String,
 }
 
 #[derive(Deserialize)]

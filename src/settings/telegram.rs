@@ -9,8 +9,9 @@ use url::Url;
 
 use super::SettingsError;
 use super::error::env_name;
-use super::raw::{RawLimits, RawTelegram, RawWebhook};
+use super::raw::{RawLimits, RawTelegram};
 use super::values::{in_range, parse_http_url};
+use super::webhook::{WebhookSettings, validate_webhook};
 
 /// `[telegram.limits]`: how many messages Telegram takes before it answers 429. The settings
 /// own the numbers because the admin sets them; `delivery` keeps the bot inside them.
@@ -52,30 +53,6 @@ pub struct TelegramSettings {
     pub webhook: Option<WebhookSettings>,
 }
 
-/// `[telegram.webhook]`: where Telegram posts updates, and where the bot listens for them.
-#[derive(Clone)]
-pub struct WebhookSettings {
-    pub url: Url,
-    pub listen: std::net::SocketAddr,
-    /// Telegram sends it back in `X-Telegram-Bot-Api-Secret-Token`; generated when empty.
-    pub secret_token: Option<String>,
-    pub max_connections: u8,
-}
-
-impl fmt::Debug for WebhookSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WebhookSettings")
-            .field("url", &self.url)
-            .field("listen", &self.listen)
-            .field(
-                "secret_token",
-                &self.secret_token.as_ref().map(|_| "<redacted>"),
-            )
-            .field("max_connections", &self.max_connections)
-            .finish()
-    }
-}
-
 impl fmt::Debug for TelegramSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TelegramSettings")
@@ -107,11 +84,6 @@ pub(super) fn validate_telegram(raw: RawTelegram) -> Result<TelegramSettings, Se
         86_400,
     )?;
     let (limits, give_up_after) = limits(&raw.limits)?;
-    let webhook = if raw.use_webhook {
-        Some(validate_webhook(raw.webhook)?)
-    } else {
-        None
-    };
     let certificate_path = raw.certificate.trim();
     if raw.use_webhook && !certificate_path.is_empty() && !Path::new(certificate_path).is_file() {
         return Err(SettingsError::invalid(
@@ -120,6 +92,11 @@ pub(super) fn validate_telegram(raw: RawTelegram) -> Result<TelegramSettings, Se
             "the path of a PEM file with the webhook's self-signed certificate, or empty",
         ));
     }
+    let webhook = if raw.use_webhook {
+        Some(validate_webhook(raw.webhook, certificate_path)?)
+    } else {
+        None
+    };
     let certificate = Some(certificate_path.to_owned()).filter(|c| !c.is_empty());
     Ok(TelegramSettings {
         bot_token,
@@ -228,63 +205,6 @@ fn limits(raw: &RawLimits) -> Result<(Limits, Duration), SettingsError> {
     Ok((limits, Duration::from_secs(give_up_after.into())))
 }
 
-fn validate_webhook(raw: RawWebhook) -> Result<WebhookSettings, SettingsError> {
-    if raw.url.trim().is_empty() {
-        return Err(SettingsError::invalid(
-            "telegram.webhook.url",
-            "\"\"",
-            "the public https URL Telegram posts updates to, e.g. https://ci.example.org:8443/telegram (needed with use_webhook = true)",
-        ));
-    }
-    let url = parse_http_url("telegram.webhook.url", &raw.url)?;
-    if url.scheme() != "https" {
-        return Err(SettingsError::invalid(
-            "telegram.webhook.url",
-            format!("{:?}", raw.url),
-            "an https:// URL: Telegram only posts to https",
-        ));
-    }
-    let port = url.port_or_known_default().unwrap_or(443);
-    if ![443, 80, 88, 8443].contains(&port) {
-        return Err(SettingsError::invalid(
-            "telegram.webhook.url",
-            format!("{:?} (port {port})", raw.url),
-            "a URL on port 443, 80, 88 or 8443: the only ports Telegram posts to",
-        ));
-    }
-    let listen = raw.listen.trim().parse().map_err(|_| {
-        SettingsError::invalid(
-            "telegram.webhook.listen",
-            format!("{:?}", raw.listen),
-            "an address and port to listen on, e.g. 0.0.0.0:8443",
-        )
-    })?;
-    let secret = raw.secret_token.trim();
-    let secret_ok = secret.len() <= 256
-        && secret
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if !secret_ok {
-        return Err(SettingsError::invalid(
-            "telegram.webhook.secret_token",
-            "(not shown)",
-            "1-256 letters, digits, _ or -, or empty to have one generated at every start",
-        ));
-    }
-    let max_connections = in_range(
-        "telegram.webhook.max_connections",
-        raw.max_connections,
-        1,
-        100,
-    )? as u8;
-    Ok(WebhookSettings {
-        url,
-        listen,
-        secret_token: Some(secret.to_owned()).filter(|s| !s.is_empty()),
-        max_connections,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::testing::{error_text, load_toml, with_token};
@@ -310,37 +230,5 @@ mod tests {
         assert_eq!(s.telegram.api_url.as_str(), "http://127.0.0.1:8081/tg");
         let err = error_text(&with_token("api_url = \"http://127.0.0.1:8081/?x=1\"\n"));
         assert!(err.contains("telegram.api_url"), "{err}");
-    }
-
-    #[test]
-    fn webhook_settings() {
-        let err = error_text(&with_token("use_webhook = true\n"));
-        assert!(err.contains("telegram.webhook.url"), "{err}");
-        let err = error_text(&with_token(
-            "use_webhook = true\n[telegram.webhook]\nurl = \"https://ci.example.org:9000/tg\"\n",
-        ));
-        assert!(
-            err.contains("port 9000") && err.contains("443, 80, 88 or 8443"),
-            "{err}"
-        );
-        let err = error_text(&with_token(
-            "use_webhook = true\n[telegram.webhook]\nurl = \"http://ci.example.org/tg\"\n",
-        ));
-        assert!(err.contains("https"), "{err}");
-        let err = error_text(&with_token(
-            "use_webhook = true\n[telegram.webhook]\nurl = \"https://ci.example.org/tg\"\nsecret_token = \"no spaces!\"\n",
-        ));
-        assert!(
-            err.contains("secret_token") && !err.contains("no spaces"),
-            "{err}"
-        );
-        let s = load_toml(&with_token(
-            "use_webhook = true\n[telegram.webhook]\nurl = \"https://ci.example.org:8443/tg\"\nlisten = \"127.0.0.1:9443\"\n",
-        ))
-        .unwrap();
-        let webhook = s.telegram.webhook.unwrap();
-        assert_eq!(webhook.listen.port(), 9443);
-        assert_eq!(webhook.secret_token, None);
-        assert_eq!(webhook.max_connections, 40);
     }
 }

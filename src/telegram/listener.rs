@@ -1,4 +1,5 @@
-//! Where updates come from: long polling, or Telegram's posts to the webhook.
+//! Where updates come from: long polling, or Telegram's posts to the webhook (served by
+//! [`super::webhook`]); both pass the input budget.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,18 +14,7 @@ use tokio::sync::mpsc;
 
 use super::budget::{Admission, Budget};
 
-use crate::settings::{TelegramSettings, WebhookSettings};
-
-/// Why the webhook could not be set up.
-#[derive(Debug, thiserror::Error)]
-pub enum ListenError {
-    #[error("cannot listen for the webhook on {address} (telegram.webhook.listen): {reason}")]
-    Listen { address: String, reason: String },
-    #[error(
-        "Telegram refused the webhook (setWebhook): {0}. Check telegram.webhook.url and telegram.certificate."
-    )]
-    Webhook(String),
-}
+use crate::settings::TelegramSettings;
 
 /// Long polling, which also removes a webhook left from an earlier run in webhook mode.
 pub async fn polling(
@@ -42,56 +32,6 @@ pub async fn polling(
         .delete_webhook()
         .await
         .build()
-}
-
-/// Webhook mode: setWebhook with the secret (and certificate), then serve Telegram's posts on
-/// `listen`. Requests without the secret are refused with 401 by teloxide, and logged here.
-pub async fn webhook(
-    bot: Bot,
-    settings: &WebhookSettings,
-    certificate: Option<&str>,
-) -> Result<impl UpdateListener<Err = std::convert::Infallible>, ListenError> {
-    use teloxide::update_listeners::webhooks;
-    let mut options = webhooks::Options::new(settings.listen, settings.url.clone())
-        .max_connections(settings.max_connections);
-    options = match &settings.secret_token {
-        Some(token) => options.secret_token(token.clone()),
-        None => options,
-    };
-    crate::logging::add_secret(options.get_or_gen_secret_token());
-    if let Some(path) = certificate {
-        options = options.certificate(teloxide::types::InputFile::file(path));
-    }
-    let tcp = tokio::net::TcpListener::bind(settings.listen)
-        .await
-        .map_err(|e| ListenError::Listen {
-            address: settings.listen.to_string(),
-            reason: e.to_string(),
-        })?;
-    let (listener, stop, router) = webhooks::axum_to_router(bot, options)
-        .await
-        .map_err(|e| ListenError::Webhook(e.to_string()))?;
-    let router = router.layer(axum::middleware::map_response(log_refusal));
-    tokio::spawn(async move {
-        if let Err(error) = axum::serve(tcp, router).with_graceful_shutdown(stop).await {
-            log::error!("the webhook server stopped: {error}");
-        }
-    });
-    log::info!(
-        "receiving updates through the webhook {} (listening on {})",
-        settings.url,
-        settings.listen
-    );
-    Ok(listener)
-}
-
-async fn log_refusal(response: axum::response::Response) -> axum::response::Response {
-    if response.status() == axum::http::StatusCode::UNAUTHORIZED {
-        log::warn!(
-            "refused a webhook request without the right secret token (401); is something other than Telegram posting to it?"
-        );
-    }
-    response
 }
 
 /// Logs failures to get updates once per outage at warn (again only after 10 minutes of

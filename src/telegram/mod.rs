@@ -7,7 +7,8 @@
 //! - [`keyboards`]: the inline keyboards the answers carry;
 //! - [`answer`]: how an outcome (or a failure) becomes the message a user reads;
 //! - [`context`]: what every handler receives; [`who`]: the person and chat behind an update;
-//! - [`bot`], [`listener`]: the client, who we are, and where updates come from.
+//! - [`bot`], [`listener`], [`webhook`]: the client, who we are, and where updates come from
+//!   (long polling, or Telegram's posts to a webhook the bot serves behind a guard).
 
 pub mod answer;
 pub mod bot;
@@ -18,6 +19,7 @@ pub mod context;
 pub mod conversations;
 pub mod keyboards;
 pub mod listener;
+pub mod webhook;
 pub mod who;
 
 use std::sync::Arc;

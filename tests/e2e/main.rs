@@ -14,3 +14,4 @@ mod retries;
 mod startup;
 mod talk;
 mod webhook;
+mod webhook_tls;

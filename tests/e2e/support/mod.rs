@@ -6,6 +6,7 @@ pub mod buildbot;
 pub mod fake_telegram;
 pub mod proxy;
 pub mod redis;
+pub mod webhook;
 
 use bot::BotProcess;
 use fake_telegram::FakeTelegram;
