@@ -6,7 +6,7 @@ use super::html::{code, escape};
 pub fn not_allowed(command: &str, user_id: i64, dangerous: bool) -> String {
     let group_key = if dangerous { "\"!\"" } else { "\"\"" };
     format!(
-        "⛔ Sorry, you are not allowed to use /{command}.\nTo allow it, the bot's admin adds your user id {} to the <code>[authz]</code> key <code>\"{command}\"</code> (or <code>{group_key}</code>) in the settings.",
+        "⛔ Sorry, you are not allowed to use /{command}.\nAsk the bot's admin to add your user id {} (/getid shows it) to the <code>[authz]</code> key <code>\"{command}\"</code> (or <code>{group_key}</code>) in the settings.",
         code(&user_id.to_string())
     )
 }
