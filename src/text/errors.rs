@@ -21,6 +21,12 @@ pub fn button_not_allowed(command: &str) -> String {
     format!("⛔ Sorry, you are not allowed to use /{command}.")
 }
 
+/// A tap whose data names a build the bot does not show (`notify.tags`), or none at all:
+/// forged, since the bot never draws such a button. Plain text: it is the notice of a tap.
+pub fn build_not_shown() -> String {
+    "⛔ This button names a build I do not show here, so nothing was done.".to_owned()
+}
+
 pub fn storage_failed() -> String {
     "⚠️ Something went wrong with my storage; the bot's admin will find the details in its log."
         .to_owned()
@@ -65,6 +71,7 @@ mod tests {
             [
                 anonymous_not_allowed("force"),
                 button_not_allowed("stop"),
+                build_not_shown(),
                 stale_button(),
                 storage_failed(),
             ]
