@@ -2,9 +2,14 @@
 //!
 //! Keys are command names, several joined by commas, `""` for every harmless command and `"!"`
 //! for the dangerous ones; values are true, false or a list of Telegram user ids. A command's
-//! own key wins over `""`/`"!"`; without any key harmless commands are open and dangerous ones
-//! closed. Handlers ask [`Authz::allows`] when a command starts *and* when a button is tapped,
-//! so a keyboard sent to a group cannot be used by someone who could not type the command.
+//! own key wins over `""`/`"!"`. Handlers ask [`Authz::allows`] when a command starts *and*
+//! when a button is tapped, so a keyboard sent to a group cannot be used by someone who could
+//! not type the command.
+//!
+//! What a command without any key gets is the [`Baseline`], which the settings choose:
+//! dangerous commands are always closed; harmless ones are open ([`Baseline::Open`], as in
+//! Buildbot's bot) or closed ([`Baseline::Closed`]) — except the [`DOOR`] commands, which a
+//! stranger needs to ask for access and which tell nothing about the master.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -34,6 +39,38 @@ impl AuthzError {
     }
 }
 
+/// What harmless commands without a key of their own (or `""`) get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Baseline {
+    /// Open to everybody, as in Buildbot's bot: for a master anybody may read anyway.
+    Open,
+    /// Closed to everybody but the [`DOOR`]: for a master that requires a login, whose
+    /// builders, changes and logs the bot would otherwise show to anyone who finds it.
+    Closed,
+}
+
+/// The commands that stay open under [`Baseline::Closed`] unless their own key closes them
+/// (`""` does not: it grants, it never locks the door). They are what a stranger needs to ask
+/// the admin for access, and none of them reads the master:
+/// - `/getid` tells people the id the admin must add (the reason this list exists);
+/// - `/start`, `/help`, `/commands` and `/hello` show fixed text (the command list is public
+///   anyway: Telegram shows it as one types "/");
+/// - `/nay` only ends a conversation its owner started (the conversation guard checks that),
+///   and a conversation's Cancel button counts as `/nay`: someone granted `/force` alone must
+///   still be able to cancel their own.
+///
+/// `/source` and `/version` are not here: they name the master's URL and version.
+pub const DOOR: [CommandName; 6] = [
+    CommandName::Start,
+    CommandName::Help,
+    CommandName::Commands,
+    CommandName::Hello,
+    CommandName::Getid,
+    CommandName::Nay,
+];
+
+static EVERYBODY: Access = Access::Everybody;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Access {
     Everybody,
@@ -49,6 +86,14 @@ impl Access {
             Access::Users(ids) => ids.contains(&user_id),
         }
     }
+
+    fn admits_nobody(&self) -> bool {
+        match self {
+            Access::Everybody => false,
+            Access::Nobody => true,
+            Access::Users(ids) => ids.is_empty(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -56,22 +101,41 @@ pub struct Authz {
     per_command: BTreeMap<CommandName, Access>,
     harmless: Access,
     dangerous: Access,
+    baseline: Baseline,
 }
 
 impl Default for Authz {
+    /// No keys, [`Baseline::Open`]: Buildbot's defaults.
     fn default() -> Self {
-        Authz {
-            per_command: BTreeMap::new(),
-            harmless: Access::Everybody,
-            dangerous: Access::Nobody,
-        }
+        Authz::empty(Baseline::Open)
     }
 }
 
 impl Authz {
-    /// Builds the rules from the `[authz]` table, rejecting anything ambiguous or unknown.
+    fn empty(baseline: Baseline) -> Authz {
+        Authz {
+            per_command: BTreeMap::new(),
+            harmless: match baseline {
+                Baseline::Open => Access::Everybody,
+                Baseline::Closed => Access::Nobody,
+            },
+            dangerous: Access::Nobody,
+            baseline,
+        }
+    }
+
+    /// [`Authz::from_table`] with [`Baseline::Open`], Buildbot's defaults.
     pub fn from_settings(table: &BTreeMap<String, serde_json::Value>) -> Result<Authz, AuthzError> {
-        let mut authz = Authz::default();
+        Authz::from_table(table, Baseline::Open)
+    }
+
+    /// Builds the rules from the `[authz]` table on top of `baseline`, rejecting anything
+    /// ambiguous or unknown.
+    pub fn from_table(
+        table: &BTreeMap<String, serde_json::Value>,
+        baseline: Baseline,
+    ) -> Result<Authz, AuthzError> {
+        let mut authz = Authz::empty(baseline);
         for (key, value) in table {
             let setting = format!("authz.{key:?}");
             let access = parse_access(&setting, value)?;
@@ -116,14 +180,29 @@ impl Authz {
         self.access(command).admits(user_id)
     }
 
+    pub fn baseline(&self) -> Baseline {
+        self.baseline
+    }
+
+    /// The harmless commands nobody may run, in alphabetical order: what a closed baseline
+    /// left closed and `[authz]` did not open (for the start-up notice).
+    pub fn closed_harmless(&self) -> Vec<CommandName> {
+        CommandName::ALL
+            .into_iter()
+            .filter(|c| !c.is_dangerous() && self.access(*c).admits_nobody())
+            .collect()
+    }
+
     fn access(&self, command: CommandName) -> &Access {
-        self.per_command
-            .get(&command)
-            .unwrap_or(if command.is_dangerous() {
-                &self.dangerous
-            } else {
-                &self.harmless
-            })
+        if let Some(access) = self.per_command.get(&command) {
+            access
+        } else if command.is_dangerous() {
+            &self.dangerous
+        } else if self.baseline == Baseline::Closed && DOOR.contains(&command) {
+            &EVERYBODY
+        } else {
+            &self.harmless
+        }
     }
 }
 
@@ -198,6 +277,46 @@ mod tests {
         assert!(!a.allows(Shutdown, 7));
         assert!(!a.allows(Status, 7));
         assert!(a.allows(Help, 8));
+    }
+
+    fn closed(table: serde_json::Value) -> Authz {
+        let map: BTreeMap<String, serde_json::Value> = serde_json::from_value(table).unwrap();
+        Authz::from_table(&map, Baseline::Closed).unwrap()
+    }
+
+    #[test]
+    fn a_closed_baseline_leaves_only_the_door_open() {
+        let a = closed(json!({}));
+        for command in CommandName::ALL {
+            let open = DOOR.contains(&command);
+            assert_eq!(a.allows(command, 1), open, "{command}");
+            assert_eq!(a.allows_anonymous(command), open, "{command}");
+        }
+        assert_eq!(
+            a.closed_harmless(),
+            [
+                Last, List, Mute, Notify, Source, Status, Unmute, Version, Watch
+            ]
+        );
+        assert_eq!(a.baseline(), Baseline::Closed);
+        assert_eq!(Authz::default().baseline(), Baseline::Open);
+        assert!(Authz::default().closed_harmless().is_empty());
+    }
+
+    #[test]
+    fn keys_open_a_closed_baseline_and_only_own_keys_close_the_door() {
+        let a = closed(json!({"": [7], "getid": false, "version": true}));
+        assert!(a.allows(Status, 7) && a.allows(Notify, 7));
+        assert!(!a.allows(Status, 8));
+        assert!(a.allows(Version, 8), "its own key opens it to everybody");
+        assert!(!a.allows(Getid, 7), "its own key closes the door");
+        assert!(a.allows(Help, 8), "\"\" grants; it does not close /help");
+        assert!(!a.allows(Force, 7), "dangerous stays closed");
+        assert!(a.closed_harmless() == [Getid]);
+        let a = closed(json!({"": false}));
+        assert!(a.allows(Getid, 8) && a.allows(Nay, 8));
+        let a = closed(json!({"": true}));
+        assert!(a.closed_harmless().is_empty());
     }
 
     #[test]

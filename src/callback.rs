@@ -28,8 +28,12 @@ pub enum Callback {
     WatchPage(usize),
     /// A step of a `/force`, `/stop` or `/shutdown` conversation.
     Conversation(Tap),
-    /// Rebuild this build (from a failure message).
+    /// Rebuild this build (from a failure message): asks first.
     Rebuild(i64),
+    /// Yes to "Rebuild <builder> #<n>?": rebuild this build.
+    ConfirmRebuild(i64),
+    /// No to "Rebuild <builder> #<n>?".
+    CancelRebuild(i64),
 }
 
 /// A button in a conversation; indexes point into the conversation's stored state, so the
@@ -111,8 +115,25 @@ impl Callback {
             Callback::NotifyToggle(_) | Callback::NotifyDone => CommandName::Notify,
             Callback::Watch(_) | Callback::WatchPage(_) => CommandName::Watch,
             Callback::Conversation(tap) => tap.command(),
-            // a rebuild starts a build: as dangerous as /force
-            Callback::Rebuild(_) => CommandName::Force,
+            // a rebuild starts a build: as dangerous as /force, and so is answering its question
+            Callback::Rebuild(_) | Callback::ConfirmRebuild(_) | Callback::CancelRebuild(_) => {
+                CommandName::Force
+            }
+        }
+    }
+
+    /// The build a button acts on, which must be one the bot shows: its data could name any.
+    pub fn build(&self) -> Option<i64> {
+        match self {
+            Callback::Watch(buildid)
+            | Callback::Rebuild(buildid)
+            | Callback::ConfirmRebuild(buildid)
+            | Callback::CancelRebuild(buildid) => Some(*buildid),
+            Callback::List(_)
+            | Callback::NotifyToggle(_)
+            | Callback::NotifyDone
+            | Callback::WatchPage(_)
+            | Callback::Conversation(_) => None,
         }
     }
 
@@ -140,6 +161,8 @@ impl Callback {
             Callback::WatchPage(page) => format!("{VERSION}/wp/{page}"),
             Callback::Conversation(tap) => format!("{VERSION}/c/{}", tap.encode()),
             Callback::Rebuild(buildid) => format!("{VERSION}/r/{buildid}"),
+            Callback::ConfirmRebuild(buildid) => format!("{VERSION}/ry/{buildid}"),
+            Callback::CancelRebuild(buildid) => format!("{VERSION}/rn/{buildid}"),
         }
     }
 
@@ -171,14 +194,21 @@ impl Callback {
                 "done" => Callback::NotifyDone,
                 n => Callback::NotifyToggle(*Event::ALL.get(canonical_number(n)?)?),
             },
-            "w" => Callback::Watch(i64::try_from(canonical_number(parts.next()?)?).ok()?),
+            "w" => Callback::Watch(buildid(parts.next()?)?),
             "wp" => Callback::WatchPage(canonical_number(parts.next()?)?),
             "c" => return Tap::decode(parts).map(Callback::Conversation),
-            "r" => Callback::Rebuild(i64::try_from(canonical_number(parts.next()?)?).ok()?),
+            "r" => Callback::Rebuild(buildid(parts.next()?)?),
+            "ry" => Callback::ConfirmRebuild(buildid(parts.next()?)?),
+            "rn" => Callback::CancelRebuild(buildid(parts.next()?)?),
             _ => return None,
         };
         parts.next().is_none().then_some(callback)
     }
+}
+
+/// A build id as [`Callback::encode`] writes it.
+fn buildid(text: &str) -> Option<i64> {
+    i64::try_from(canonical_number(text)?).ok()
 }
 
 /// A decimal number as [`Callback::encode`] writes it (no sign, no leading zeros).
@@ -214,6 +244,41 @@ pub enum Scope {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rebuild_buttons_round_trip_and_name_their_build() {
+        let largest = i64::MAX;
+        for callback in [
+            Callback::Rebuild(7),
+            Callback::ConfirmRebuild(7),
+            Callback::CancelRebuild(7),
+            Callback::ConfirmRebuild(largest),
+            Callback::Watch(largest),
+        ] {
+            let data = callback.encode();
+            assert!(data.len() <= 64, "{data}");
+            assert_eq!(Callback::decode(&data), Some(callback), "{data}");
+            assert!(callback.build().is_some());
+        }
+        assert_eq!(Callback::ConfirmRebuild(7).encode(), "1/ry/7");
+        assert_eq!(Callback::CancelRebuild(7).encode(), "1/rn/7");
+        assert_eq!(Callback::ConfirmRebuild(3).command(), CommandName::Force);
+        assert_eq!(Callback::CancelRebuild(3).command(), CommandName::Force);
+        assert_eq!(Callback::WatchPage(1).build(), None);
+        for bad in [
+            "1/ry",
+            "1/ry/",
+            "1/ry/07",
+            "1/ry/-7",
+            "1/ry/7/8",
+            "1/rn/x",
+            "1/ry/9223372036854775808",
+            "2/ry/7",
+            "1/rY/7",
+        ] {
+            assert_eq!(Callback::decode(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn forged_and_stale_data_is_refused() {
@@ -273,6 +338,8 @@ mod tests {
             assert_eq!(Callback::decode(bad), None, "{bad}");
         }
         assert_eq!(Callback::decode("1/w/0"), Some(Callback::Watch(0)));
+        // data written before the rebuild question still means what it meant
+        assert_eq!(Callback::decode("1/r/42"), Some(Callback::Rebuild(42)));
         assert_eq!(Callback::decode("1/wp/2"), Some(Callback::WatchPage(2)));
         assert_eq!(Callback::decode("1/wp/02"), None);
         assert_eq!(Callback::decode("1/c/p/x"), None);

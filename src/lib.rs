@@ -21,7 +21,8 @@
 //!   result, decoded in the models), [`callback`] (the versioned data every button carries),
 //!   [`shutdown`] (stopping as a value), [`logging`] (the log, with secrets removed).
 //! - [`authz`]: who may run which command, with its own error type; asked when a command
-//!   starts, and again on every tap and typed answer.
+//!   starts, and again on every tap and typed answer. The settings choose its baseline: closed
+//!   (but for the door: `/getid` and friends) when the bot logs in to its master.
 //! - [`settings`]: raw → validated settings, one file per section; every bad value is refused
 //!   at start with the key, the value, what is allowed and the environment variable. Builds the
 //!   `Authz`, owns Telegram's `Limits`, parses routes and quiet hours into types.
@@ -38,11 +39,13 @@
 //! - [`notify`]: Buildbot events → classify → who asked (routing) → a `Notification` (text and
 //!   actions) for the outbox. It knows nothing of Telegram's keyboards.
 //! - [`telegram`]: `telegram::schema()` shows every route: each command, each button family,
-//!   each conversation step. Handlers live in `commands/`, `conversations/` and `buttons.rs`
-//!   and share a `Context`; updates pass a per-person and per-chat budget (`budget.rs`) before
-//!   the dispatcher sees them. In webhook mode they arrive through `webhook/`: the bot's own
-//!   HTTP server (TLS when it has a key) with a guard that checks the secret before a body is
-//!   read, caps bodies and requests at once, and logs refusals at most once a minute.
+//!   each conversation step. Handlers live in `commands/`, `conversations/`, `buttons.rs` and
+//!   `rebuild.rs` (Rebuild asks first) and share a `Context`; a button that names a build
+//!   acts only on one the bot shows; updates pass a per-person and per-chat budget
+//!   (`budget.rs`) before the dispatcher sees them. In webhook mode they arrive through
+//!   `webhook/`: the bot's own HTTP server (TLS when it has a key) with a guard that checks the
+//!   secret before a body is read, caps bodies and requests at once, and logs refusals at
+//!   most once a minute.
 //! - [`app`]: the composition root: builds every part, spawns and supervises the tasks
 //!   (restarted, with a log line, if they end or panic), owns the shutdown; and `--check`.
 

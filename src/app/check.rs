@@ -6,7 +6,7 @@ use std::time::Duration;
 use teloxide::prelude::*;
 
 use crate::buildbot::{self, events};
-use crate::settings::Settings;
+use crate::settings::{Settings, closed_notice};
 use crate::storage::Store;
 use crate::telegram::bot::make_bot;
 
@@ -25,6 +25,10 @@ pub async fn run(settings: &Settings) -> Vec<Check> {
             outcome: Ok("valid".to_owned()),
         },
         Check {
+            name: "authz",
+            outcome: Ok(authz(settings)),
+        },
+        Check {
             name: "telegram",
             outcome: telegram(settings).await,
         },
@@ -41,6 +45,14 @@ pub async fn run(settings: &Settings) -> Vec<Check> {
             outcome: storage(settings).await,
         },
     ]
+}
+
+/// Who may use the bot when `[authz]` is silent: never a failure, but a bot that answers
+/// nobody is a surprise worth a line.
+fn authz(settings: &Settings) -> String {
+    closed_notice(&settings.authz).unwrap_or_else(|| {
+        "no buildbot.username, so harmless commands are open to everybody unless [authz] closes them; /force, /stop and /shutdown only as [authz] grants them".to_owned()
+    })
 }
 
 /// The token, by asking Telegram who it belongs to.

@@ -28,7 +28,7 @@ use crate::buildbot::{self, control::MasterControl};
 use crate::delivery::outbox::Outbox;
 use crate::delivery::{Delivery, Outgoing};
 use crate::notify::pipeline::Notifier;
-use crate::settings::{ChatTarget, Settings};
+use crate::settings::{ChatTarget, Settings, closed_notice};
 use crate::shutdown::Shutdown;
 use crate::storage::{Chat, Store};
 use crate::telegram::bot::{self, BotError};
@@ -71,6 +71,9 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
 
     let client = Arc::new(buildbot::Client::new(&settings.buildbot));
     report_master(&client).await;
+    if let Some(notice) = closed_notice(&settings.authz) {
+        log::warn!("{notice}");
+    }
     let delivery = Delivery::new(bot.clone(), settings.telegram.limits)
         .remembering(store.clone())
         .await;
@@ -83,6 +86,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         store,
         master_control: MasterControl::new(settings.buildbot.master_control.clone()),
         bot_username: username.clone(),
+        rebuild_answers: Default::default(),
         settings,
     });
     let served = serve_until_shutdown(bot, ctx, conversations, &username, &shutdown).await;

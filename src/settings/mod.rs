@@ -18,6 +18,7 @@ use config::{Config, Environment, File, FileFormat};
 
 use crate::authz::Authz;
 
+mod authz;
 mod buildbot;
 mod error;
 mod notify;
@@ -27,6 +28,7 @@ mod telegram;
 mod values;
 mod webhook;
 
+pub use authz::closed_notice;
 pub use buildbot::{BuildbotSettings, Credentials, MasterControlSettings};
 pub use error::{SettingsError, env_name};
 pub use notify::{ChatTarget, NotifySettings, QuietHours, Route, RouteTarget};
@@ -89,11 +91,16 @@ pub fn load_with_env(
 
 /// Section by section; the first bad value stops it, so the admin fixes one thing at a time.
 fn validate(raw: Raw) -> Result<Settings, SettingsError> {
+    let telegram = telegram::validate_telegram(raw.telegram)?;
+    let buildbot = buildbot::validate_buildbot(raw.buildbot)?;
+    let notify = notify::validate_notify(raw.notify)?;
+    // the login decides what commands without a key get
+    let authz = authz::validate_authz(&raw.authz, &buildbot)?;
     Ok(Settings {
-        telegram: telegram::validate_telegram(raw.telegram)?,
-        buildbot: buildbot::validate_buildbot(raw.buildbot)?,
-        notify: notify::validate_notify(raw.notify)?,
-        authz: Authz::from_settings(&raw.authz)?,
+        telegram,
+        buildbot,
+        notify,
+        authz,
         storage: storage::validate_storage(raw.storage)?,
     })
 }

@@ -1,6 +1,7 @@
 //! The buttons that are not part of a conversation: `/list` choices, `/notify` toggles,
-//! `/watch` choices, and Rebuild under a failure message. The schema has decoded the
-//! [`Callback`] and checked authz for its command before any of these run.
+//! `/watch` choices (Rebuild, with its question, is in [`super::rebuild`]). The schema has
+//! decoded the [`Callback`] and checked authz for its command before any of these run; a
+//! button that names a build has had it judged by [`judge_build`] too.
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use super::commands::subscriptions::{
 use super::context::Context;
 use super::keyboards;
 use super::who::{chat_of, user_id};
+use crate::buildbot::models::{Build, Builder};
 use crate::callback::{Callback, ListRequest};
 use crate::delivery::{MESSAGE_LIMIT, Outgoing, split};
 use crate::event::Event;
@@ -128,15 +130,80 @@ pub async fn notify_done(
     Ok(())
 }
 
+/// A build a button names, when it is one the bot shows.
+#[derive(Debug, Clone)]
+pub struct ShownBuild {
+    pub build: Build,
+    pub builder: Builder,
+}
+
+/// What a button's build turned out to be.
+#[derive(Debug, Clone)]
+pub enum Judged {
+    Shown(Box<ShownBuild>),
+    /// No such build, or its builder is outside `notify.tags`: the bot never draws a button
+    /// for one, so the data was forged. Not told apart, so that forging learns nothing.
+    Hidden,
+    /// The master did not answer: the text that says so.
+    Unanswered(String),
+}
+
+/// Button data names any build id the client likes: the button acts only on a build that
+/// exists and whose builder the bot shows, by the same `Context::shows` as every list.
+pub async fn judge_build(ctx: Arc<Context>, buildid: i64) -> Judged {
+    let found = async {
+        let Some(build) = ctx.buildbot.build(buildid).await? else {
+            return Ok(None);
+        };
+        let builders = ctx.buildbot.builders().await?;
+        let builder = builders
+            .into_iter()
+            .find(|b| b.builderid == build.builderid && ctx.shows(b));
+        Ok(builder.map(|builder| Box::new(ShownBuild { build, builder })))
+    };
+    match found.await {
+        Ok(Some(shown)) => Judged::Shown(shown),
+        Ok(None) => Judged::Hidden,
+        Err(error) => Judged::Unanswered(master_failure(&error)),
+    }
+}
+
+/// A tap for a build the bot does not show: refused in a notice, nothing done.
+pub async fn hidden_build(ctx: Arc<Context>, query: CallbackQuery, buildid: i64) -> HandlerResult {
+    log::info!(
+        "refused a button for build {buildid}, which the bot does not show, from user {}",
+        user_id(&query.from)
+    );
+    ctx.delivery
+        .answer_callback(query.id.clone(), Some(text::build_not_shown()), true)
+        .await?;
+    Ok(())
+}
+
+/// The master could not say what the build is: the tap is taken, and the chat told why.
+pub async fn unanswered_build(
+    ctx: Arc<Context>,
+    query: CallbackQuery,
+    message: Message,
+    failure: String,
+) -> HandlerResult {
+    taken(&ctx, &query).await?;
+    ctx.delivery
+        .send(message.chat.id, Some(message.id), Outgoing::text(failure))
+        .await?;
+    Ok(())
+}
+
 /// A `/watch` choice.
 pub async fn watch(
     ctx: Arc<Context>,
     query: CallbackQuery,
     message: Message,
-    buildid: i64,
+    shown: Box<ShownBuild>,
 ) -> HandlerResult {
     taken(&ctx, &query).await?;
-    let answer = render(watch_one(&ctx, &chat_of(&message), buildid).await);
+    let chat = chat_of(&message);
+    let answer = render(watch_one(&ctx, &chat, &shown.build, &shown.builder).await);
     ctx.delivery
         .edit(message.chat.id, message.id, answer)
         .await?;
@@ -167,34 +234,5 @@ pub async fn watch_page(
                 .await?;
         }
     }
-    Ok(())
-}
-
-/// Rebuild under a failure message; the request links follow as a reply.
-pub async fn rebuild(
-    ctx: Arc<Context>,
-    query: CallbackQuery,
-    message: Message,
-    buildid: i64,
-) -> HandlerResult {
-    taken(&ctx, &query).await?;
-    let who = query.from.full_name();
-    let answer = match ctx.buildbot.rebuild(buildid).await {
-        Ok(requests) => {
-            log::info!(
-                "{who} ({}) asked to rebuild build {buildid}",
-                user_id(&query.from)
-            );
-            let links: Vec<(i64, String)> = requests
-                .iter()
-                .map(|id| (*id, ctx.buildbot.buildrequest_url(*id)))
-                .collect();
-            text::rebuild_requested(&who, &links)
-        }
-        Err(error) => master_failure(&error),
-    };
-    ctx.delivery
-        .send(message.chat.id, Some(message.id), Outgoing::text(answer))
-        .await?;
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 use teloxide::types::{Message, MessageId};
 
+use super::rebuild::AnsweredQuestions;
 use crate::buildbot::Client;
 use crate::buildbot::control::MasterControl;
 use crate::buildbot::models::Builder;
@@ -18,6 +19,8 @@ pub struct Context {
     pub master_control: MasterControl,
     /// This bot's username (without `@`), as Telegram knows it.
     pub bot_username: String,
+    /// Rebuild questions already answered, so that a double tap rebuilds once.
+    pub rebuild_answers: AnsweredQuestions,
 }
 
 impl Context {

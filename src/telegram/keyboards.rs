@@ -75,6 +75,31 @@ pub fn notify_toggles(on: &BTreeSet<Event>) -> InlineKeyboardMarkup {
     keyboard.append_row([button(&text::notify_done_button(), Callback::NotifyDone)])
 }
 
+/// The answers to "Rebuild <builder> #<n>?".
+pub fn rebuild_question(buildid: i64) -> InlineKeyboardMarkup {
+    InlineKeyboardMarkup::new([vec![
+        button(
+            &text::confirm_rebuild_button(),
+            Callback::ConfirmRebuild(buildid),
+        ),
+        button(&text::cancel_button(), Callback::CancelRebuild(buildid)),
+    ]])
+}
+
+/// True when `message` carries a button with `callback`'s data: a tap's data is whatever the
+/// client sends, the message's keyboard is what the bot drew.
+pub fn carries(message: &teloxide::types::Message, callback: Callback) -> bool {
+    use teloxide::types::InlineKeyboardButtonKind::CallbackData;
+    let data = callback.encode();
+    message.reply_markup().is_some_and(|markup| {
+        markup
+            .inline_keyboard
+            .iter()
+            .flatten()
+            .any(|b| matches!(&b.kind, CallbackData(d) if *d == data))
+    })
+}
+
 /// Telegram refuses keyboards of more than 100 buttons: a longer choice is shown this many
 /// at a time, with a row to turn the page.
 pub const PAGE: usize = 90;
@@ -153,6 +178,7 @@ mod tests {
             watch_choices(&[("🔎 slow #3".into(), i64::MAX)], 0),
             conversation(&[("✖️ Cancel".into(), Tap::Cancel)]),
             conversation_in_pairs(&[("a".into(), Tap::Edit(99)), ("🚀".into(), Tap::Start)]),
+            rebuild_question(i64::MAX),
         ];
         for keyboard in keyboards {
             for button in keyboard.inline_keyboard.iter().flatten() {

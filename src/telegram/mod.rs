@@ -3,7 +3,8 @@
 //! [`schema`] is the whole map of what an update can do; read it first. Then:
 //! - [`commands`]: the command list and one module of handlers per topic;
 //! - [`conversations`]: `/force`, `/stop`, `/shutdown` step by step, their guard, `/nay`;
-//! - [`buttons`]: the taps that are not part of a conversation;
+//! - [`buttons`]: the taps that are not part of a conversation, and [`rebuild`]: Rebuild and
+//!   its question;
 //! - [`keyboards`]: the inline keyboards the answers carry;
 //! - [`answer`]: how an outcome (or a failure) becomes the message a user reads;
 //! - [`context`]: what every handler receives; [`who`]: the person and chat behind an update;
@@ -19,6 +20,7 @@ pub mod context;
 pub mod conversations;
 pub mod keyboards;
 pub mod listener;
+pub mod rebuild;
 pub mod webhook;
 pub mod who;
 
@@ -42,7 +44,9 @@ pub type HandlerResult = Result<(), BoxError>;
 ///   gets a reply naming their id) before reaching their handler; a typed text answers the
 ///   conversation's question when one waits, and gets a pointer to /help in private chats.
 /// - A button tap is decoded into a [`Callback`] (anything else is refused as stale), authz
-///   is checked again for its command, then each family has its branch. Conversation taps
+///   is checked again for its command, then each family has its branch. A button that names a
+///   build acts only on one the bot shows (`notify.tags`); a Rebuild only asks, and its
+///   question's answer must be on that question, in time, and the first. Conversation taps
 ///   pass the conversation guard (a tap under any message but the current question's is
 ///   refused as out of date), then go to the function for their (step, button); a button
 ///   that fits no step is answered as out of date.
@@ -109,9 +113,8 @@ fn buttons() -> UpdateHandler<BoxError> {
         .branch(case![Callback::List(request)].endpoint(buttons::list))
         .branch(case![Callback::NotifyToggle(event)].endpoint(buttons::notify_toggle))
         .branch(case![Callback::NotifyDone].endpoint(buttons::notify_done))
-        .branch(case![Callback::Watch(buildid)].endpoint(buttons::watch))
         .branch(case![Callback::WatchPage(page)].endpoint(buttons::watch_page))
-        .branch(case![Callback::Rebuild(buildid)].endpoint(buttons::rebuild))
+        .branch(dptree::filter_map(|c: Callback| c.build()).chain(build_buttons()))
         .branch(case![Callback::Conversation(tap)].chain(conversation_taps()));
 
     Update::filter_callback_query()
@@ -121,6 +124,28 @@ fn buttons() -> UpdateHandler<BoxError> {
                 .endpoint(buttons::refuse),
         )
         .endpoint(buttons::not_ours)
+}
+
+/// The buttons that name a build (its id is in the dependencies): a rebuild question's
+/// answer is judged first, Cancel needs no build, the rest act only on a build the bot shows.
+fn build_buttons() -> UpdateHandler<BoxError> {
+    use buttons::Judged;
+    use dptree::case;
+
+    let shown = case![Judged::Shown(build)]
+        .branch(case![Callback::Watch(buildid)].endpoint(buttons::watch))
+        .branch(case![Callback::Rebuild(buildid)].endpoint(rebuild::ask))
+        .branch(case![Callback::ConfirmRebuild(buildid)].endpoint(rebuild::confirmed));
+
+    dptree::entry()
+        .branch(dptree::filter(rebuild::is_stale).endpoint(rebuild::stale))
+        .branch(case![Callback::CancelRebuild(buildid)].endpoint(rebuild::cancelled))
+        .branch(
+            dptree::map_async(buttons::judge_build)
+                .branch(shown)
+                .branch(case![Judged::Hidden].endpoint(buttons::hidden_build))
+                .branch(case![Judged::Unanswered(failure)].endpoint(buttons::unanswered_build)),
+        )
 }
 
 /// A conversation's buttons: the guard, then one function per (step, button).

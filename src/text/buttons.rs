@@ -86,6 +86,10 @@ pub fn rebuild_button() -> String {
     "🔁 Rebuild".to_owned()
 }
 
+pub fn confirm_rebuild_button() -> String {
+    "🔁 Yes, rebuild".to_owned()
+}
+
 // ---------------------------------------------------------------------------------------------
 // /force
 
@@ -197,6 +201,7 @@ mod tests {
                 watch_choice("slow <x>", 3),
                 full_log_button(),
                 rebuild_button(),
+                confirm_rebuild_button(),
                 edit_field_button("Branch"),
                 start_build_button(),
                 cancel_button(),

@@ -6,7 +6,7 @@ use super::html::{code, escape};
 pub fn not_allowed(command: &str, user_id: i64, dangerous: bool) -> String {
     let group_key = if dangerous { "\"!\"" } else { "\"\"" };
     format!(
-        "⛔ Sorry, you are not allowed to use /{command}.\nTo allow it, the bot's admin adds your user id {} to the <code>[authz]</code> key <code>\"{command}\"</code> (or <code>{group_key}</code>) in the settings.",
+        "⛔ Sorry, you are not allowed to use /{command}.\nAsk the bot's admin to add your user id {} (/getid shows it) to the <code>[authz]</code> key <code>\"{command}\"</code> (or <code>{group_key}</code>) in the settings.",
         code(&user_id.to_string())
     )
 }
@@ -19,6 +19,12 @@ pub fn anonymous_not_allowed(command: &str) -> String {
 
 pub fn button_not_allowed(command: &str) -> String {
     format!("⛔ Sorry, you are not allowed to use /{command}.")
+}
+
+/// A tap whose data names a build the bot does not show (`notify.tags`), or none at all:
+/// forged, since the bot never draws such a button. Plain text: it is the notice of a tap.
+pub fn build_not_shown() -> String {
+    "⛔ This button names a build I do not show here, so nothing was done.".to_owned()
 }
 
 pub fn storage_failed() -> String {
@@ -65,6 +71,7 @@ mod tests {
             [
                 anonymous_not_allowed("force"),
                 button_not_allowed("stop"),
+                build_not_shown(),
                 stale_button(),
                 storage_failed(),
             ]

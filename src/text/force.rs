@@ -125,6 +125,21 @@ pub fn force_requested(builder: &str, requests: &[(i64, String)]) -> String {
     format!("✅ Build of <b>{}</b> requested{what}.", escape(builder))
 }
 
+/// The question a Rebuild tap asks, so that a slip of the finger starts nothing.
+pub fn rebuild_question(builder: &str, number: i64, url: &str) -> String {
+    format!(
+        "🔁 Rebuild <b>{}</b> {}?",
+        escape(builder),
+        link(url, &format!("#{number}"))
+    )
+}
+
+/// A tap on a rebuild question answered before, older than a conversation may be, or not
+/// on its question at all. Plain text: it is the notice of a tap.
+pub fn rebuild_question_stale() -> String {
+    "This question is no longer open (answered, or asked too long ago), so nothing was done. Tap 🔁 Rebuild under the failure again.".to_owned()
+}
+
 pub fn rebuild_requested(who: &str, requests: &[(i64, String)]) -> String {
     let links: Vec<String> = requests
         .iter()
@@ -251,6 +266,8 @@ mod tests {
                 force_requested("runtests", &requests(2)),
                 force_requested("runtests", &requests(0)),
                 rebuild_requested("Alice <A>", &requests(1)),
+                rebuild_question("lint <x>", 12, "http://bb/#/builders/4/builds/12"),
+                rebuild_question_stale(),
             ]
             .join("\n\n")
         );

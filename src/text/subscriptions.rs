@@ -63,16 +63,6 @@ pub fn already_finished(builder: &str, number: i64, url: &str, results: Option<O
     )
 }
 
-/// A build's builder when the master's builder list does not have it: named by its id, so the
-/// build can still be told apart.
-pub fn nameless_builder(builderid: i64) -> String {
-    format!("builder {builderid}")
-}
-
-pub fn build_gone() -> String {
-    "That build no longer exists on the master.".to_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,8 +94,6 @@ mod tests {
                     "http://bb/#/builders/2/builds/4",
                     Some(Outcome::Failure)
                 ),
-                build_gone(),
-                watching(&nameless_builder(7), 4, "http://bb/#/builders/7/builds/4"),
             ]
             .join("\n\n")
         );

@@ -152,3 +152,92 @@ async fn anonymous_admins_are_nobody_for_authz() {
             .ends_with("👋")
     );
 }
+
+/// The `[buildbot]` keys that log the bot in to the master of [`buildbot::with_login`].
+fn login() -> String {
+    let (user, password) = buildbot::LOGIN;
+    format!("username = \"{user}\"\npassword = \"{password}\"\n")
+}
+
+#[tokio::test]
+async fn a_login_closes_harmless_commands_until_authz_grants_them() {
+    let master = buildbot::with_login().await;
+    let fake = FakeTelegram::start().await;
+    // Alice's chat gets failures because the admin said so, not because she may ask
+    let settings = format!(
+        "[notify]\nchat_ids = [{}]\nevents = [\"failure\"]\n",
+        ALICE.id
+    );
+    let bot = BotProcess::start_with(&fake, &master.url, &login(), &settings).await;
+    let notice = bot.wait_for_log("closed to everybody until [authz]").await;
+    assert!(
+        notice.contains("buildbot.username is set") && notice.contains("`\"\" = [12345]`"),
+        "{notice}"
+    );
+    assert!(!bot.log().contains(buildbot::LOGIN.1), "never the password");
+
+    for command in ["/status", "/list changes", "/notify on failure", "/version"] {
+        let denied = fake.ask(&BOB, command).await;
+        let name = command.split_whitespace().next().unwrap();
+        assert!(
+            denied
+                .text()
+                .contains(&format!("not allowed to use {name}"))
+                && denied
+                    .text()
+                    .contains("<code>222222</code> (/getid shows it)"),
+            "{command}: {}",
+            denied.text()
+        );
+    }
+    // the door stays open: Bob can learn his id and what the bot does
+    assert!(fake.ask(&BOB, "/getid").await.text().contains("222222"));
+    assert!(fake.ask(&BOB, "/help").await.text().contains("/status"));
+
+    // Bob's /notify subscribed nothing: the failure goes to the admin's chat alone
+    let mark = fake.mark();
+    let build = master.build("failing").await;
+    let reference = crate::notifications::build_ref(&build, "failing");
+    fake.wait_for(mark, "sendMessage", |c| {
+        c.chat_id() == Some(ALICE.id) && c.text().contains(&reference)
+    })
+    .await;
+    let announced = bot
+        .wait_for_log(&format!("build {} of failing finished", build["number"]))
+        .await;
+    assert!(announced.contains("announcing to 1 chat(s)"), "{announced}");
+    assert_eq!(fake.delivered(mark, BOB.id, &reference), 0);
+}
+
+#[tokio::test]
+async fn authz_opens_a_login_bots_commands() {
+    let master = buildbot::with_login().await;
+    let fake = FakeTelegram::start().await;
+    let authz = format!("[authz]\n\"\" = [{}]\n", BOB.id);
+    let bot = BotProcess::start_with(&fake, &master.url, &login(), &authz).await;
+
+    let status = fake.ask(&BOB, "/status runtests").await;
+    assert!(
+        status.text().contains(">runtests</a></b>"),
+        "{}",
+        status.text()
+    );
+    let changes = fake.ask(&BOB, "/list changes").await;
+    assert!(
+        !changes.text().contains("not allowed"),
+        "{}",
+        changes.text()
+    );
+    let notify = fake.ask(&BOB, "/notify on failure").await;
+    assert!(
+        notify.text().contains("🔔 <b>failure</b>"),
+        "{}",
+        notify.text()
+    );
+    // Alice is not named: still closed to her
+    let denied = fake.ask(&ALICE, "/status").await;
+    assert!(denied.text().contains("not allowed to use /status"));
+    // the start-up line says how the commands stand
+    bot.wait_for_log("closed except to the users [authz] names")
+        .await;
+}

@@ -319,7 +319,9 @@ async fn masters_that_require_a_login() {
     let fake = FakeTelegram::start().await;
 
     let login = format!("username = \"{user}\"\npassword = \"{password}\"\n");
-    let bot = BotProcess::start_with(&fake, &master.url, &login, "").await;
+    // with a login the bot answers only the users [authz] names
+    let alice = format!("[authz]\n\"\" = [{}]\n", ALICE.id);
+    let bot = BotProcess::start_with(&fake, &master.url, &login, &alice).await;
     let status = fake.ask(&ALICE, "/status runtests").await;
     assert!(
         status.text().contains(">runtests</a></b>: idle"),
@@ -344,7 +346,7 @@ async fn masters_that_require_a_login() {
     drop(anonymous);
 
     let wrong = format!("username = \"{user}\"\npassword = \"wrong\"\n");
-    let _bot = BotProcess::start_with(&fake, &master.url, &wrong, "").await;
+    let _bot = BotProcess::start_with(&fake, &master.url, &wrong, &alice).await;
     let status = fake.ask(&ALICE, "/last").await;
     assert!(
         status

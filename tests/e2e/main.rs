@@ -10,6 +10,7 @@ mod delivery;
 mod fake_selftest;
 mod notifications;
 mod proxy_selftest;
+mod rebuild;
 mod retries;
 mod startup;
 mod talk;

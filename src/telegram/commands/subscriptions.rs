@@ -186,30 +186,24 @@ async fn watch_answer(ctx: &Context, chat: &Chat, args: &str) -> Answer {
     }
 }
 
-/// A tapped watch button: the build may have finished (or gone) since the keyboard was sent.
-pub async fn watch_one(ctx: &Context, chat: &Chat, buildid: i64) -> Answer {
-    let Some(build) = ctx.buildbot.build(buildid).await? else {
-        return Ok(Outgoing::text(text::build_gone()));
-    };
-    let builders = ctx.buildbot.builders().await?;
-    let name = builders
-        .iter()
-        .find(|b| b.builderid == build.builderid)
-        .map_or_else(
-            || text::nameless_builder(build.builderid),
-            |b| b.name.clone(),
-        );
+/// A tapped watch button, for a build the bot shows: it may have finished since the keyboard
+/// was sent.
+pub async fn watch_one(ctx: &Context, chat: &Chat, build: &Build, builder: &Builder) -> Answer {
     let url = ctx.buildbot.build_url(build.builderid, build.number);
     if build.complete {
         return Ok(Outgoing::text(text::already_finished(
-            &name,
+            &builder.name,
             build.number,
             &url,
             build.results,
         )));
     }
-    ctx.store.add_watch(chat, buildid).await?;
-    Ok(Outgoing::text(text::watching(&name, build.number, &url)))
+    ctx.store.add_watch(chat, build.buildid).await?;
+    Ok(Outgoing::text(text::watching(
+        &builder.name,
+        build.number,
+        &url,
+    )))
 }
 
 #[cfg(test)]

@@ -1,0 +1,212 @@
+//! Rebuild under a failure message, in two taps: Rebuild asks "Rebuild <builder> #<n>?" in a
+//! reply, and only its Yes starts a build. The failure message is never edited; the question
+//! becomes the answer ("Rebuild requested by…", or "Cancelled").
+//!
+//! Every tap here has passed authz for `/force` (whoever taps: anyone allowed to force may
+//! answer, nobody else may) and [`super::buttons::judge_build`] (the build exists and its
+//! builder is shown), so the question's answer is judged again at the moment it is given. An
+//! answer counts only
+//! - on its own question: the message must carry the very button (`keyboards::carries`), so
+//!   data forged under another message neither skips the question nor rewrites that message;
+//! - within `telegram.conversation_timeout` of the question (its Telegram date, which a
+//!   client cannot forge), like every other conversation;
+//! - once: [`AnsweredQuestions`] remembers answered questions for as long as they could
+//!   count, so a double tap starts one build. (In memory: a restart in the middle of a double
+//!   tap could let a second through; several replicas do not share it.)
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use teloxide::prelude::*;
+
+use super::HandlerResult;
+use super::answer::{master_failure, taken};
+use super::buttons::ShownBuild;
+use super::context::Context;
+use super::keyboards;
+use super::who::user_id;
+use crate::callback::Callback;
+use crate::clock::now;
+use crate::delivery::Outgoing;
+use crate::text;
+
+/// Rebuild questions already answered, by (chat, message), with when they were answered.
+#[derive(Debug, Default)]
+pub struct AnsweredQuestions(Mutex<HashMap<(i64, i32), i64>>);
+
+impl AnsweredQuestions {
+    /// True the first time the question is answered. Answers older than `keep` seconds are
+    /// forgotten: by then their question is refused for its age anyway.
+    fn first_answer(&self, question: (i64, i32), now: i64, keep: i64) -> bool {
+        let mut answered = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        answered.retain(|_, at| now - *at <= keep);
+        match answered.entry(question) {
+            Entry::Occupied(_) => false,
+            Entry::Vacant(entry) => {
+                entry.insert(now);
+                true
+            }
+        }
+    }
+}
+
+/// Too old to be answered: asked more than `timeout` seconds before `now`.
+fn expired(asked_at: i64, now: i64, timeout: i64) -> bool {
+    now - asked_at > timeout
+}
+
+/// The Rebuild button under a failure: the question, as a reply to the failure.
+pub async fn ask(
+    ctx: Arc<Context>,
+    query: CallbackQuery,
+    message: Message,
+    shown: Box<ShownBuild>,
+) -> HandlerResult {
+    taken(&ctx, &query).await?;
+    let ShownBuild { build, builder } = *shown;
+    log::info!(
+        "user {} asks to rebuild build {}",
+        user_id(&query.from),
+        build.buildid
+    );
+    let url = ctx.buildbot.build_url(build.builderid, build.number);
+    let question = Outgoing::text(text::rebuild_question(&builder.name, build.number, &url))
+        .with_keyboard(keyboards::rebuild_question(build.buildid));
+    ctx.delivery
+        .send(message.chat.id, Some(message.id), question)
+        .await?;
+    Ok(())
+}
+
+/// True for a Yes or Cancel that cannot count: not on its own question, or too late. (Other
+/// buttons are never stale here.)
+pub fn is_stale(ctx: Arc<Context>, message: Message, callback: Callback) -> bool {
+    let answer = matches!(
+        callback,
+        Callback::ConfirmRebuild(_) | Callback::CancelRebuild(_)
+    );
+    let timeout = i64::from(ctx.settings.telegram.conversation_timeout);
+    answer
+        && (!keyboards::carries(&message, callback)
+            || expired(message.date.timestamp(), now(), timeout))
+}
+
+/// Refuses a stale answer; a question of ours loses its buttons, any other message is left
+/// as it is.
+pub async fn stale(
+    ctx: Arc<Context>,
+    query: CallbackQuery,
+    message: Message,
+    callback: Callback,
+) -> HandlerResult {
+    log::info!(
+        "refused a stale rebuild answer {:?} from user {}",
+        query.data,
+        user_id(&query.from)
+    );
+    ctx.delivery
+        .answer_callback(query.id.clone(), Some(text::rebuild_question_stale()), true)
+        .await?;
+    if keyboards::carries(&message, callback) {
+        ctx.delivery
+            .remove_keyboard(message.chat.id, message.id)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Whether this is the question's first answer; if not, the tap is refused as stale.
+async fn first_answer(
+    ctx: &Arc<Context>,
+    query: &CallbackQuery,
+    message: &Message,
+    callback: Callback,
+) -> Result<bool, super::BoxError> {
+    let keep = i64::from(ctx.settings.telegram.conversation_timeout);
+    let question = (message.chat.id.0, message.id.0);
+    if ctx.rebuild_answers.first_answer(question, now(), keep) {
+        return Ok(true);
+    }
+    stale(ctx.clone(), query.clone(), message.clone(), callback).await?;
+    Ok(false)
+}
+
+/// Yes: the build is rebuilt, and the question becomes the answer with the request links.
+pub async fn confirmed(
+    ctx: Arc<Context>,
+    query: CallbackQuery,
+    message: Message,
+    callback: Callback,
+    shown: Box<ShownBuild>,
+) -> HandlerResult {
+    if !first_answer(&ctx, &query, &message, callback).await? {
+        return Ok(());
+    }
+    taken(&ctx, &query).await?;
+    let (who, buildid) = (query.from.full_name(), shown.build.buildid);
+    let answer = match ctx.buildbot.rebuild(buildid).await {
+        Ok(requests) => {
+            log::info!("{who} ({}) rebuilds build {buildid}", user_id(&query.from));
+            let links: Vec<(i64, String)> = requests
+                .iter()
+                .map(|id| (*id, ctx.buildbot.buildrequest_url(*id)))
+                .collect();
+            text::rebuild_requested(&who, &links)
+        }
+        Err(error) => master_failure(&error),
+    };
+    ctx.delivery
+        .edit(message.chat.id, message.id, Outgoing::text(answer))
+        .await?;
+    Ok(())
+}
+
+/// Cancel: nothing is rebuilt, and the question says so.
+pub async fn cancelled(
+    ctx: Arc<Context>,
+    query: CallbackQuery,
+    message: Message,
+    callback: Callback,
+) -> HandlerResult {
+    if !first_answer(&ctx, &query, &message, callback).await? {
+        return Ok(());
+    }
+    taken(&ctx, &query).await?;
+    ctx.delivery
+        .edit(
+            message.chat.id,
+            message.id,
+            Outgoing::text(text::cancelled()),
+        )
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_question_expires_after_the_conversation_timeout() {
+        assert!(!expired(1_000, 1_000, 600));
+        assert!(!expired(1_000, 1_600, 600));
+        assert!(expired(1_000, 1_601, 600));
+        // a clock that went back does not make a question older
+        assert!(!expired(1_000, 900, 600));
+    }
+
+    #[test]
+    fn a_question_counts_its_first_answer_only() {
+        let answered = AnsweredQuestions::default();
+        assert!(answered.first_answer((-5, 10), 1_000, 600));
+        assert!(!answered.first_answer((-5, 10), 1_001, 600), "a double tap");
+        assert!(
+            answered.first_answer((-5, 11), 1_001, 600),
+            "another question"
+        );
+        assert!(answered.first_answer((7, 10), 1_001, 600), "another chat");
+        // forgotten once the question is too old to count anyway
+        assert!(answered.first_answer((-5, 10), 1_601, 600));
+    }
+}
