@@ -38,7 +38,7 @@ pub async fn start(
     }
     let words = shlex::split(&args).unwrap_or_default();
     if !words.is_empty() {
-        end(&ctx, &dialogue, msg.chat.id).await?;
+        end(&ctx, &dialogue, &msg, owner.user_id).await?;
         return at_once(&ctx, &msg, &owner, &schedulers, &words).await;
     }
     if let [scheduler] = schedulers.as_slice() {
