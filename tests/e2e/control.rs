@@ -11,6 +11,7 @@ use crate::support::redis::RedisServer;
 
 mod group_owner;
 mod old_questions;
+mod one_line;
 mod pages;
 
 const FORCERS: &str = "[authz]\n\"force,stop,shutdown\" = [111111, 333333]\n";

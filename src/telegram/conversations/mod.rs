@@ -20,12 +20,14 @@
 //! In a group, a conversation belongs to its owner until it ends or expires: another person's
 //! command that would start one is told to wait and leaves it alone (`owned.rs`).
 //!
-//! - [`force`]: choose a scheduler and a builder, fill in the parameters, start.
+//! - [`force`]: choose a scheduler and a builder, fill in the parameters, start;
+//!   [`force_line`]: the same in one line, read exactly or refused.
 //! - [`stop`]: choose a running build, confirm, stop it.
 //! - [`shutdown`]: choose check/start/stop/now, confirm, reach the master process.
 
 pub mod force;
 mod force_form;
+pub mod force_line;
 mod guard;
 mod owned;
 pub mod shutdown;
