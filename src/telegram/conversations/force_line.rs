@@ -253,4 +253,108 @@ mod tests {
             Err(LineError::UnknownBuilder("reason=x".into()))
         );
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        /// The bot forces `toggle` and `lint_*[x]<&>`, each with its own fields.
+        fn fields_of(builder: &str) -> Option<Vec<String>> {
+            let names: &[&str] = match builder {
+                "toggle" => &["reason", "retries", "target"],
+                "lint_*[x]<&>" => &["reason", "sleep", "a.b-c_d"],
+                _ => return None,
+            };
+            Some(names.iter().map(|n| (*n).to_owned()).collect())
+        }
+
+        /// `text` with what a shell removes when it unquotes (quotes, backslashes, and the
+        /// newlines a backslash joins) taken out.
+        fn unquoted(text: &str) -> String {
+            text.chars()
+                .filter(|c| !matches!(c, '"' | '\'' | '\\' | '\n'))
+                .collect()
+        }
+
+        /// Text a person might type: words, quotes, escapes, `=`, and the builder names.
+        fn typed() -> impl Strategy<Value = String> {
+            let part = prop_oneof![
+                Just("toggle".to_owned()),
+                Just("lint_*[x]<&>".to_owned()),
+                "(reason|retries|target|sleep|a.b-c_d)=[a-z0-9 ]{0,3}",
+                "'(reason|retries)=[a-z\"= ]{0,3}'",
+                "[a-z.=_-]{1,6}",
+                "[ \t\n\"'\\\\=#]",
+                any::<String>(),
+            ];
+            // mostly words apart, sometimes glued to the next
+            let glue = proptest::sample::select(vec![" ", " ", " ", ""]);
+            proptest::collection::vec((part, glue), 0..8)
+                .prop_map(|parts| parts.into_iter().map(|(part, glue)| part + glue).collect())
+        }
+
+        /// A word of the reason: anything that is not `name=value`.
+        fn reason_word() -> impl Strategy<Value = String> {
+            "[^\\x00]{0,8}".prop_filter("not name=value", |w| assignment(w).is_none())
+        }
+
+        fn checked(args: &str) -> Result<(), TestCaseError> {
+            let Ok(Some(line)) = parse(args, fields_of) else {
+                return Ok(());
+            };
+            // only what the input named: its builder, its fields, nothing left out or added
+            let words = shlex::split(args).expect("parse read it");
+            let known = fields_of(&line.builder);
+            prop_assert!(known.is_some(), "{} is not forced", line.builder);
+            prop_assert_eq!(&words[0], &line.builder);
+            prop_assert_eq!(words.len(), 1 + line.reason.len() + line.values.len());
+            let plain = unquoted(args);
+            prop_assert!(plain.contains(&unquoted(&line.builder)));
+            for (field, value) in &line.values {
+                prop_assert!(known.as_ref().is_some_and(|k| k.contains(field)));
+                let word = format!("{field}={value}");
+                prop_assert!(words.contains(&word), "{} is not a word", word);
+                prop_assert!(plain.contains(&unquoted(field)) && plain.contains(&unquoted(value)));
+            }
+            for word in &line.reason {
+                prop_assert!(assignment(word).is_none(), "{} is not reason", word);
+                prop_assert!(words.contains(word) && plain.contains(&unquoted(word)));
+            }
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn any_text_is_read_or_refused_without_panic(args in any::<String>()) {
+                checked(&args)?;
+            }
+
+            #[test]
+            fn typed_text_yields_only_what_it_names(args in typed()) {
+                checked(&args)?;
+            }
+
+            /// A line written from its parts, each quoted as a shell would need, reads back as
+            /// exactly those parts.
+            #[test]
+            fn a_quoted_line_reads_back_exactly(
+                builder in proptest::sample::select(vec!["toggle", "lint_*[x]<&>"]),
+                reason in proptest::collection::vec(reason_word(), 0..4),
+                values in proptest::collection::vec((0..3usize, "[^\\x00]{0,8}"), 0..4),
+            ) {
+                let fields = fields_of(builder).unwrap();
+                let values: Vec<(String, String)> =
+                    values.into_iter().map(|(i, v)| (fields[i].clone(), v)).collect();
+                let mut words = vec![builder.to_owned()];
+                words.extend(reason.iter().cloned());
+                words.extend(values.iter().map(|(f, v)| format!("{f}={v}")));
+                let args = shlex::try_join(words.iter().map(String::as_str)).unwrap();
+                let expected = ForceLine { builder: builder.to_owned(), reason, values };
+                prop_assert_eq!(parse(&args, fields_of), Ok(Some(expected)), "{}", args);
+            }
+        }
+    }
 }
