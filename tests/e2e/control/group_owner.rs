@@ -1,6 +1,8 @@
 //! A group conversation belongs to its owner until it ends or expires (issue 13): another
 //! authorised user's `/force` does not take it over, and is told to wait.
 
+use std::time::{Duration, Instant};
+
 use super::{button, forced_with, next_screen, request_id, tap_label};
 use crate::support::bot::BotProcess;
 use crate::support::buildbot;
@@ -63,5 +65,53 @@ async fn bob_waits_while_alice_forces_in_the_group() {
         "taken without a notice: {}",
         answer.params
     );
+    next_screen(&fake, mark, GROUP, "Which builder").await;
+}
+
+#[tokio::test]
+async fn an_expired_conversation_gives_way_to_someone_else() {
+    let master = buildbot::shared().await;
+    let fake = FakeTelegram::start().await;
+    let _bot =
+        BotProcess::start_with_telegram(&fake, &master.url, "conversation_timeout = 5\n", BOTH)
+            .await;
+
+    let mark = fake.mark();
+    fake.group_message(GROUP, &ALICE, "/force");
+    let alices = next_screen(&fake, mark, GROUP, "Which force scheduler").await;
+    let mark = fake.mark();
+    fake.group_message(GROUP, &BOB, "/force");
+    let wait = fake.reply_in(mark, GROUP).await;
+    assert!(
+        wait.text().contains("in the middle of /force here") && wait.text().ends_with(" s)."),
+        "{}",
+        wait.text()
+    );
+    // Alice leaves it: once it has expired, Bob's /force starts his own
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let his = loop {
+        let mark = fake.mark();
+        fake.group_message(GROUP, &BOB, "/force");
+        let answer = fake.reply_in(mark, GROUP).await;
+        if answer.text().starts_with("Which force scheduler") {
+            break answer;
+        }
+        assert!(
+            answer.text().contains("in the middle of /force"),
+            "{}",
+            answer.text()
+        );
+        assert!(
+            Instant::now() < deadline,
+            "Alice's conversation never expired"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    // his, not hers: Alice's old buttons no longer act
+    let answer = fake
+        .tap_and_answer(&ALICE, &alices, &button(&alices, "Force a build"))
+        .await;
+    assert!(!answer.params["text"].is_null(), "{}", answer.params);
+    let mark = tap_label(&fake, &BOB, &his, "Force a build");
     next_screen(&fake, mark, GROUP, "Which builder").await;
 }
