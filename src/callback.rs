@@ -183,10 +183,12 @@ impl Callback {
                 let scope = match parts.next()? {
                     "-" => Scope::Default,
                     "a" => Scope::All,
-                    n if !n.starts_with('0') => {
-                        Scope::Count(n.parse().ok().filter(|n| (1..=MAX_CHANGES).contains(n))?)
-                    }
-                    _ => return None,
+                    // canonical: u32's parse alone would take "+5" for 5
+                    n => Scope::Count(
+                        u32::try_from(canonical_number(n)?)
+                            .ok()
+                            .filter(|n| (1..=MAX_CHANGES).contains(n))?,
+                    ),
                 };
                 Callback::List(ListRequest { target, scope })
             }
@@ -352,3 +354,8 @@ mod tests {
         );
     }
 }
+
+/// Properties of the data every button carries, over arbitrary input: Telegram hands back
+/// whatever a client sends, so decoding must hold for any string, not just the examples above.
+#[cfg(test)]
+mod properties;

@@ -31,6 +31,19 @@ pub fn conversation_not_yours(owner: &str, command: &str) -> String {
     )
 }
 
+/// Someone else's command would start a conversation in a group where `owner`'s is still going:
+/// theirs is left alone. `seconds` is how long it has left unless they answer.
+pub fn conversation_busy(owner: &str, command: &str, seconds: i64) -> String {
+    let left = match seconds.max(1) {
+        s @ 1..=59 => format!("{s} s"),
+        s => format!("{} min", (s + 59) / 60),
+    };
+    format!(
+        "{} is in the middle of /{command} here; wait until it ends (or it expires in {left}).",
+        escape(owner)
+    )
+}
+
 pub fn conversation_expired(command: &str) -> String {
     format!("This conversation expired; start again with /{command}.")
 }
@@ -85,6 +98,9 @@ mod tests {
                 nay(Some("Harry <3"), Some("force")),
                 nay(None, None),
                 conversation_not_yours("Alice <A> (@alice)", "stop"),
+                conversation_busy("Alice <A> (@alice)", "force", 300),
+                conversation_busy("Alice (@alice)", "shutdown", 61),
+                conversation_busy("Alice (@alice)", "stop", 3),
                 conversation_expired("force"),
                 conversation_over(),
                 question_out_of_date(),

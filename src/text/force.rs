@@ -3,7 +3,9 @@
 
 use std::fmt::Write as _;
 
+use super::help::{bad_arguments, unclosed_quote, usage_of};
 use super::html::{code, escape, link};
+use crate::command::CommandName;
 
 pub fn no_force_schedulers() -> String {
     "This master has no ForceScheduler, so there is nothing /force can start.".to_owned()
@@ -27,6 +29,28 @@ pub fn force_unknown_builder(name: &str, known: &[&str]) -> String {
         code(name),
         names.join(", ")
     )
+}
+
+/// A one-line `/force` that is not read exactly: `reason` (plain text) and the usage.
+fn force_line_problem(reason: &str) -> String {
+    bad_arguments(
+        reason,
+        usage_of(CommandName::Force, None).unwrap_or_default(),
+    )
+}
+
+/// A one-line `/force` with a quote left open: nothing is forced.
+pub fn force_unclosed_quote() -> String {
+    force_line_problem(&unclosed_quote())
+}
+
+/// A one-line `/force` with `name=value` where no field is called `name`: nothing is forced.
+pub fn force_unknown_field(name: &str, known: &[String]) -> String {
+    force_line_problem(&format!(
+        "Nothing was forced: there is no field called {name}. The fields are: {}. \
+         To put an = in the reason, quote it after reason=, like reason=\"a=b\".",
+        known.join(", ")
+    ))
 }
 
 /// One parameter on the `/force` screen.
@@ -205,6 +229,15 @@ mod tests {
                 force_choose_scheduler(),
                 force_choose_builder("Force <it>"),
                 force_unknown_builder("runtest", &["runtests", "lint_*[x]"]),
+                force_unclosed_quote(),
+                force_unknown_field(
+                    "reaosn<",
+                    &[
+                        "reason".to_owned(),
+                        "retries".to_owned(),
+                        "target".to_owned()
+                    ]
+                ),
             ]
             .join("\n\n")
         );

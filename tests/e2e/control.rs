@@ -9,7 +9,9 @@ use crate::support::buildbot::{self, Master};
 use crate::support::fake_telegram::{ALICE, BOB, CAROL, Call, FakeTelegram, Person};
 use crate::support::redis::RedisServer;
 
+mod group_owner;
 mod old_questions;
+mod one_line;
 mod pages;
 
 const FORCERS: &str = "[authz]\n\"force,stop,shutdown\" = [111111, 333333]\n";
@@ -64,6 +66,27 @@ fn request_id(text: &str) -> i64 {
         .collect::<String>()
         .parse()
         .unwrap()
+}
+
+/// A word no other run of a test on the shared master uses, to find what this one forced.
+fn unique() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{}-{nanos}", std::process::id())
+}
+
+/// How many buildsets the master has whose reason contains `marker` (Buildbot writes the
+/// forced reason into the buildset's: "A build was forced by '...': <reason>").
+async fn forced_with(master: &Master, marker: &str) -> usize {
+    let sets = master.get("buildsets?order=-bsid&limit=500").await.unwrap();
+    sets["buildsets"]
+        .as_array()
+        .expect("buildsets")
+        .iter()
+        .filter(|set| set["reason"].as_str().unwrap_or_default().contains(marker))
+        .count()
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ use teloxide::prelude::*;
 
 use super::ForceForm;
 use super::force_form::{form_screen, new_form, submit, validate};
+use super::force_line;
 use super::{Conversation, Owner, State, Turn, ask, begin, end, show, stale, starter, step};
 use crate::buildbot::models::{FieldKind, ForceScheduler};
 use crate::callback::Tap;
@@ -36,10 +37,13 @@ pub async fn start(
     if schedulers.is_empty() {
         return say(&ctx, &msg, text::no_force_schedulers()).await;
     }
-    let words = shlex::split(&args).unwrap_or_default();
+    let words = match force_line::words(&args) {
+        Ok(words) => words,
+        Err(problem) => return say(&ctx, &msg, force_line::refusal(problem, &[])).await,
+    };
     if !words.is_empty() {
-        end(&ctx, &dialogue, msg.chat.id).await?;
-        return at_once(&ctx, &msg, &owner, &schedulers, &words).await;
+        end(&ctx, &dialogue, &msg, owner.user_id).await?;
+        return force_line::at_once(&ctx, &msg, &owner, &schedulers, &words).await;
     }
     if let [scheduler] = schedulers.as_slice() {
         return match choose_builder(&ctx, owner, scheduler).await {
@@ -59,55 +63,6 @@ pub async fn start(
     let prompt = Outgoing::text(text::force_choose_scheduler())
         .with_keyboard(keyboards::conversation(&buttons));
     begin(&ctx, &dialogue, &msg, first, prompt).await
-}
-
-/// `/force builder [reason] [name=value ...]`: no questions, for people who know what they want.
-async fn at_once(
-    ctx: &Context,
-    msg: &Message,
-    owner: &Owner,
-    schedulers: &[ForceScheduler],
-    words: &[String],
-) -> HandlerResult {
-    let builder_name = &words[0];
-    let Some(scheduler) = schedulers
-        .iter()
-        .find(|s| s.builder_names.contains(builder_name))
-    else {
-        let known: Vec<&str> = schedulers
-            .iter()
-            .flat_map(|s| s.builder_names.iter().map(String::as_str))
-            .collect();
-        return say(ctx, msg, text::force_unknown_builder(builder_name, &known)).await;
-    };
-    let mut form = match new_form(ctx, scheduler, builder_name).await {
-        Ok(form) => form,
-        Err(error) => return say(ctx, msg, master_failure(&error)).await,
-    };
-    let mut reason = Vec::new();
-    for word in &words[1..] {
-        let named = word.split_once('=').and_then(|(name, value)| {
-            Some((form.fields.iter().position(|f| f.full_name == name)?, value))
-        });
-        let Some((index, value)) = named else {
-            reason.push(word.as_str());
-            continue;
-        };
-        match validate(&form.fields[index], value) {
-            Ok(value) => form.values[index] = value,
-            Err(problem) => {
-                let label = &form.fields[index].label;
-                return say(ctx, msg, text::force_bad_value(label, &problem, false)).await;
-            }
-        }
-    }
-    if !reason.is_empty()
-        && let Some(index) = form.fields.iter().position(|f| f.full_name == "reason")
-    {
-        form.values[index] = reason.join(" ");
-    }
-    let answer = submit(ctx, &form, owner).await;
-    say(ctx, msg, answer.unwrap_or_else(|e| e)).await
 }
 
 /// What comes after the scheduler: the next step and its screen, or the text of a master

@@ -129,14 +129,19 @@ pub(super) async fn new_form(
         .iter()
         .find(|b| b.name == builder)
         .map_or(0, |b| b.builderid);
-    Ok(ForceForm {
+    Ok(form_for(scheduler, builder, builderid))
+}
+
+/// A new form for `builder` (`builderid` on the master), with the scheduler's defaults.
+pub(super) fn form_for(scheduler: &ForceScheduler, builder: &str, builderid: i64) -> ForceForm {
+    ForceForm {
         scheduler: scheduler.name.clone(),
         label: scheduler.title().to_owned(),
         builder: builder.to_owned(),
         builderid,
         values: scheduler.fields.iter().map(|f| f.default.clone()).collect(),
         fields: scheduler.fields.clone(),
-    })
+    }
 }
 
 /// Sends the force call; Ok and Err both carry the text for the chat.

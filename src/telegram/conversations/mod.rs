@@ -17,13 +17,19 @@
 //! the one function for that step. A tap that fits no step of the current conversation is
 //! answered as out of date.
 //!
-//! - [`force`]: choose a scheduler and a builder, fill in the parameters, start.
+//! In a group, a conversation belongs to its owner until it ends or expires: another person's
+//! command that would start one is told to wait and leaves it alone (`owned.rs`).
+//!
+//! - [`force`]: choose a scheduler and a builder, fill in the parameters, start;
+//!   [`force_line`]: the same in one line, read exactly or refused.
 //! - [`stop`]: choose a running build, confirm, stop it.
 //! - [`shutdown`]: choose check/start/stop/now, confirm, reach the master process.
 
 pub mod force;
 mod force_form;
+pub mod force_line;
 mod guard;
+mod owned;
 pub mod shutdown;
 pub mod stop;
 
@@ -46,6 +52,7 @@ pub use force_form::ForceForm;
 pub use guard::{
     Answerer, Refusal, Turn, Verdict, judge, judge_answer, judge_tap, refuse_answer, refuse_tap,
 };
+use owned::{begin, end};
 
 pub type ConversationStorage = ErasedStorage<State>;
 pub type Conversation = Dialogue<State, ConversationStorage>;
@@ -245,29 +252,6 @@ async fn ask(
     let sent = ctx.delivery.send(chat, quote, prompt).await?;
     let at = sent.map_or(AskedOn::Sending, |id| AskedOn::Message(id.0));
     dialogue.update(next.asked_on(at)).await?;
-    Ok(())
-}
-
-/// A command starts a conversation: the chat's unfinished one gives way, and `first` is
-/// asked in answer to the command.
-async fn begin(
-    ctx: &Context,
-    dialogue: &Conversation,
-    msg: &Message,
-    first: State,
-    prompt: Outgoing,
-) -> HandlerResult {
-    let previous = dialogue.get().await?.unwrap_or_default();
-    retire(ctx, &previous, msg.chat.id).await;
-    let to = (msg.chat.id, Context::quote(msg));
-    ask(ctx, dialogue, first, to, prompt).await
-}
-
-/// A command ends the chat's unfinished conversation without starting another.
-async fn end(ctx: &Context, dialogue: &Conversation, chat: ChatId) -> HandlerResult {
-    let previous = dialogue.get().await?.unwrap_or_default();
-    dialogue.exit().await?;
-    retire(ctx, &previous, chat).await;
     Ok(())
 }
 

@@ -42,7 +42,7 @@ pub async fn start(
             let first = State::ConfirmingShutdown { owner, action };
             return begin(&ctx, &dialogue, &msg, first, confirm_prompt(action)).await;
         }
-        end(&ctx, &dialogue, msg.chat.id).await?;
+        end(&ctx, &dialogue, &msg, owner.user_id).await?;
         return say(&ctx, &msg, outcome(&ctx, action, &owner).await).await;
     }
     if !args.trim().is_empty() {

@@ -34,7 +34,7 @@ pub async fn start(
         Err(error) => return say(&ctx, &msg, master_failure(&error)).await,
     };
     if builds.is_empty() {
-        end(&ctx, &dialogue, msg.chat.id).await?;
+        end(&ctx, &dialogue, &msg, owner.user_id).await?;
         let named = (!wanted.is_empty()).then_some(wanted);
         return say(&ctx, &msg, text::nothing_to_stop(named)).await;
     }
