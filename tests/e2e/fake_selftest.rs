@@ -69,7 +69,7 @@ async fn understands_json_form_multipart_and_query() {
     assert_eq!(calls[2].params["chat_id"], -42);
     assert_eq!(
         calls[2].params["document"],
-        json!({"file_name": "log.txt", "size": 10})
+        json!({"file_name": "log.txt", "size": 10, "text": "hello file"})
     );
     assert_eq!(calls[3].text(), "query");
 }

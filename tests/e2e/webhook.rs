@@ -274,3 +274,69 @@ async fn a_flood_of_refusals_is_one_log_line_with_its_count() {
         "{lines:#?}"
     );
 }
+
+/// Whether the server closes `stream` without answering within `within` (it read nothing).
+async fn closed_unanswered(stream: &mut tokio::net::TcpStream, within: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut byte = [0u8; 1];
+    matches!(
+        tokio::time::timeout(within, stream.read(&mut byte)).await,
+        Ok(Ok(0) | Err(_))
+    )
+}
+
+#[tokio::test]
+async fn one_address_cannot_hold_every_connection_nor_send_huge_headers() {
+    use tokio::io::AsyncWriteExt;
+    let master = buildbot::shared().await;
+    let fake = FakeTelegram::start().await;
+    // max_connections = 1: one address may hold 5 connections, all together 34
+    let (_bot, port) = start_webhook(&fake, &master.url, "", "max_connections = 1\n").await;
+    let connect = || tokio::net::TcpStream::connect(("127.0.0.1", port));
+    let mut idle = Vec::new();
+    for _ in 0..5 {
+        idle.push(connect().await.unwrap());
+    }
+    let mut sixth = connect().await.unwrap();
+    assert!(
+        closed_unanswered(&mut sixth, Duration::from_secs(5)).await,
+        "a sixth connection from one address is closed at once"
+    );
+    drop(idle.pop());
+    // the server sees the close and gives the slot back
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let posted = || async {
+        reqwest::Client::new()
+            .post(url(port))
+            .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
+            .json(&update(1, "/getid"))
+            .send()
+            .await
+            .map(|answer| answer.status().as_u16())
+    };
+    while !matches!(posted().await, Ok(200)) {
+        assert!(Instant::now() < deadline, "a slot given back is usable");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(idle);
+
+    let mut huge = connect().await.unwrap();
+    let head = format!(
+        "POST /telegram HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: {}\r\n",
+        "a".repeat(64 * 1024)
+    );
+    // the server may close before it has read all of it
+    let _ = huge.write_all(head.as_bytes()).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        use tokio::io::AsyncReadExt;
+        huge.read_to_end(&mut answer).await
+    })
+    .await
+    .expect("64 KiB of headers end the connection at once");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 431"),
+        "{answer}"
+    );
+}

@@ -58,7 +58,8 @@ pub async fn webhook(
         .tls
         .as_ref()
         .map(|tls| serve::acceptor(&tls.config));
-    tokio::spawn(serve::serve(tcp, tls, router, stop));
+    let limits = serve::Limits::for_max_connections(settings.max_connections);
+    tokio::spawn(serve::serve(tcp, tls, router, limits, stop));
     announce(settings);
     Ok(listener)
 }
