@@ -10,7 +10,7 @@ use url::Url;
 use super::SettingsError;
 use super::error::env_name;
 use super::raw::{RawLimits, RawTelegram, RawWebhook};
-use super::values::{in_range, parse_http_url};
+use super::values::{in_range, parse_http_url, shown_url};
 
 /// `[telegram.limits]`: how many messages Telegram takes before it answers 429. The settings
 /// own the numbers because the admin sets them; `delivery` keeps the bot inside them.
@@ -188,7 +188,7 @@ fn api_url(raw: &str) -> Result<Url, SettingsError> {
     if api_url.query().is_some() || api_url.fragment().is_some() {
         return Err(SettingsError::invalid(
             "telegram.api_url",
-            format!("{raw:?}"),
+            shown_url(raw),
             "the Bot API base URL without query or #fragment, e.g. https://api.telegram.org",
         ));
     }
@@ -240,7 +240,7 @@ fn validate_webhook(raw: RawWebhook) -> Result<WebhookSettings, SettingsError> {
     if url.scheme() != "https" {
         return Err(SettingsError::invalid(
             "telegram.webhook.url",
-            format!("{:?}", raw.url),
+            shown_url(&raw.url),
             "an https:// URL: Telegram only posts to https",
         ));
     }
@@ -248,7 +248,7 @@ fn validate_webhook(raw: RawWebhook) -> Result<WebhookSettings, SettingsError> {
     if ![443, 80, 88, 8443].contains(&port) {
         return Err(SettingsError::invalid(
             "telegram.webhook.url",
-            format!("{:?} (port {port})", raw.url),
+            format!("{} (port {port})", shown_url(&raw.url)),
             "a URL on port 443, 80, 88 or 8443: the only ports Telegram posts to",
         ));
     }
