@@ -162,27 +162,44 @@ fn signal(path: &Path, action: ShutdownAction) -> Result<Done, ControlError> {
     }
 }
 
-async fn run_command(argv: &[String]) -> Result<Done, ControlError> {
-    let (program, args) = argv.split_first().ok_or(ControlError::EmptyCommand)?;
-    let output = tokio::time::timeout(
-        COMMAND_TIMEOUT,
-        tokio::process::Command::new(program)
-            .args(args)
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .map_err(|_| ControlError::TimedOut {
-        program: program.clone(),
-        minutes: COMMAND_TIMEOUT.as_secs() / 60,
-    })?
-    .map_err(|e| ControlError::NotRun {
-        program: program.clone(),
-        error: e.to_string(),
-    })?;
+/// The admin's command, in the bot's environment without its `BBTG_*` settings (the token,
+/// the password): PATH, HOME, SSH_AUTH_SOCK and the like stay, so commands work as in a shell.
+fn command(program: &str, args: &[String]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(program);
+    command.args(args).kill_on_drop(true);
+    let prefix = format!("{}_", crate::settings::ENV_PREFIX);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().to_uppercase().starts_with(&prefix) {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// What a command printed, for the chat and the log: secrets out first (a cut must not leave
+/// half of one), then shortened.
+fn said(output: &std::process::Output) -> String {
     let mut said = String::from_utf8_lossy(&output.stdout).into_owned();
     said.push_str(&String::from_utf8_lossy(&output.stderr));
-    let said: String = said.trim().chars().take(SAID_LIMIT).collect();
+    crate::logging::redact(said.trim())
+        .chars()
+        .take(SAID_LIMIT)
+        .collect()
+}
+
+async fn run_command(argv: &[String]) -> Result<Done, ControlError> {
+    let (program, args) = argv.split_first().ok_or(ControlError::EmptyCommand)?;
+    let output = tokio::time::timeout(COMMAND_TIMEOUT, command(program, args).output())
+        .await
+        .map_err(|_| ControlError::TimedOut {
+            program: program.clone(),
+            minutes: COMMAND_TIMEOUT.as_secs() / 60,
+        })?
+        .map_err(|e| ControlError::NotRun {
+            program: program.clone(),
+            error: e.to_string(),
+        })?;
+    let said = said(&output);
     if output.status.success() {
         Ok(Done::Said(said))
     } else {
@@ -225,6 +242,21 @@ mod tests {
         assert_eq!(
             control.run(ShutdownAction::Check).await,
             Err(ControlError::PidfileInvalid { path: pidfile })
+        );
+    }
+
+    #[tokio::test]
+    async fn command_output_has_no_secrets() {
+        crate::logging::add_secret("control-test-secret");
+        let control = MasterControl::new(MasterControlSettings::Commands {
+            check: Some(vec!["echo".into(), "pw=control-test-secret".into()]),
+            start: None,
+            stop: None,
+            now: None,
+        });
+        assert_eq!(
+            control.run(ShutdownAction::Check).await,
+            Ok(Done::Said("pw=<redacted>".into()))
         );
     }
 

@@ -22,6 +22,7 @@ mod buildbot;
 mod error;
 mod notify;
 mod raw;
+mod secrets;
 mod storage;
 mod telegram;
 mod values;
@@ -29,6 +30,7 @@ mod values;
 pub use buildbot::{BuildbotSettings, Credentials, MasterControlSettings};
 pub use error::{SettingsError, env_name};
 pub use notify::{ChatTarget, NotifySettings, QuietHours, Route, RouteTarget};
+pub use secrets::secrets_in_environment;
 pub use storage::StorageSettings;
 pub use telegram::{Limits, TelegramSettings, WebhookSettings};
 

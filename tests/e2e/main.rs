@@ -11,6 +11,7 @@ mod fake_selftest;
 mod notifications;
 mod proxy_selftest;
 mod retries;
+mod secrets;
 mod startup;
 mod talk;
 mod webhook;
