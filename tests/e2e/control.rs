@@ -11,6 +11,7 @@ use crate::support::redis::RedisServer;
 
 mod old_questions;
 mod pages;
+mod pidfile;
 
 const FORCERS: &str = "[authz]\n\"force,stop,shutdown\" = [111111, 333333]\n";
 
