@@ -8,7 +8,7 @@
 //! | check                 | why                                                           |
 //! |-----------------------|---------------------------------------------------------------|
 //! | file mode `& 0o022`   | group or world writable: a build step could write any pid     |
-//! | `/proc/PID/cmdline`   | a `twistd` or `buildbot` program, or a python running one     |
+//! | `/proc/PID/cmdline`   | a `twistd` or `buildbot` program, or a python running twistd  |
 //! | `/proc/PID/cwd`       | the master runs in its base directory, where the file is      |
 //! | start time ≤ mtime+2s | twistd writes the file after it starts: a younger process has |
 //! |                       | only inherited the number                                     |
@@ -117,18 +117,36 @@ fn basename(word: &str) -> &str {
     word.rsplit('/').next().unwrap_or(word)
 }
 
-/// `twistd …`, `buildbot …`, or a python running a script so named (a venv's `bin/twistd`
-/// started through its `#!` line reads `…/python3 …/bin/twistd …`).
+/// `twistd …`, `buildbot …`, or a python running twistd or buildbot: a script so named (a
+/// venv's `bin/twistd` started through its `#!` line reads `…/python3 …/bin/twistd …`), a
+/// `-c` program that runs twistd (what `buildbot start` spawns:
+/// `python -c "from twisted.scripts import twistd; twistd.run()" …`), or `-m twisted…` /
+/// `-m buildbot…`.
 fn is_master_command(argv: &[String]) -> bool {
     let named = |word: &str| matches!(basename(word), "twistd" | "buildbot");
-    match argv.split_first() {
-        Some((first, _)) if named(first) => true,
-        Some((first, rest)) if basename(first).starts_with("python") => rest
-            .iter()
-            .find(|word| !word.starts_with('-'))
-            .is_some_and(|script| named(script)),
-        _ => false,
+    let Some((first, rest)) = argv.split_first() else {
+        return false;
+    };
+    if named(first) {
+        return true;
     }
+    if !basename(first).starts_with("python") {
+        return false;
+    }
+    let mut words = rest.iter();
+    while let Some(word) = words.next() {
+        match word.as_str() {
+            "-c" => return words.next().is_some_and(|code| code.contains("twistd")),
+            "-m" => {
+                return words.next().is_some_and(|module| {
+                    matches!(module.split('.').next(), Some("twisted" | "buildbot"))
+                });
+            }
+            option if option.starts_with('-') => {}
+            script => return named(script),
+        }
+    }
+    false
 }
 
 /// When the process started, in seconds since the epoch: field 22 of `/proc/PID/stat`
@@ -289,6 +307,14 @@ mod tests {
             &["/usr/bin/python3.12", "-u", "/usr/bin/buildbot", "start"],
             &["twistd", "-y", "buildbot.tac"],
             &["/usr/local/bin/buildbot"],
+            &[
+                "/usr/bin/python3",
+                "-c",
+                "from twisted.scripts import twistd; twistd.run()",
+                "--no_save",
+                "--python=buildbot.tac",
+            ],
+            &["python3", "-m", "twisted", "--pidfile=twistd.pid"],
         ] {
             assert!(is_master_command(&argv(yes)), "{yes:?}");
         }
@@ -297,6 +323,13 @@ mod tests {
             &["/usr/bin/python3", "-m", "http.server"],
             &["/usr/bin/python3", "/tmp/evil.py", "twistd"],
             &["/bin/sh", "-c", "twistd"],
+            &[
+                "/usr/bin/python3",
+                "-c",
+                "import os; os.system('sleep 600')",
+            ],
+            &["/usr/bin/python3", "-m", "http.server", "twistd"],
+            &["/usr/bin/python3"],
             &[],
         ] {
             assert!(!is_master_command(&argv(no)), "{no:?}");
