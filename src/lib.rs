@@ -19,7 +19,8 @@
 //!   [`clock`] (epoch seconds), [`command`] (`CommandName` with the dangerous set, and the
 //!   `/shutdown` actions), [`event`] (what a chat can ask to hear about), [`outcome`] (a build
 //!   result, decoded in the models), [`callback`] (the versioned data every button carries),
-//!   [`shutdown`] (stopping as a value), [`logging`] (the log, with secrets removed).
+//!   [`shutdown`] (stopping as a value), [`logging`] (every byte the process writes: the log,
+//!   `--check`, start-up errors and panics, with the secrets removed).
 //! - [`authz`]: who may run which command, with its own error type; asked when a command
 //!   starts, and again on every tap and typed answer. The settings choose its baseline: closed
 //!   (but for the door: `/getid` and friends) when the bot logs in to its master.
@@ -29,8 +30,9 @@
 //! - [`storage`]: the SQLite file, one file per table on one connection: subscriptions,
 //!   outbox, announcements and the catch-up cursor, live messages, mutes, watches, workers,
 //!   conversations.
-//! - [`buildbot`]: the REST client, the event websocket, the models, and `control` (how
-//!   `/shutdown` reaches the master process).
+//! - [`buildbot`]: the REST client, the event websocket, the models, `control` (how
+//!   `/shutdown` reaches the master process) and `pidfile` (whether a `twistd.pid` still names
+//!   the master, read from `/proc`, before anything is signalled).
 //! - [`text`]: every sentence a user reads, as Telegram HTML, one file per topic, each pinned
 //!   by snapshot tests.
 //! - [`delivery`]: the one way out to Telegram: Telegram's limits with two priorities,

@@ -1,11 +1,14 @@
-//! Logging through `log` + `pretty_env_logger` (`RUST_LOG` picks the level), with secrets
-//! taken out of every line.
+//! Everything the process writes, with secrets taken out: the log (`log` +
+//! `pretty_env_logger`, `RUST_LOG` picks the level), the lines printed for the admin
+//! ([`say`], [`complain`]) and panic messages ([`redact_panics`]).
 //!
 //! The bot token is part of every Bot API URL, and teloxide and reqwest put URLs into their
-//! errors and traces. Rather than hoping every call site remembers, the logger itself replaces
-//! each registered secret before a line is written, at every level.
+//! errors and traces; a proxy's error page may echo the URL back. Rather than hoping every
+//! call site remembers, each way out replaces every registered secret before a byte is
+//! written: there is no `println!` or `eprintln!` anywhere else in the crate.
 
-use std::sync::RwLock;
+use std::io::Write as _;
+use std::sync::{PoisonError, RwLock};
 
 use log::{Log, Metadata, Record};
 
@@ -59,22 +62,49 @@ pub fn init() {
     }
 }
 
-/// Registers a secret: from now on it never appears in a log line.
+/// Registers a secret: from now on it never appears in anything the process writes.
 pub fn add_secret(secret: &str) {
     if secret.len() < 4 {
         return; // too short to be a real secret, and would mangle ordinary words
     }
-    if let Ok(mut secrets) = SECRETS.write() {
+    let mut secrets = SECRETS.write().unwrap_or_else(PoisonError::into_inner);
+    if !secrets.iter().any(|known| known == secret) {
         secrets.push(secret.to_owned());
         // longest first, so that a token is replaced whole before its secret part is
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     }
 }
 
+/// Prints a line on stdout, secrets removed: what the admin asked to see (`--check`).
+pub fn say(line: &str) {
+    let _ = writeln!(std::io::stdout().lock(), "{}", redact(line));
+}
+
+/// Prints a line on stderr, secrets removed: why the bot cannot start.
+pub fn complain(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{}", redact(line));
+}
+
+/// Panic messages go through [`redact`] too (the default hook writes them as they are). Set
+/// before anything can panic; the message reads like the default one.
+pub fn redact_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        let name = thread.name().unwrap_or("<unnamed>");
+        let backtrace = std::backtrace::Backtrace::capture();
+        let trace = match backtrace.status() {
+            std::backtrace::BacktraceStatus::Captured => format!("stack backtrace:\n{backtrace}"),
+            _ => "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace"
+                .to_owned(),
+        };
+        complain(&format!("thread '{name}' {info}\n{trace}"));
+    }));
+}
+
+/// `text` with every registered secret replaced by [`REDACTED`].
 pub fn redact(text: &str) -> String {
-    let Ok(secrets) = SECRETS.read() else {
-        return text.to_owned();
-    };
+    // a panic elsewhere while the list was written leaves it whole: keep using it
+    let secrets = SECRETS.read().unwrap_or_else(PoisonError::into_inner);
     let mut out = text.to_owned();
     for secret in secrets.iter() {
         if out.contains(secret.as_str()) {

@@ -31,25 +31,45 @@ struct Cli {
     /// print one line per check, and exit (0 only when every check passes).
     #[arg(long, alias = "check-config")]
     check: bool,
+
+    /// Test builds only: panic once the settings are read, with the token in the message, so
+    /// the end-to-end tests can see that a panic is printed without it.
+    #[cfg(debug_assertions)]
+    #[arg(long, hide = true)]
+    panic_after_settings: bool,
 }
 
 fn main() -> ExitCode {
+    logging::redact_panics();
     let cli = Cli::parse();
     logging::init();
-
+    // what the environment holds is known before the settings are read, and may be quoted
+    // by an error about them
+    let environment = std::env::vars_os().map(|(k, v)| {
+        (
+            k.to_string_lossy().into_owned(),
+            v.to_string_lossy().into_owned(),
+        )
+    });
+    for secret in settings::secrets_in_environment(environment) {
+        logging::add_secret(&secret);
+    }
     let settings = match settings::load(cli.config.as_deref()) {
         Ok(settings) => settings,
         Err(error) => {
-            eprintln!("error: {error}");
+            logging::complain(&format!("error: {error}"));
             return ExitCode::from(2);
         }
     };
-    logging::add_secret(&settings.telegram.bot_token);
-    if let Some((_, secret)) = settings.telegram.bot_token.split_once(':') {
-        logging::add_secret(secret);
+    for secret in settings.secrets() {
+        logging::add_secret(&secret);
     }
-    if let Some(credentials) = &settings.buildbot.credentials {
-        logging::add_secret(&credentials.password);
+    #[cfg(debug_assertions)]
+    if cli.panic_after_settings {
+        panic!(
+            "forced by --panic-after-settings; the token is {}",
+            settings.telegram.bot_token
+        );
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -57,34 +77,38 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
+            logging::complain(&format!("error: cannot start the async runtime: {error}"));
             return ExitCode::FAILURE;
         }
     };
     if cli.check {
-        let checks = runtime.block_on(check::run(&settings));
-        let mut all_pass = true;
-        for check in checks {
-            match check.outcome {
-                Ok(detail) => println!("ok    {:<18} {detail}", check.name),
-                Err(fix) => {
-                    all_pass = false;
-                    println!("FAIL  {:<18} {fix}", check.name);
-                }
-            }
-        }
-        return if all_pass {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        };
+        return print_checks(runtime.block_on(check::run(&settings)));
     }
     match runtime.block_on(app::run(settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             log::error!("{error}");
-            eprintln!("error: {error}");
+            logging::complain(&format!("error: {error}"));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// One line per check on stdout; success only when every check passed.
+fn print_checks(checks: Vec<check::Check>) -> ExitCode {
+    let mut all_pass = true;
+    for check in checks {
+        match check.outcome {
+            Ok(detail) => logging::say(&format!("ok    {:<18} {detail}", check.name)),
+            Err(fix) => {
+                all_pass = false;
+                logging::say(&format!("FAIL  {:<18} {fix}", check.name));
+            }
+        }
+    }
+    if all_pass {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }

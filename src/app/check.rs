@@ -66,10 +66,28 @@ async fn telegram(settings: &Settings) -> Result<String, String> {
         Err(teloxide::RequestError::Api(error)) => Err(format!(
             "Telegram refused the token ({error}): check telegram.bot_token (BotFather: /mybots → API Token)"
         )),
+        Err(teloxide::RequestError::InvalidJson { raw, .. }) => Err(format!(
+            "{} does not answer like the Bot API (it said: {}): check telegram.api_url, and any proxy on the way",
+            settings.telegram.api_url,
+            gist(&raw)
+        )),
         Err(error) => Err(format!(
             "cannot reach Telegram at {} ({error}): check the network, or telegram.api_url",
             settings.telegram.api_url
         )),
+    }
+}
+
+/// The start of an answer that is not the Bot API's (often an HTML error page), on one line.
+/// Secrets go first: a page may echo the URL, token included, and a cut must not leave half
+/// a token that no longer matches.
+fn gist(raw: &str) -> String {
+    let text = crate::logging::redact(raw);
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let line = words.join(" ");
+    match line.char_indices().nth(160) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line,
     }
 }
 

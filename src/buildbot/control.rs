@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::pidfile::{self, Distrust, Liveness};
 use crate::command::ShutdownAction;
 use crate::settings::MasterControlSettings;
 
@@ -100,6 +101,13 @@ pub enum ControlError {
     PidfileInvalid {
         path: PathBuf,
     },
+    /// The pid file names a process that is not the master which wrote it: nothing was
+    /// signalled.
+    PidfileUntrusted {
+        path: PathBuf,
+        pid: i32,
+        why: Distrust,
+    },
     Signal {
         pid: i32,
         error: String,
@@ -141,13 +149,24 @@ fn read_pid(path: &Path) -> Result<i32, ControlError> {
 
 fn signal(path: &Path, action: ShutdownAction) -> Result<Done, ControlError> {
     let pid = read_pid(path)?;
+    match pidfile::inspect(path, pid) {
+        Ok(Liveness::Master) => {}
+        Ok(Liveness::Gone) => return Ok(Done::NotRunning { pid }),
+        Err(why) => {
+            return Err(ControlError::PidfileUntrusted {
+                path: path.to_owned(),
+                pid,
+                why,
+            });
+        }
+    }
     let signal = match action {
         ShutdownAction::Check => 0,
         ShutdownAction::Start => libc::SIGUSR1,
         ShutdownAction::Now => libc::SIGTERM,
         ShutdownAction::Stop => return Err(ControlError::Unavailable(Unavailable::CannotCancel)),
     };
-    // SAFETY: kill has no memory effects; pid comes from the master's own pid file.
+    // SAFETY: kill has no memory effects; pid is the master's, as far as /proc can tell.
     let result = unsafe { libc::kill(pid, signal) };
     if result == 0 {
         return Ok(Done::Signalled { pid, action });
@@ -162,27 +181,44 @@ fn signal(path: &Path, action: ShutdownAction) -> Result<Done, ControlError> {
     }
 }
 
-async fn run_command(argv: &[String]) -> Result<Done, ControlError> {
-    let (program, args) = argv.split_first().ok_or(ControlError::EmptyCommand)?;
-    let output = tokio::time::timeout(
-        COMMAND_TIMEOUT,
-        tokio::process::Command::new(program)
-            .args(args)
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .map_err(|_| ControlError::TimedOut {
-        program: program.clone(),
-        minutes: COMMAND_TIMEOUT.as_secs() / 60,
-    })?
-    .map_err(|e| ControlError::NotRun {
-        program: program.clone(),
-        error: e.to_string(),
-    })?;
+/// The admin's command, in the bot's environment without its `BBTG_*` settings (the token,
+/// the password): PATH, HOME, SSH_AUTH_SOCK and the like stay, so commands work as in a shell.
+fn command(program: &str, args: &[String]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(program);
+    command.args(args).kill_on_drop(true);
+    let prefix = format!("{}_", crate::settings::ENV_PREFIX);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().to_uppercase().starts_with(&prefix) {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// What a command printed, for the chat and the log: secrets out first (a cut must not leave
+/// half of one), then shortened.
+fn said(output: &std::process::Output) -> String {
     let mut said = String::from_utf8_lossy(&output.stdout).into_owned();
     said.push_str(&String::from_utf8_lossy(&output.stderr));
-    let said: String = said.trim().chars().take(SAID_LIMIT).collect();
+    crate::logging::redact(said.trim())
+        .chars()
+        .take(SAID_LIMIT)
+        .collect()
+}
+
+async fn run_command(argv: &[String]) -> Result<Done, ControlError> {
+    let (program, args) = argv.split_first().ok_or(ControlError::EmptyCommand)?;
+    let output = tokio::time::timeout(COMMAND_TIMEOUT, command(program, args).output())
+        .await
+        .map_err(|_| ControlError::TimedOut {
+            program: program.clone(),
+            minutes: COMMAND_TIMEOUT.as_secs() / 60,
+        })?
+        .map_err(|e| ControlError::NotRun {
+            program: program.clone(),
+            error: e.to_string(),
+        })?;
+    let said = said(&output);
     if output.status.success() {
         Ok(Done::Said(said))
     } else {
@@ -200,6 +236,7 @@ mod tests {
 
     #[tokio::test]
     async fn pidfile_mode() {
+        use std::os::unix::fs::PermissionsExt as _;
         let dir = tempfile::tempdir().unwrap();
         let pidfile = dir.path().join("twistd.pid");
         let control = MasterControl::new(MasterControlSettings::Pidfile(pidfile.clone()));
@@ -212,19 +249,45 @@ mod tests {
             control.run(ShutdownAction::Check).await,
             Err(ControlError::PidfileUnreadable { .. })
         ));
-        std::fs::write(&pidfile, format!("{}\n", std::process::id())).unwrap();
-        let pid = i32::try_from(std::process::id()).unwrap();
+        // a process that looks like the master, in the pid file's directory
+        let master = pidfile::testing::Sleeper::start(dir.path(), "twistd");
+        let pid = master.pid();
+        std::fs::write(&pidfile, format!("{pid}\n")).unwrap();
+        std::fs::set_permissions(&pidfile, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let check = control.run(ShutdownAction::Check).await;
         assert_eq!(
-            control.run(ShutdownAction::Check).await,
+            check,
             Ok(Done::Signalled {
                 pid,
                 action: ShutdownAction::Check
             })
         );
+        // this test process is not a master: nothing is signalled
+        let me = i32::try_from(std::process::id()).unwrap();
+        std::fs::write(&pidfile, format!("{me}\n")).unwrap();
+        assert!(matches!(
+            control.run(ShutdownAction::Now).await,
+            Err(ControlError::PidfileUntrusted { pid, why: Distrust::NotMaster { .. }, .. }) if pid == me
+        ));
         std::fs::write(&pidfile, "garbage").unwrap();
         assert_eq!(
             control.run(ShutdownAction::Check).await,
             Err(ControlError::PidfileInvalid { path: pidfile })
+        );
+    }
+
+    #[tokio::test]
+    async fn command_output_has_no_secrets() {
+        crate::logging::add_secret("control-test-secret");
+        let control = MasterControl::new(MasterControlSettings::Commands {
+            check: Some(vec!["echo".into(), "pw=control-test-secret".into()]),
+            start: None,
+            stop: None,
+            now: None,
+        });
+        assert_eq!(
+            control.run(ShutdownAction::Check).await,
+            Ok(Done::Said("pw=<redacted>".into()))
         );
     }
 

@@ -16,6 +16,7 @@ pub mod control;
 pub mod events;
 mod lists;
 pub mod models;
+pub mod pidfile;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -7,7 +7,7 @@ use url::Url;
 
 use super::SettingsError;
 use super::raw::{RawBuildbot, RawMasterControl};
-use super::values::parse_http_url;
+use super::values::{parse_http_url, shown_url};
 
 #[derive(Debug, Clone)]
 pub struct BuildbotSettings {
@@ -54,7 +54,7 @@ pub(super) fn validate_buildbot(raw: RawBuildbot) -> Result<BuildbotSettings, Se
     if url.query().is_some() || url.fragment().is_some() {
         return Err(SettingsError::invalid(
             "buildbot.url",
-            format!("{:?}", raw.url),
+            shown_url(&raw.url),
             "the master's buildbotURL without query or #fragment, e.g. http://localhost:8010/",
         ));
     }

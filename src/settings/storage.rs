@@ -1,10 +1,11 @@
 //! `[storage]`: where the bot keeps what must survive a restart. A Redis URL may hold a
-//! password, so a bad one is refused without being shown.
+//! password, so a bad one is shown without it.
 
 use url::Url;
 
 use super::SettingsError;
 use super::raw::RawStorage;
+use super::values::shown_url;
 
 #[derive(Debug, Clone)]
 pub struct StorageSettings {
@@ -30,7 +31,7 @@ pub(super) fn validate_storage(raw: RawStorage) -> Result<StorageSettings, Setti
         if !ok {
             return Err(SettingsError::invalid(
                 "storage.redis_url",
-                "(not shown: it may hold a password)",
+                shown_url(url),
                 "empty (conversations in the SQLite file), or a Redis URL such as redis://127.0.0.1:6379/0",
             ));
         }

@@ -10,7 +10,7 @@ use url::Url;
 use super::SettingsError;
 use super::error::env_name;
 use super::raw::{RawLimits, RawTelegram};
-use super::values::{in_range, parse_http_url};
+use super::values::{in_range, parse_http_url, shown_url};
 use super::webhook::{WebhookSettings, validate_webhook};
 
 /// `[telegram.limits]`: how many messages Telegram takes before it answers 429. The settings
@@ -165,7 +165,7 @@ fn api_url(raw: &str) -> Result<Url, SettingsError> {
     if api_url.query().is_some() || api_url.fragment().is_some() {
         return Err(SettingsError::invalid(
             "telegram.api_url",
-            format!("{raw:?}"),
+            shown_url(raw),
             "the Bot API base URL without query or #fragment, e.g. https://api.telegram.org",
         ));
     }

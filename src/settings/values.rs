@@ -9,16 +9,10 @@ use super::SettingsError;
 /// never echoed, not in a URL that ends up in logs and messages.
 pub(super) fn parse_http_url(key: &str, value: &str) -> Result<Url, SettingsError> {
     let allowed = "an http:// or https:// URL, e.g. http://localhost:8010/";
-    let url = Url::parse(value.trim()).map_err(|e| {
-        let shown = if value.contains('@') {
-            "(not shown: it may hold credentials)".to_owned()
-        } else {
-            format!("{value:?}")
-        };
-        SettingsError::invalid(key, format!("{shown} ({e})"), allowed)
-    })?;
+    let url = Url::parse(value.trim())
+        .map_err(|e| SettingsError::invalid(key, format!("{} ({e})", shown_url(value)), allowed))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(SettingsError::invalid(key, format!("{value:?}"), allowed));
+        return Err(SettingsError::invalid(key, shown_url(value), allowed));
     }
     if !url.username().is_empty() || url.password().is_some() {
         // never echo it: the URL holds a password
@@ -29,6 +23,21 @@ pub(super) fn parse_http_url(key: &str, value: &str) -> Result<Url, SettingsErro
         ));
     }
     Ok(url)
+}
+
+/// A URL as a settings error shows it: quoted, with any `user:password@` replaced, whether
+/// or not it parses (`ftp://tg:pw@host/` → `"ftp://<redacted>@host/"`). A password may hold
+/// `/`, `?` or `#` unencoded, so everything up to the last `@` goes: a path with an `@` in it
+/// is shown shorter than it is, never a password.
+pub(super) fn shown_url(value: &str) -> String {
+    let start = value.find("://").map_or(0, |i| i + 3);
+    match value[start..].rfind('@') {
+        Some(at) => format!(
+            "{:?}",
+            format!("{}<redacted>{}", &value[..start], &value[start + at..])
+        ),
+        None => format!("{value:?}"),
+    }
 }
 
 /// A number within `min..=max`. The message speaks of seconds, which most of these keys count.
@@ -56,6 +65,67 @@ mod tests {
         assert!(err.contains("http://"), "{err}");
         let err = error_text(&with_token("api_url = \"ftp://example.org\"\n"));
         assert!(err.contains("telegram.api_url"), "{err}");
+    }
+
+    #[test]
+    fn urls_are_shown_without_credentials() {
+        use super::shown_url;
+        assert_eq!(
+            shown_url("ftp://tg:pw@host:21/x"),
+            "\"ftp://<redacted>@host:21/x\""
+        );
+        assert_eq!(shown_url("tg:p@ss@host/"), "\"<redacted>@host/\"");
+        assert_eq!(
+            shown_url("http://u:p/s#s@host/"),
+            "\"http://<redacted>@host/\""
+        );
+        assert_eq!(shown_url("redis//:pw@h/"), "\"<redacted>@h/\"");
+        assert_eq!(shown_url("not a url"), "\"not a url\"");
+    }
+
+    #[test]
+    fn settings_errors_never_show_url_credentials() {
+        for (toml, key) in [
+            (
+                "[buildbot]\nurl = \"ftp://tg:hunter2@ci.example.org/\"\n",
+                "buildbot.url",
+            ),
+            (
+                "[buildbot]\nurl = \"http://tg:hunter2@[bad/\"\n",
+                "buildbot.url",
+            ),
+            (
+                "[buildbot]\nurl = \"http://tg:hunter2@ci.example.org/\"\n",
+                "buildbot.url",
+            ),
+            (
+                "api_url = \"file://x:hunter2@example.org/\"\n",
+                "telegram.api_url",
+            ),
+            (
+                "[storage]\nredis_url = \"http://:hunter2@h/\"\n",
+                "storage.redis_url",
+            ),
+            (
+                "[storage]\nredis_url = \"redis//:hunter2@h/\"\n",
+                "storage.redis_url",
+            ),
+            (
+                "use_webhook = true\n[telegram.webhook]\nurl = \"ftp://u:hunter2@ci.example.org/\"\n",
+                "telegram.webhook.url",
+            ),
+        ] {
+            let err = error_text(&with_token(toml));
+            assert!(err.contains(key), "{toml}: {err}");
+            assert!(!err.contains("hunter2"), "{toml}: {err}");
+        }
+        let err = error_text(&with_token(
+            "[buildbot]\nurl = \"ftp://tg:hunter2@ci.example.org/\"\n",
+        ));
+        assert!(
+            err.contains("\"ftp://<redacted>@ci.example.org/\""),
+            "{err}"
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use url::Url;
 
 use super::SettingsError;
 use super::raw::RawWebhook;
-use super::values::{in_range, parse_http_url};
+use super::values::{in_range, parse_http_url, shown_url};
 
 /// Telegram's bounds for a secret token; below 16 characters it could be guessed.
 const SECRET_LENGTH: std::ops::RangeInclusive<usize> = 16..=256;
@@ -112,7 +112,7 @@ fn url(raw: &str) -> Result<Url, SettingsError> {
     if url.scheme() != "https" {
         return Err(SettingsError::invalid(
             "telegram.webhook.url",
-            format!("{raw:?}"),
+            shown_url(raw),
             "an https:// URL: Telegram only posts to https",
         ));
     }
@@ -120,7 +120,7 @@ fn url(raw: &str) -> Result<Url, SettingsError> {
     if ![443, 80, 88, 8443].contains(&port) {
         return Err(SettingsError::invalid(
             "telegram.webhook.url",
-            format!("{raw:?} (port {port})"),
+            format!("{} (port {port})", shown_url(raw)),
             "a URL on port 443, 80, 88 or 8443: the only ports Telegram posts to",
         ));
     }

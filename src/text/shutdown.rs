@@ -5,6 +5,7 @@ use std::fmt::{Display, Write as _};
 
 use super::html::escape;
 use crate::buildbot::control::{ControlError, Done, Unavailable};
+use crate::buildbot::pidfile::Distrust;
 
 pub fn shutdown_menu(unavailable: &[(&str, &str)], any: bool) -> String {
     let mut out = if any {
@@ -65,6 +66,9 @@ pub fn control_failed(error: &ControlError) -> String {
             pid_file_unreadable(path.display(), error)
         }
         ControlError::PidfileInvalid { path } => pid_file_invalid(path.display()),
+        ControlError::PidfileUntrusted { path, pid, why } => {
+            pid_file_untrusted(path.display(), *pid, why)
+        }
         ControlError::Signal { pid, error } => signal_failed(*pid, error),
         ControlError::EmptyCommand => master_command_empty(),
         ControlError::TimedOut { program, minutes } => master_command_timed_out(program, *minutes),
@@ -102,6 +106,36 @@ fn pid_file_unreadable(path: impl Display, error: impl Display) -> String {
 
 fn pid_file_invalid(path: impl Display) -> String {
     format!("{path} does not hold a process id")
+}
+
+/// The pid file's number is not the master's: said with why, and that nothing was signalled.
+fn pid_file_untrusted(path: impl Display, pid: i32, why: &Distrust) -> String {
+    let why = match why {
+        Distrust::Writable { mode } => {
+            return format!(
+                "untrusted pidfile {path}: it is writable by its group or by everyone (mode {mode:o}), so whoever may write it chooses which process gets the signal; make it writable by its owner only (chmod go-w). Nothing was signalled."
+            );
+        }
+        Distrust::NotMaster { program } => {
+            format!("pid {pid} is not a Buildbot master, it runs {program}")
+        }
+        Distrust::Elsewhere { cwd } => format!(
+            "pid {pid} runs in {}, not in the pidfile's directory as the master does",
+            cwd.display()
+        ),
+        Distrust::Younger { seconds } => format!(
+            "pid {pid} started {seconds} s after the file was written, so it only got the number of a master that is gone"
+        ),
+        Distrust::Uninspectable { what, error } => format!(
+            "cannot tell whether pid {pid} is the master: cannot read {what} ({error}); the bot must run as the master's user"
+        ),
+        Distrust::Unsupported => {
+            return format!(
+                "cannot trust pidfile {path} on this system: telling the master from another process needs Linux's /proc; use the check/start/now commands of [buildbot.master_control] instead. Nothing was signalled."
+            );
+        }
+    };
+    format!("stale pidfile {path}: {why}. Nothing was signalled.")
 }
 
 /// The master took the signal for `action` ("check", "start" or "now"; anything else reads as
@@ -212,6 +246,36 @@ mod tests {
                 }),
                 control_done(&Done::Said("master is running".into())),
                 failed(ControlError::Unavailable(Unavailable::CannotCancel)),
+            ]
+            .join("\n")
+        );
+    }
+
+    #[test]
+    fn untrusted_pidfile() {
+        let untrusted = |why| {
+            control_failed(&ControlError::PidfileUntrusted {
+                path: "/m/twistd.pid".into(),
+                pid: 4242,
+                why,
+            })
+        };
+        insta::assert_snapshot!(
+            "untrusted_pidfile",
+            [
+                untrusted(Distrust::Writable { mode: 0o664 }),
+                untrusted(Distrust::NotMaster {
+                    program: "sleep".into()
+                }),
+                untrusted(Distrust::Elsewhere {
+                    cwd: "/home/ci".into()
+                }),
+                untrusted(Distrust::Younger { seconds: 3600 }),
+                untrusted(Distrust::Uninspectable {
+                    what: "/proc/4242/cwd".into(),
+                    error: "Permission denied (os error 13)".into(),
+                }),
+                untrusted(Distrust::Unsupported),
             ]
             .join("\n")
         );

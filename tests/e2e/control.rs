@@ -13,6 +13,7 @@ mod group_owner;
 mod old_questions;
 mod one_line;
 mod pages;
+mod pidfile;
 
 const FORCERS: &str = "[authz]\n\"force,stop,shutdown\" = [111111, 333333]\n";
 

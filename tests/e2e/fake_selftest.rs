@@ -107,6 +107,19 @@ async fn answers_errors_as_telegram_does() {
     );
     let (status, _) = post(send()).await;
     assert_eq!(status, 200, "faults are used up in order");
+
+    fake.inject("getMe", Fault::error_page(404));
+    let page = http
+        .post(format!("{}/bot{TOKEN}/getMe", fake.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 404);
+    let page = page.text().await.unwrap();
+    assert!(
+        page.starts_with("<html>") && page.contains(&format!("/bot{TOKEN}/getMe")),
+        "a proxy's page echoes the path: {page}"
+    );
 }
 
 #[tokio::test]

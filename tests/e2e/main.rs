@@ -12,6 +12,7 @@ mod notifications;
 mod proxy_selftest;
 mod rebuild;
 mod retries;
+mod secrets;
 mod startup;
 mod talk;
 mod webhook;

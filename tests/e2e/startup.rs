@@ -1,49 +1,11 @@
 //! Starting and stopping: command-line flags, settings errors, Telegram's answers at start,
 //! and the token kept out of the logs.
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::bot::{self, BotProcess, binary};
+use crate::support::bot::{self, BotProcess, run_to_exit, settings_file};
 use crate::support::fake_telegram::{FakeTelegram, Fault, TOKEN};
 use crate::support::{buildbot, closed_port};
-
-/// Runs the binary to its end (at most 20 s) with a clean environment.
-fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
-    let mut command = Command::new(binary());
-    command
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default());
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the binary did not exit within 20 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().unwrap();
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
-fn settings_file(toml: &str) -> tempfile::NamedTempFile {
-    let file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
-    std::fs::write(file.path(), toml).unwrap();
-    file
-}
 
 #[test]
 fn help_and_version_flags() {

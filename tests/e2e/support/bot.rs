@@ -14,9 +14,13 @@ struct Sections<'a> {
     storage: &'a str,
 }
 
+/// The running binary. What it writes is kept: stderr (the log) in `bot.log`, stdout in
+/// `bot.stdout`, both in its own directory.
 pub struct BotProcess {
     child: Child,
     dir: tempfile::TempDir,
+    /// Environment variables beyond the token, given again at every restart.
+    env: Vec<(String, String)>,
 }
 
 pub fn binary() -> PathBuf {
@@ -81,6 +85,30 @@ impl BotProcess {
         .await
     }
 
+    /// Like [`BotProcess::start_with`], with more environment variables (e.g. a
+    /// `BBTG_BUILDBOT__PASSWORD`).
+    pub async fn start_with_env(
+        fake: &FakeTelegram,
+        buildbot_url: &str,
+        buildbot_keys: &str,
+        extra: &str,
+        env: &[(&str, &str)],
+    ) -> BotProcess {
+        let sections = Sections {
+            buildbot: buildbot_keys,
+            ..Sections::default()
+        };
+        let dir = write_settings(fake, buildbot_url, sections, extra);
+        let env: Vec<_> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let child = spawn(&dir, &env);
+        let mut bot = BotProcess { child, dir, env };
+        bot.wait_until_polling(fake, 0).await;
+        bot
+    }
+
     /// Like [`BotProcess::start`], keeping conversations in Redis at `redis_url`.
     pub async fn start_with_storage(
         fake: &FakeTelegram,
@@ -123,22 +151,13 @@ impl BotProcess {
         sections: Sections<'_>,
         extra: &str,
     ) -> BotProcess {
-        let dir = tempfile::tempdir().unwrap();
-        let settings = dir.path().join("settings.toml");
-        std::fs::write(
-            &settings,
-            format!(
-                "[telegram]\napi_url = \"{}\"\npoll_timeout = 1\nretry_delay = 1\n{}\n[buildbot]\nurl = \"{buildbot_url}\"\n{}\n[storage]\npath = \"{}\"\n{}\n{extra}\n",
-                fake.url,
-                sections.telegram,
-                sections.buildbot,
-                dir.path().join("bot.sqlite").display(),
-                sections.storage,
-            ),
-        )
-        .unwrap();
-        let child = spawn(&dir);
-        BotProcess { child, dir }
+        let dir = write_settings(fake, buildbot_url, sections, extra);
+        let child = spawn(&dir, &[]);
+        BotProcess {
+            child,
+            dir,
+            env: Vec::new(),
+        }
     }
 
     /// Waits until the bot polls Telegram after `mark`.
@@ -173,7 +192,7 @@ impl BotProcess {
         assert!(self.stop().await, "the bot stops cleanly on SIGTERM");
         meanwhile.await;
         let mark = fake.mark();
-        self.child = spawn(&self.dir);
+        self.child = spawn(&self.dir, &self.env);
         self.wait_until_polling(fake, mark).await;
         self
     }
@@ -184,7 +203,7 @@ impl BotProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let mark = fake.mark();
-        self.child = spawn(&self.dir);
+        self.child = spawn(&self.dir, &self.env);
         self.wait_until_polling(fake, mark).await;
         self
     }
@@ -192,6 +211,17 @@ impl BotProcess {
     /// Everything the bot logged so far (it runs with RUST_LOG=trace).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("bot.log")).unwrap_or_default()
+    }
+
+    /// Everything the bot wrote so far, on stdout and stderr.
+    pub fn output(&self) -> String {
+        let stdout = std::fs::read_to_string(self.dir.path().join("bot.stdout"));
+        format!("{}{}", self.log(), stdout.unwrap_or_default())
+    }
+
+    /// Fails unless none of `secrets` was ever written by the bot, on stdout or stderr.
+    pub fn assert_never_wrote(&self, secrets: &[&str]) {
+        assert_no_secrets("the bot's output", &self.output(), secrets);
     }
 
     /// Waits (up to 60 s) until the bot logged a line with `needle`; returns the line.
@@ -232,22 +262,80 @@ impl BotProcess {
     }
 }
 
-/// Starts the binary on the settings in `dir`, appending to its log there.
-fn spawn(dir: &tempfile::TempDir) -> Child {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.path().join("bot.log"))
-        .unwrap();
+/// Starts the binary on the settings in `dir`, appending its stderr (the log) and stdout to
+/// files there.
+fn spawn(dir: &tempfile::TempDir, env: &[(String, String)]) -> Child {
+    let append = |name: &str| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.path().join(name))
+            .unwrap()
+    };
     command()
         .arg("--config")
         .arg(dir.path().join("settings.toml"))
         .env("BBTG_TELEGRAM__BOT_TOKEN", TOKEN)
         .env("RUST_LOG", "trace")
-        .stdout(Stdio::null())
-        .stderr(log)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(append("bot.stdout"))
+        .stderr(append("bot.log"))
         .spawn()
         .unwrap()
+}
+
+/// Fails if `text` (what `what` wrote) holds any of `secrets`, saying which.
+pub fn assert_no_secrets(what: &str, text: &str, secrets: &[&str]) {
+    for secret in secrets {
+        assert!(
+            !text.contains(secret),
+            "{what} holds the secret {secret:?}:\n{text}"
+        );
+    }
+}
+
+/// The token and the part of it after `:`, which alone is enough to use it.
+pub fn token_secrets() -> [&'static str; 2] {
+    [TOKEN, TOKEN.split_once(':').unwrap().1]
+}
+
+/// Runs the binary to its end (at most 20 s) with a clean environment: exit code, stdout,
+/// stderr.
+pub fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
+    let mut command = Command::new(binary());
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the binary did not exit within 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A settings file holding `toml`, removed when dropped.
+pub fn settings_file(toml: &str) -> tempfile::NamedTempFile {
+    let file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    std::fs::write(file.path(), toml).unwrap();
+    file
 }
 
 impl Drop for BotProcess {
@@ -255,4 +343,28 @@ impl Drop for BotProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A directory with the settings for a bot against `fake` and `buildbot_url`.
+fn write_settings(
+    fake: &FakeTelegram,
+    buildbot_url: &str,
+    sections: Sections<'_>,
+    extra: &str,
+) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("settings.toml");
+    std::fs::write(
+        &settings,
+        format!(
+            "[telegram]\napi_url = \"{}\"\npoll_timeout = 1\nretry_delay = 1\n{}\n[buildbot]\nurl = \"{buildbot_url}\"\n{}\n[storage]\npath = \"{}\"\n{}\n{extra}\n",
+            fake.url,
+            sections.telegram,
+            sections.buildbot,
+            dir.path().join("bot.sqlite").display(),
+            sections.storage,
+        ),
+    )
+    .unwrap();
+    dir
 }

@@ -64,6 +64,7 @@ impl Call {
 /// A scripted answer for the next call of a method.
 #[derive(Debug, Clone)]
 pub struct Fault {
+    /// The HTTP status, or what to do instead: 0 drop the connection, 1 delay, 2 an HTML page.
     pub status: u16,
     pub body: Value,
 }
@@ -101,6 +102,15 @@ impl Fault {
         Fault {
             status: 1,
             body: json!({"delay_ms": delay.as_millis() as u64}),
+        }
+    }
+
+    /// An HTML error page with `status`, as a proxy in front of the Bot API answers a path it
+    /// has no route for: it echoes the path, `/bot<TOKEN>/<method>`, token included.
+    pub fn error_page(status: u16) -> Fault {
+        Fault {
+            status: 2,
+            body: json!({"status": status}),
         }
     }
 
@@ -520,6 +530,18 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             inner.standing.get(&(method.clone(), chat)).cloned()
         })
     };
+    if let Some(fault) = fault.as_ref().filter(|f| f.status == 2) {
+        record(&shared, &method, params, fault.body.clone());
+        let status = fault.body["status"].as_u64().unwrap_or(404) as u16;
+        let page = format!(
+            "<html><head><title>{status}</title></head>\n<body><h1>{status}</h1>\n<p>No route for {path}</p></body></html>\n"
+        );
+        return (
+            StatusCode::from_u16(status).unwrap(),
+            axum::response::Html(page),
+        )
+            .into_response();
+    }
     if let Some(fault) = fault.as_ref().filter(|f| f.status == 1) {
         let delay = fault.body["delay_ms"].as_u64().unwrap_or_default();
         tokio::time::sleep(Duration::from_millis(delay)).await;
