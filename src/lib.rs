@@ -42,8 +42,9 @@
 //!   actions) for the outbox. It knows nothing of Telegram's keyboards.
 //! - [`telegram`]: `telegram::schema()` shows every route: each command, each button family,
 //!   each conversation step. Handlers live in `commands/`, `conversations/`, `buttons.rs` and
-//!   `rebuild.rs` (Rebuild asks first) and share a `Context`; a button that names a build
-//!   acts only on one the bot shows; updates pass a per-person and per-chat budget
+//!   `rebuild.rs` (Rebuild asks first) and share a `Context`; a tap counts only when the
+//!   message it was tapped on carries its data, and a button that names a build acts only on
+//!   one the bot shows; updates pass a per-person and per-chat budget
 //!   (`budget.rs`) before the dispatcher sees them. In webhook mode they arrive through
 //!   `webhook/`: the bot's own HTTP server (TLS when it has a key) with a guard that checks the
 //!   secret before a body is read, caps bodies and requests at once, and logs refusals at

@@ -116,12 +116,27 @@ async fn websocket(client: &buildbot::Client) -> Result<String, String> {
     }
 }
 
-/// The storage file: it opens (and migrates), and its subscriptions can be read.
+/// The storage file: it opens (and migrates), and its subscriptions can be read; and which of
+/// them the next start drops, now that nobody may subscribe who could before.
 async fn storage(settings: &Settings) -> Result<String, String> {
     let store = Store::open(&settings.storage.path).map_err(|e| e.to_string())?;
     let subscriptions = store.subscriptions().await.map_err(|e| e.to_string())?;
+    let dropped = super::chats::to_drop(&store, settings)
+        .await
+        .map_err(|e| e.to_string())?;
+    let dropping = if dropped.is_empty() {
+        String::new()
+    } else {
+        let chats: Vec<String> = dropped.iter().map(ToString::to_string).collect();
+        format!(
+            "; the next start drops the subscriptions of {} chat(s) that subscribed while anybody could \
+             and that notify.chat_ids does not name ({}): /notify and /watch are closed now that buildbot.username is set",
+            dropped.len(),
+            chats.join(", ")
+        )
+    };
     Ok(format!(
-        "{} is usable ({} chat(s) subscribed)",
+        "{} is usable ({} chat(s) subscribed){dropping}",
         settings.storage.path,
         subscriptions.len()
     ))

@@ -10,9 +10,11 @@
 //! Telegram updates ──▶ telegram::schema ──▶ handlers ──▶ delivery::Delivery ─────┘
 //! ```
 
+mod chats;
 pub mod check;
 mod supervise;
 
+use chats::{apply_configured_chats, close_subscriptions};
 use supervise::{AbortOnDrop, supervise};
 
 use std::sync::Arc;
@@ -28,9 +30,9 @@ use crate::buildbot::{self, control::MasterControl};
 use crate::delivery::outbox::Outbox;
 use crate::delivery::{Delivery, Outgoing};
 use crate::notify::pipeline::Notifier;
-use crate::settings::{ChatTarget, Settings, closed_notice};
+use crate::settings::{Settings, closed_notice};
 use crate::shutdown::Shutdown;
-use crate::storage::{Chat, Store};
+use crate::storage::Store;
 use crate::telegram::bot::{self, BotError};
 use crate::telegram::context::Context;
 use crate::telegram::conversations::{ConversationStorage, State};
@@ -61,6 +63,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     stop_on_signals(shutdown.clone());
     let store = Store::open(&settings.storage.path)?;
     apply_configured_chats(&store, &settings).await?;
+    close_subscriptions(&store, &settings).await?;
     let bot = bot::make_bot(&settings.telegram, bot::polling_timeout(&settings.telegram))?;
     let me = tokio::select! {
         me = bot::wait_for_me(&bot, &settings.telegram) => me?,
@@ -340,21 +343,6 @@ async fn conversation_storage(
         .map_err(|e| StartError::Redis(e.to_string()))?;
     log::info!("conversations are kept in Redis");
     Ok(redis.erase())
-}
-
-/// `[notify].events` are turned on for `[notify].chat_ids` at every start (and, as in
-/// Buildbot's bot, never turned off from here: `/notify off` does that).
-async fn apply_configured_chats(store: &Store, settings: &Settings) -> Result<(), StartError> {
-    for chat in &settings.notify.chat_ids {
-        let chat = match chat {
-            ChatTarget::Id(id) => Chat::Id(*id),
-            ChatTarget::Channel(name) => Chat::Channel(name.clone()),
-        };
-        store
-            .update_events(&chat, &settings.notify.events, &[])
-            .await?;
-    }
-    Ok(())
 }
 
 /// SIGINT (Ctrl-C) and SIGTERM (service managers, containers) trigger the shutdown.

@@ -22,6 +22,7 @@
 //! | `outbox`          | notifications not delivered yet                        | `outbox.rs`        |
 //! | `mutes`           | until when a chat gets its notifications silently      | `mutes.rs`         |
 //! | `live_messages`   | where each live build message went, to edit it later   | `live.rs`          |
+//! | `subscribing`     | whether anybody could subscribe at the last start      | `subscriptions.rs` |
 //!
 //! `schema.rs` opens the file and holds the migrations that create the tables. Forgetting or
 //! moving a chat (`subscriptions.rs`) clears its `watches` too, so a watch never outlives its

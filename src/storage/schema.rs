@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE live_messages (buildid INTEGER NOT NULL, chat TEXT NOT NULL, message_id INTEGER NOT NULL, PRIMARY KEY (buildid, chat));",
     "CREATE TABLE recent_sends (chat TEXT NOT NULL, at_ms INTEGER NOT NULL);
      CREATE INDEX recent_sends_at ON recent_sends (at_ms);",
+    "CREATE TABLE subscribing (id INTEGER PRIMARY KEY CHECK (id = 1), open INTEGER NOT NULL);",
 ];
 
 impl Store {

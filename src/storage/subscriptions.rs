@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 use super::{Chat, StorageError, Store};
 use crate::event::Event;
@@ -65,6 +65,45 @@ impl Store {
                 }
             }
             Ok(map)
+        })
+        .await
+    }
+
+    /// Every chat with a subscription or a watch: the chats the bot would tell something.
+    pub async fn subscribed_chats(&self) -> Result<BTreeSet<Chat>, StorageError> {
+        self.with(|conn| {
+            let mut statement =
+                conn.prepare("SELECT chat FROM subscriptions UNION SELECT chat FROM watches")?;
+            let keys = statement.query_map([], |row| row.get::<_, String>(0))?;
+            let keys = keys.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(keys.iter().map(|k| Chat::from_key(k)).collect())
+        })
+        .await
+    }
+
+    /// Whether anybody could subscribe a chat at the previous start; `true` for a file that
+    /// never recorded it, since every version before the record let anybody.
+    pub async fn subscribing_was_open(&self) -> Result<bool, StorageError> {
+        self.with(|conn| {
+            let open = conn
+                .query_row("SELECT open FROM subscribing WHERE id = 1", [], |row| {
+                    row.get::<_, bool>(0)
+                })
+                .optional()?;
+            Ok(open.unwrap_or(true))
+        })
+        .await
+    }
+
+    /// Records whether anybody can subscribe a chat at this start.
+    pub async fn record_subscribing(&self, open: bool) -> Result<(), StorageError> {
+        self.with(move |conn| {
+            conn.execute(
+                "INSERT INTO subscribing (id, open) VALUES (1, ?1)
+                 ON CONFLICT (id) DO UPDATE SET open = excluded.open",
+                [open],
+            )?;
+            Ok(())
         })
         .await
     }
@@ -156,6 +195,44 @@ mod tests {
         assert!(
             store.watchers(7).await.unwrap().is_empty(),
             "its watches go too"
+        );
+    }
+
+    #[tokio::test]
+    async fn who_could_subscribe_is_remembered_and_a_new_record_means_anybody() {
+        let (dir, store) = temp_store();
+        assert!(
+            store.subscribing_was_open().await.unwrap(),
+            "never recorded"
+        );
+        store.record_subscribing(false).await.unwrap();
+        assert!(!store.subscribing_was_open().await.unwrap());
+        drop(store);
+        let store = Store::open(dir.path().join("s.sqlite").to_str().unwrap()).unwrap();
+        assert!(
+            !store.subscribing_was_open().await.unwrap(),
+            "across a restart"
+        );
+        store.record_subscribing(true).await.unwrap();
+        assert!(store.subscribing_was_open().await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn subscribed_chats_are_those_with_events_or_watches() {
+        let (_dir, store) = temp_store();
+        store
+            .update_events(&Chat::Id(1), &[Event::Failure], &[])
+            .await
+            .unwrap();
+        store
+            .update_events(&Chat::Topic(-5, 3), &[Event::Failure, Event::Started], &[])
+            .await
+            .unwrap();
+        store.add_watch(&Chat::Id(2), 7).await.unwrap();
+        store.add_watch(&Chat::Id(1), 7).await.unwrap();
+        assert_eq!(
+            store.subscribed_chats().await.unwrap(),
+            BTreeSet::from([Chat::Id(1), Chat::Id(2), Chat::Topic(-5, 3)])
         );
     }
 }

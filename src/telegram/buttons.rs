@@ -1,14 +1,16 @@
 //! The buttons that are not part of a conversation: `/list` choices, `/notify` toggles,
-//! `/watch` choices (Rebuild, with its question, is in [`super::rebuild`]). The schema has
-//! decoded the [`Callback`] and checked authz for its command before any of these run; a
-//! button that names a build has had it judged by [`judge_build`] too.
+//! `/watch` choices (Rebuild, with its question, is in [`super::rebuild`]); and the first
+//! check every tap passes ([`is_not_on_message`]), with its refusals. The schema has checked
+//! that the tapped message carries the data, decoded the [`Callback`] and checked authz for
+//! its command before any of these run; a button that names a build has had it judged by
+//! [`judge_build`] too.
 
 use std::sync::Arc;
 
 use teloxide::prelude::*;
 
 use super::HandlerResult;
-use super::answer::{master_failure, no_longer_valid, render, taken};
+use super::answer::{master_failure, render, taken};
 use super::commands::list::list_answer;
 use super::commands::subscriptions::{
     notify_list_text, watch_one, watch_page as watch_page_keyboard,
@@ -27,12 +29,36 @@ pub fn decode(query: CallbackQuery) -> Option<Callback> {
     query.data.as_deref().and_then(Callback::decode)
 }
 
-/// The message a button sits under; `None` when Telegram no longer gives it (too old to be
-/// read), so the tap cannot be judged by what the message shows. (Taps on inline-mode
-/// messages have no chat and never get this far: the dispatcher's default handler answers
-/// them.)
+/// The message a button sits under; `None` when Telegram no longer gives it (older than
+/// 48 hours, sent as an inaccessible message without its keyboard), so the tap cannot be
+/// judged by what the message shows. (Taps on inline-mode messages have no chat and never get
+/// this far: the dispatcher's default handler answers them.)
 pub fn message_of(query: CallbackQuery) -> Option<Message> {
     query.regular_message().cloned()
+}
+
+/// True when the tapped message does not carry the tapped data among its buttons: forged
+/// (any client can send any data on any message of the bot) or from a keyboard the bot has
+/// replaced since. Checked before anything else, so that no handler edits, answers on or
+/// takes the buttons of a message for a button it does not show.
+pub fn is_not_on_message(query: CallbackQuery, message: Message) -> bool {
+    !query
+        .data
+        .as_deref()
+        .is_some_and(|data| keyboards::carries_data(&message, data))
+}
+
+/// A tap whose data is not on its message: a notice, and the message is left as it is.
+pub async fn not_on_message(ctx: Arc<Context>, query: CallbackQuery) -> HandlerResult {
+    log::info!(
+        "refused button data {:?} that its message does not carry, from user {}",
+        query.data,
+        user_id(&query.from)
+    );
+    ctx.delivery
+        .answer_callback(query.id.clone(), Some(text::button_not_on_message()), true)
+        .await?;
+    Ok(())
 }
 
 /// True when the tapper may not run the command the button belongs to.
@@ -50,20 +76,31 @@ pub async fn deny(ctx: Arc<Context>, query: CallbackQuery, callback: Callback) -
     Ok(())
 }
 
-/// Old, forged, or another bot's data: refused, and the buttons go away.
-pub async fn refuse(ctx: Arc<Context>, query: CallbackQuery, message: Message) -> HandlerResult {
+/// Data that is on its message but that this version does not read (a keyboard drawn by an
+/// older version): a notice, and the message is left as it is.
+pub async fn unreadable(ctx: Arc<Context>, query: CallbackQuery) -> HandlerResult {
     log::info!(
-        "refused unknown button data {:?} from user {}",
+        "refused unreadable button data {:?} from user {}",
         query.data,
         user_id(&query.from)
     );
-    no_longer_valid(&ctx, &query, &message).await
+    ctx.delivery
+        .answer_callback(query.id.clone(), Some(text::stale_button()), false)
+        .await?;
+    Ok(())
 }
 
-/// A button whose message Telegram no longer gives: answered so that the client stops
-/// waiting, and nothing done.
-pub async fn not_ours(ctx: Arc<Context>, query: CallbackQuery) -> HandlerResult {
-    taken(&ctx, &query).await
+/// A button whose message Telegram no longer gives (too old): what it shows cannot be
+/// checked, so nothing is done and the person is told to use the command again.
+pub async fn too_old(ctx: Arc<Context>, query: CallbackQuery) -> HandlerResult {
+    log::info!(
+        "refused a button on a message too old to be read, from user {}",
+        user_id(&query.from)
+    );
+    ctx.delivery
+        .answer_callback(query.id.clone(), Some(text::button_too_old()), true)
+        .await?;
+    Ok(())
 }
 
 /// A `/list` choice: the answer replaces the question when it fits; otherwise the buttons go

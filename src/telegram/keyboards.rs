@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
+use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, Message};
 
 use crate::callback::{Callback, ListRequest, ListTarget, Scope, Tap};
 use crate::event::Event;
@@ -88,15 +88,21 @@ pub fn rebuild_question(buildid: i64) -> InlineKeyboardMarkup {
 
 /// True when `message` carries a button with `callback`'s data: a tap's data is whatever the
 /// client sends, the message's keyboard is what the bot drew.
-pub fn carries(message: &teloxide::types::Message, callback: Callback) -> bool {
+pub fn carries(message: &Message, callback: Callback) -> bool {
+    carries_data(message, &callback.encode())
+}
+
+/// True when one of `message`'s buttons carries exactly `data`. Every tap is checked with it
+/// before anything else: data the message does not carry was forged (any client can send any
+/// data on any of the bot's messages) or belongs to a keyboard the bot has since replaced.
+pub fn carries_data(message: &Message, data: &str) -> bool {
     use teloxide::types::InlineKeyboardButtonKind::CallbackData;
-    let data = callback.encode();
     message.reply_markup().is_some_and(|markup| {
         markup
             .inline_keyboard
             .iter()
             .flatten()
-            .any(|b| matches!(&b.kind, CallbackData(d) if *d == data))
+            .any(|b| matches!(&b.kind, CallbackData(d) if d == data))
     })
 }
 
@@ -241,5 +247,53 @@ mod tests {
         let few = conversation_page(&choices[..3], 0);
         assert_eq!(count(&few), 3, "one page: no page row");
         assert_eq!(count(&watch_choices(&[], 0)), 0);
+    }
+
+    /// A message of the bot as Telegram hands it back with a tap, carrying `markup`.
+    fn message_with(markup: Option<&InlineKeyboardMarkup>) -> Message {
+        let mut message = serde_json::json!({
+            "message_id": 5, "date": 1_700_000_000, "text": "hi",
+            "chat": {"id": 7, "type": "private", "first_name": "A"},
+            "from": {"id": 1, "is_bot": true, "first_name": "Buildbot"},
+        });
+        if let Some(markup) = markup {
+            message["reply_markup"] = serde_json::to_value(markup).unwrap();
+        }
+        serde_json::from_value(message).unwrap()
+    }
+
+    #[test]
+    fn a_tap_counts_only_with_data_its_message_carries() {
+        let failure = message_with(Some(&InlineKeyboardMarkup::new([vec![button(
+            "🔁",
+            Callback::Rebuild(42),
+        )]])));
+        assert!(carries_data(&failure, "1/r/42"));
+        assert!(carries(&failure, Callback::Rebuild(42)));
+        for forged in [
+            "1/r/43", "1/r/042", "1/r/42 ", "1/ry/42", "1/n/done", "1/c/x", "", "x",
+        ] {
+            assert!(!carries_data(&failure, forged), "{forged:?}");
+        }
+        let toggles = message_with(Some(&notify_toggles(&BTreeSet::new())));
+        assert!(carries(&toggles, Callback::NotifyDone));
+        assert!(carries(&toggles, Callback::NotifyToggle(Event::Failure)));
+        assert!(!carries(&toggles, Callback::WatchPage(0)));
+        let pages: Vec<(String, Tap)> = (0..100)
+            .map(|i| (format!("b{i}"), Tap::Builder(i)))
+            .collect();
+        let paged = message_with(Some(&conversation_page(&pages, 0)));
+        assert!(carries(&paged, Callback::Conversation(Tap::Page(1))));
+        assert!(carries(&paged, Callback::Conversation(Tap::Builder(0))));
+        assert!(
+            !carries(&paged, Callback::Conversation(Tap::Builder(95))),
+            "the next page's"
+        );
+        assert!(!carries(&paged, Callback::Conversation(Tap::Cancel)));
+        let plain = message_with(None);
+        assert!(
+            !carries_data(&plain, "1/h"),
+            "a message without buttons carries none"
+        );
     }
 }

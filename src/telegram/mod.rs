@@ -43,10 +43,13 @@ pub type HandlerResult = Result<(), BoxError>;
 /// - A message is parsed once into [`Parsed`]. Commands pass the authz guard (a denied user
 ///   gets a reply naming their id) before reaching their handler; a typed text answers the
 ///   conversation's question when one waits, and gets a pointer to /help in private chats.
-/// - A button tap is decoded into a [`Callback`] (anything else is refused as stale), authz
-///   is checked again for its command, then each family has its branch. A button that names a
-///   build acts only on one the bot shows (`notify.tags`); a Rebuild only asks, and its
-///   question's answer must be on that question, in time, and the first. Conversation taps
+/// - A button tap counts only when the message it was tapped on carries exactly its data (a
+///   client can send any data on any message of the bot): otherwise, or on a message too old
+///   for Telegram to give, it gets a notice and no message is touched. It is then decoded
+///   into a [`Callback`] (data this version does not read gets a notice too), authz is checked
+///   again for its command, then each family has its branch. A button that names a build acts
+///   only on one the bot shows (`notify.tags`); a Rebuild only asks, only for a build that
+///   failed, and its question's answer must be in time and the first. Conversation taps
 ///   pass the conversation guard (a tap under any message but the current question's is
 ///   refused as out of date), then go to the function for their (step, button); a button
 ///   that fits no step is answered as out of date.
@@ -117,23 +120,29 @@ fn buttons() -> UpdateHandler<BoxError> {
         .branch(dptree::filter_map(|c: Callback| c.build()).chain(build_buttons()))
         .branch(case![Callback::Conversation(tap)].chain(conversation_taps()));
 
+    // the one check every tap passes first: its data must be on the message it was tapped on
     Update::filter_callback_query()
         .branch(
             dptree::filter_map(buttons::message_of)
+                .branch(
+                    dptree::filter(buttons::is_not_on_message).endpoint(buttons::not_on_message),
+                )
                 .branch(callbacks)
-                .endpoint(buttons::refuse),
+                .endpoint(buttons::unreadable),
         )
-        .endpoint(buttons::not_ours)
+        .endpoint(buttons::too_old)
 }
 
 /// The buttons that name a build (its id is in the dependencies): a rebuild question's
-/// answer is judged first, Cancel needs no build, the rest act only on a build the bot shows.
+/// answer is judged first, Cancel needs no build, the rest act only on a build the bot shows,
+/// and a rebuild only on one that failed (the only builds whose message draws the button).
 fn build_buttons() -> UpdateHandler<BoxError> {
     use buttons::Judged;
     use dptree::case;
 
     let shown = case![Judged::Shown(build)]
         .branch(case![Callback::Watch(buildid)].endpoint(buttons::watch))
+        .branch(dptree::filter(rebuild::did_not_fail).endpoint(rebuild::not_a_failure))
         .branch(case![Callback::Rebuild(buildid)].endpoint(rebuild::ask))
         .branch(case![Callback::ConfirmRebuild(buildid)].endpoint(rebuild::confirmed));
 

@@ -6,8 +6,10 @@
 //! answer, nobody else may) and [`super::buttons::judge_build`] (the build exists and its
 //! builder is shown), so the question's answer is judged again at the moment it is given. An
 //! answer counts only
-//! - on its own question: the message must carry the very button (`keyboards::carries`), so
-//!   data forged under another message neither skips the question nor rewrites that message;
+//! - on its own question: the message must carry the very button, as for every tap (the
+//!   schema's first check), so data forged under another message neither skips the question
+//!   nor rewrites that message; and the Rebuild itself only from a message that carries it,
+//!   which only a failure's does, for a build that failed;
 //! - within `telegram.conversation_timeout` of the question (its Telegram date, which a
 //!   client cannot forge), like every other conversation;
 //! - once: [`AnsweredQuestions`] remembers answered questions for as long as they could
@@ -26,9 +28,11 @@ use super::buttons::ShownBuild;
 use super::context::Context;
 use super::keyboards;
 use super::who::user_id;
+use crate::buildbot::models::Build;
 use crate::callback::Callback;
 use crate::clock::now;
 use crate::delivery::Outgoing;
+use crate::outcome::Outcome;
 use crate::text;
 
 /// Rebuild questions already answered, by (chat, message), with when they were answered.
@@ -79,27 +83,50 @@ pub async fn ask(
     Ok(())
 }
 
-/// True for a Yes or Cancel that cannot count: not on its own question, or too late. (Other
-/// buttons are never stale here.)
+/// True for a Yes or Cancel that cannot count: too late. (That it is on its own question
+/// was checked for every tap: the message carries the very button. Other buttons are never
+/// stale here.)
 pub fn is_stale(ctx: Arc<Context>, message: Message, callback: Callback) -> bool {
     let answer = matches!(
         callback,
         Callback::ConfirmRebuild(_) | Callback::CancelRebuild(_)
     );
     let timeout = i64::from(ctx.settings.telegram.conversation_timeout);
-    answer
-        && (!keyboards::carries(&message, callback)
-            || expired(message.date.timestamp(), now(), timeout))
+    answer && expired(message.date.timestamp(), now(), timeout)
 }
 
-/// Refuses a stale answer; a question of ours loses its buttons, any other message is left
-/// as it is.
-pub async fn stale(
+/// True for a Rebuild (or its Yes) of a build that did not fail: only a failure's message
+/// draws the button (`notify::pipeline::failure`), so whatever the message offered it for,
+/// a build that succeeded, was skipped or cancelled, or is still running is not rebuilt here.
+pub fn did_not_fail(callback: Callback, shown: Box<ShownBuild>) -> bool {
+    let rebuild = matches!(callback, Callback::Rebuild(_) | Callback::ConfirmRebuild(_));
+    rebuild && !fails(&shown.build)
+}
+
+fn fails(build: &Build) -> bool {
+    build.results.is_some_and(Outcome::is_failure)
+}
+
+/// Refuses a Rebuild of a build that did not fail, in a notice; nothing is changed.
+pub async fn not_a_failure(
     ctx: Arc<Context>,
     query: CallbackQuery,
-    message: Message,
-    callback: Callback,
+    shown: Box<ShownBuild>,
 ) -> HandlerResult {
+    log::info!(
+        "refused a rebuild of build {}, which did not fail, from user {}",
+        shown.build.buildid,
+        user_id(&query.from)
+    );
+    ctx.delivery
+        .answer_callback(query.id.clone(), Some(text::rebuild_not_a_failure()), true)
+        .await?;
+    Ok(())
+}
+
+/// Refuses a stale answer, and the question (the message carries the button) loses its
+/// buttons.
+pub async fn stale(ctx: Arc<Context>, query: CallbackQuery, message: Message) -> HandlerResult {
     log::info!(
         "refused a stale rebuild answer {:?} from user {}",
         query.data,
@@ -108,11 +135,9 @@ pub async fn stale(
     ctx.delivery
         .answer_callback(query.id.clone(), Some(text::rebuild_question_stale()), true)
         .await?;
-    if keyboards::carries(&message, callback) {
-        ctx.delivery
-            .remove_keyboard(message.chat.id, message.id)
-            .await?;
-    }
+    ctx.delivery
+        .remove_keyboard(message.chat.id, message.id)
+        .await?;
     Ok(())
 }
 
@@ -121,14 +146,13 @@ async fn first_answer(
     ctx: &Arc<Context>,
     query: &CallbackQuery,
     message: &Message,
-    callback: Callback,
 ) -> Result<bool, super::BoxError> {
     let keep = i64::from(ctx.settings.telegram.conversation_timeout);
     let question = (message.chat.id.0, message.id.0);
     if ctx.rebuild_answers.first_answer(question, now(), keep) {
         return Ok(true);
     }
-    stale(ctx.clone(), query.clone(), message.clone(), callback).await?;
+    stale(ctx.clone(), query.clone(), message.clone()).await?;
     Ok(false)
 }
 
@@ -137,10 +161,9 @@ pub async fn confirmed(
     ctx: Arc<Context>,
     query: CallbackQuery,
     message: Message,
-    callback: Callback,
     shown: Box<ShownBuild>,
 ) -> HandlerResult {
-    if !first_answer(&ctx, &query, &message, callback).await? {
+    if !first_answer(&ctx, &query, &message).await? {
         return Ok(());
     }
     taken(&ctx, &query).await?;
@@ -163,13 +186,8 @@ pub async fn confirmed(
 }
 
 /// Cancel: nothing is rebuilt, and the question says so.
-pub async fn cancelled(
-    ctx: Arc<Context>,
-    query: CallbackQuery,
-    message: Message,
-    callback: Callback,
-) -> HandlerResult {
-    if !first_answer(&ctx, &query, &message, callback).await? {
+pub async fn cancelled(ctx: Arc<Context>, query: CallbackQuery, message: Message) -> HandlerResult {
+    if !first_answer(&ctx, &query, &message).await? {
         return Ok(());
     }
     taken(&ctx, &query).await?;
@@ -208,5 +226,21 @@ mod tests {
         assert!(answered.first_answer((7, 10), 1_001, 600), "another chat");
         // forgotten once the question is too old to count anyway
         assert!(answered.first_answer((-5, 10), 1_601, 600));
+    }
+
+    #[test]
+    fn only_a_build_that_failed_is_rebuilt() {
+        let build = |results: Option<i64>| -> Build {
+            serde_json::from_value(serde_json::json!({
+                "buildid": 1, "number": 1, "builderid": 1, "results": results
+            }))
+            .unwrap()
+        };
+        assert!(fails(&build(Some(2))), "failure");
+        assert!(fails(&build(Some(4))), "exception");
+        // success, warnings, skipped, retry, cancelled, a newer master's code, still running
+        for results in [Some(0), Some(1), Some(3), Some(5), Some(6), Some(99), None] {
+            assert!(!fails(&build(results)), "{results:?}");
+        }
     }
 }

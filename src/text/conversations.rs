@@ -31,6 +31,12 @@ pub fn conversation_not_yours(owner: &str, command: &str) -> String {
     )
 }
 
+/// Someone else's conversation, told to a person who may not run its command: neither who
+/// owns it nor what it is about is theirs to learn.
+pub fn conversation_of_someone_else() -> String {
+    "This conversation belongs to someone else, so nothing was done.".to_owned()
+}
+
 /// Someone else's command would start a conversation in a group where `owner`'s is still going:
 /// theirs is left alone. `seconds` is how long it has left unless they answer.
 pub fn conversation_busy(owner: &str, command: &str, seconds: i64) -> String {
@@ -98,6 +104,7 @@ mod tests {
                 nay(Some("Harry <3"), Some("force")),
                 nay(None, None),
                 conversation_not_yours("Alice <A> (@alice)", "stop"),
+                conversation_of_someone_else(),
                 conversation_busy("Alice <A> (@alice)", "force", 300),
                 conversation_busy("Alice (@alice)", "shutdown", 61),
                 conversation_busy("Alice (@alice)", "stop", 3),

@@ -32,6 +32,18 @@ pub fn storage_failed() -> String {
         .to_owned()
 }
 
+/// A tap whose data the tapped message does not carry: forged, or from a keyboard the bot
+/// has replaced since. Plain text (a tap's notice).
+pub fn button_not_on_message() -> String {
+    "⛔ This button is not on this message (any more), so nothing was done. Use the buttons the message shows now, or send the command again.".to_owned()
+}
+
+/// A tap on a message Telegram no longer gives the bot (older than 48 hours): its buttons
+/// cannot be checked. Plain text (a tap's notice).
+pub fn button_too_old() -> String {
+    "⌛ This message is too old for its buttons to work, so nothing was done. Send the command again.".to_owned()
+}
+
 pub fn stale_button() -> String {
     "Sorry, this button is no longer valid. Send the command again.".to_owned()
 }
@@ -52,6 +64,14 @@ pub fn master_unavailable(error: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tap_refusals() {
+        insta::assert_snapshot!(
+            "tap_refusals",
+            [button_not_on_message(), button_too_old()].join("\n\n")
+        );
+    }
 
     #[test]
     fn slow_down_notice() {

@@ -160,6 +160,13 @@ pub fn rebuild_question(builder: &str, number: i64, url: &str) -> String {
 
 /// A tap on a rebuild question answered before, older than a conversation may be, or not
 /// on its question at all. Plain text: it is the notice of a tap.
+/// A Rebuild of a build that did not fail (only a failure's message draws the button).
+/// Plain text (a tap's notice).
+pub fn rebuild_not_a_failure() -> String {
+    "⛔ Only a build that failed can be rebuilt here, and this one did not, so nothing was done."
+        .to_owned()
+}
+
 pub fn rebuild_question_stale() -> String {
     "This question is no longer open (answered, or asked too long ago), so nothing was done. Tap 🔁 Rebuild under the failure again.".to_owned()
 }
@@ -301,6 +308,7 @@ mod tests {
                 rebuild_requested("Alice <A>", &requests(1)),
                 rebuild_question("lint <x>", 12, "http://bb/#/builders/4/builds/12"),
                 rebuild_question_stale(),
+                rebuild_not_a_failure(),
             ]
             .join("\n\n")
         );

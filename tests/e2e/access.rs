@@ -2,7 +2,7 @@
 
 use crate::support::bot::BotProcess;
 use crate::support::buildbot;
-use crate::support::fake_telegram::{ALICE, BOB, FakeTelegram};
+use crate::support::fake_telegram::{ALICE, BOB, FakeTelegram, TOKEN};
 
 const GROUP: i64 = -4002;
 
@@ -88,15 +88,17 @@ async fn buttons_check_authz_again_and_refuse_forged_data() {
     assert!(notice.contains("not allowed to use /list"), "{notice}");
     assert_eq!(answer.params["show_alert"], true);
 
-    // Forged data is refused and the keyboard is taken away.
-    let mark = fake.mark();
+    // Forged data is refused, and the keyboard stays.
     let answer = fake.tap_and_answer(&ALICE, &prompt, "/list builders").await;
     let notice = answer.params["text"].as_str().unwrap();
-    assert!(notice.contains("no longer valid"), "{notice}");
-    fake.wait_for(mark, "editMessageReplyMarkup", |c| {
-        c.chat_id() == Some(GROUP)
-    })
-    .await;
+    assert!(notice.contains("not on this message"), "{notice}");
+    assert!(
+        !fake
+            .calls()
+            .iter()
+            .any(|c| c.method == "editmessagereplymarkup"),
+        "the keyboard stays"
+    );
 
     // Nothing Bob or the forgery did changed the message; Alice's real tap does.
     let edits = fake
@@ -240,4 +242,87 @@ async fn authz_opens_a_login_bots_commands() {
     // the start-up line says how the commands stand
     bot.wait_for_log("closed except to the users [authz] names")
         .await;
+}
+
+/// Chats that subscribed while anybody could lose their subscriptions when a login closes
+/// /notify: a stranger's chat must not keep receiving the master's failure logs.
+#[tokio::test]
+async fn a_login_drops_the_subscriptions_anybody_could_make() {
+    let master = buildbot::with_login().await;
+    let fake = FakeTelegram::start().await;
+    let settings = format!(
+        "[notify]\nchat_ids = [{}]\nevents = [\"failure\"]\n",
+        ALICE.id
+    );
+    // no login yet: anybody may subscribe, and Bob does
+    let bot = BotProcess::start(&fake, &master.url, &settings).await;
+    let notify = fake.ask(&BOB, "/notify on failure").await;
+    assert!(
+        notify.text().contains("🔔 <b>failure</b>"),
+        "{}",
+        notify.text()
+    );
+    assert!(!bot.log().contains("were dropped"));
+
+    // the admin adds the login
+    let file = bot.settings_file();
+    let bot = bot
+        .restart_after(&fake, async {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let with_login = text.replacen("[buildbot]\n", &format!("[buildbot]\n{}", login()), 1);
+            std::fs::write(&file, with_login).unwrap();
+            // --check, which changes nothing, says what the next start drops
+            let check = file.clone();
+            let out = tokio::task::spawn_blocking(move || {
+                crate::support::bot::command()
+                    .arg("--check")
+                    .arg("--config")
+                    .arg(check)
+                    .env("BBTG_TELEGRAM__BOT_TOKEN", TOKEN)
+                    .output()
+                    .unwrap()
+            })
+            .await
+            .unwrap();
+            let out = String::from_utf8_lossy(&out.stdout).into_owned();
+            assert!(
+                out.contains("the next start drops the subscriptions of 1 chat(s)")
+                    && out.contains(&format!("({})", BOB.id)),
+                "{out}"
+            );
+        })
+        .await;
+    let dropped = bot
+        .wait_for_log(&format!(
+            "chat {}: its subscriptions and watches were dropped",
+            BOB.id
+        ))
+        .await;
+    assert!(
+        dropped.contains("WARN") && dropped.contains("notify.chat_ids"),
+        "{dropped}"
+    );
+    assert_eq!(
+        bot.log().matches("were dropped").count(),
+        1,
+        "Bob's chat alone"
+    );
+
+    let mark = fake.mark();
+    let build = master.build("failing").await;
+    let reference = crate::notifications::build_ref(&build, "failing");
+    fake.wait_for(mark, "sendMessage", |c| {
+        c.chat_id() == Some(ALICE.id) && c.text().contains(&reference)
+    })
+    .await;
+    let announced = bot
+        .wait_for_log(&format!("build {} of failing finished", build["number"]))
+        .await;
+    assert!(announced.contains("announcing to 1 chat(s)"), "{announced}");
+    assert_eq!(fake.delivered(mark, BOB.id, &reference), 0);
+
+    // once is enough: a later start keeps what people [authz] allows subscribe
+    let bot = bot.restart_after(&fake, async {}).await;
+    bot.wait_for_log("closed to everybody until [authz]").await;
+    assert_eq!(bot.log().matches("were dropped").count(), 1);
 }

@@ -8,6 +8,7 @@ mod builds;
 mod control;
 mod delivery;
 mod fake_selftest;
+mod forged_taps;
 mod notifications;
 mod proxy_selftest;
 mod rebuild;

@@ -129,7 +129,7 @@ async fn build_buttons_act_only_on_builds_the_bot_shows_and_questions_expire() {
     let fake = FakeTelegram::start().await;
     // "lint" is not among the tags: the bot never shows its builds
     let settings = format!(
-        "[notify]\ntags = [\"unit\"]\n[authz]\nforce = [{}]\n",
+        "[notify]\ntags = [\"unit\"]\nchat_ids = [{0}]\nevents = [\"failure\"]\n[authz]\nforce = [{0}]\n",
         ALICE.id
     );
     let _bot = BotProcess::start_with_telegram(
@@ -139,36 +139,32 @@ async fn build_buttons_act_only_on_builds_the_bot_shows_and_questions_expire() {
         &settings,
     )
     .await;
-    let (hidden, shown) = tokio::join!(master.build("lint_*[x]<&>"), master.build("failing"));
     let message = fake.ask(&ALICE, "/hello").await;
+    let mark = fake.mark();
+    let (hidden, shown) = tokio::join!(master.build("lint_*[x]<&>"), master.build("failing"));
+    let reference = build_ref(&shown, "failing");
+    let failure = fake
+        .wait_for(mark, "sendMessage", |c| c.text().contains(&reference))
+        .await;
 
     // forged data under any message: refused with a notice, nothing done
     for data in [
         format!("1/r/{}", hidden["buildid"]),
         format!("1/w/{}", hidden["buildid"]),
         "1/r/999999999".to_owned(),
+        format!("1/r/{}", shown["buildid"]),
+        // a yes forged under another message does not skip the question
+        format!("1/ry/{}", shown["buildid"]),
     ] {
         let answer = fake.tap_and_answer(&ALICE, &message, &data).await;
         let notice = answer.params["text"].as_str().unwrap();
-        assert!(
-            notice.contains("names a build I do not show"),
-            "{data}: {notice}"
-        );
+        assert!(notice.contains("not on this message"), "{data}: {notice}");
         assert_eq!(answer.params["show_alert"], true);
     }
-    // a yes forged under another message does not skip the question
-    let data = format!("1/ry/{}", shown["buildid"]);
-    let answer = fake.tap_and_answer(&ALICE, &message, &data).await;
-    assert!(
-        answer.params["text"]
-            .as_str()
-            .unwrap()
-            .contains("no longer open")
-    );
 
     // a question answered after telegram.conversation_timeout is refused
     let mark = fake.mark();
-    fake.tap(&ALICE, &message, &format!("1/r/{}", shown["buildid"]));
+    tap_label(&fake, &ALICE, &failure, "🔁 Rebuild").await;
     let question = fake
         .wait_for(mark, "sendMessage", |c| {
             c.text().starts_with("🔁 Rebuild <b>failing</b>")

@@ -30,11 +30,15 @@ pub enum Refusal {
     /// A button under a message that is not the conversation's current question: an older
     /// step's, or a replaced conversation's. It must not act on the current step.
     OutOfDate,
-    /// Someone else's conversation; `owner` is their name.
+    /// Someone else's conversation, for a person who may run its command too; `owner` is
+    /// their name.
     NotYours {
         owner: String,
         command: CommandName,
     },
+    /// Someone else's conversation, for a person who may not run its command (or cannot be
+    /// told apart: a post as the group): neither the owner nor the command is named.
+    SomeoneElses,
     Expired(CommandName),
     /// authz no longer allows the conversation's command to this person.
     Denied(CommandName),
@@ -69,6 +73,9 @@ pub fn judge(state: &State, by: Answerer, now: i64, authz: &Authz, timeout: i64)
     }
     let user = by.user;
     if user != Some(owner.user_id) {
+        if !user.is_some_and(|user| authz.allows(command, user)) {
+            return Verdict::Refused(Refusal::SomeoneElses);
+        }
         return Verdict::Refused(Refusal::NotYours {
             owner: owner.name.clone(),
             command,
@@ -130,6 +137,7 @@ pub async fn refuse_tap(
         Refusal::NotYours { owner, command } => {
             text::conversation_not_yours(owner, command.as_str())
         }
+        Refusal::SomeoneElses => text::conversation_of_someone_else(),
         Refusal::Expired(command) => text::conversation_expired(command.as_str()),
         Refusal::Denied(command) => text::button_not_allowed(command.as_str()),
     };
@@ -164,17 +172,18 @@ pub async fn refuse_answer(
     match refusal {
         // a typed answer is never judged by a message
         Refusal::NoConversation | Refusal::OutOfDate => Ok(()),
-        Refusal::NotYours { owner, command } => {
+        Refusal::NotYours { .. } | Refusal::SomeoneElses => {
             let to_the_bot = msg
                 .reply_to_message()
                 .is_some_and(|m| m.from.as_ref().is_some_and(|f| f.is_bot));
             if sender(&msg).is_some() && to_the_bot {
-                say(
-                    &ctx,
-                    &msg,
-                    text::conversation_not_yours(&owner, command.as_str()),
-                )
-                .await?;
+                let notice = match refusal {
+                    Refusal::NotYours { owner, command } => {
+                        text::conversation_not_yours(&owner, command.as_str())
+                    }
+                    _ => text::conversation_of_someone_else(),
+                };
+                say(&ctx, &msg, notice).await?;
             }
             Ok(())
         }
@@ -233,17 +242,25 @@ mod tests {
             }),
             "a turn gives the conversation its full time again"
         );
+        let admins = authz(serde_json::json!({"shutdown": [7, 8]}));
         assert_eq!(
-            judge(&state, tap(8, 10), 50, &open, 600),
+            judge(&state, tap(8, 10), 50, &admins, 600),
             Verdict::Refused(Refusal::NotYours {
                 owner: "A (@a)".into(),
                 command: CommandName::Shutdown
-            })
+            }),
+            "someone who may run the command learns whose conversation it is"
         );
-        assert!(matches!(
+        assert_eq!(
+            judge(&state, tap(9, 10), 50, &admins, 600),
+            Verdict::Refused(Refusal::SomeoneElses),
+            "someone who may not learns neither the owner nor the command"
+        );
+        assert_eq!(
             judge(&state, typed(None), 50, &open, 600),
-            Verdict::Refused(Refusal::NotYours { .. })
-        ));
+            Verdict::Refused(Refusal::SomeoneElses),
+            "nor does a post as the group"
+        );
         assert_eq!(
             judge(&state, tap(7, 10), 101, &open, 600),
             Verdict::Refused(Refusal::Expired(CommandName::Shutdown))

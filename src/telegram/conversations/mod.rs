@@ -285,12 +285,14 @@ pub async fn nay(ctx: Arc<Context>, msg: Message, dialogue: Conversation) -> Han
         (None, _) => true,
     };
     if let (false, Some(owner), Some(command)) = (mine, state.owner(), state.command()) {
-        return say(
-            &ctx,
-            &msg,
-            text::conversation_not_yours(&owner.name, command.as_str()),
-        )
-        .await;
+        // the owner and the command are named only to someone who may run it too
+        let allowed = sender(&msg).is_some_and(|user| ctx.allows(command, user_id(user)));
+        let notice = if allowed {
+            text::conversation_not_yours(&owner.name, command.as_str())
+        } else {
+            text::conversation_of_someone_else()
+        };
+        return say(&ctx, &msg, notice).await;
     }
     dialogue.exit().await?;
     retire(&ctx, &state, msg.chat.id).await;

@@ -1,7 +1,8 @@
 //! Old questions cannot act (issue 12): button data holds only indexes, so a button under a
 //! message that is no longer the conversation's question (an earlier `/stop` confirmation, a
-//! replaced `/force` form, an earlier `/shutdown` confirmation) must be answered as out of
-//! date and change nothing, while the current question still works.
+//! replaced `/force` form, an earlier `/shutdown` confirmation) must be refused and change
+//! nothing, while the current question still works. A new question takes the old one's
+//! buttons away, so a client that still shows them sends data its message no longer carries.
 
 use serde_json::json;
 
@@ -16,10 +17,12 @@ async fn answer_to(fake: &FakeTelegram, screen: &Call, label: &str) -> Call {
         .await
 }
 
+/// The old question's buttons were taken away, so Telegram hands the tap over with a message
+/// that no longer carries its data: the first check of every tap refuses it, touching nothing.
 fn assert_out_of_date(answer: &Call) {
     let notice = answer.params["text"].as_str().unwrap_or_default();
     assert!(
-        notice.starts_with("This question is out of date, so nothing was done"),
+        notice.starts_with("⛔ This button is not on this message (any more), so nothing was done"),
         "{}",
         answer.params
     );

@@ -208,6 +208,11 @@ impl BotProcess {
         self
     }
 
+    /// The settings file the bot reads at each start: a test edits it between restarts.
+    pub fn settings_file(&self) -> PathBuf {
+        self.dir.path().join("settings.toml")
+    }
+
     /// Everything the bot logged so far (it runs with RUST_LOG=trace).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("bot.log")).unwrap_or_default()

@@ -372,6 +372,28 @@ impl FakeTelegram {
         id
     }
 
+    /// `from` taps `data` under `sent` when Telegram no longer gives the message (older than
+    /// 48 hours): the update carries an inaccessible message, chat and id with date 0 and no
+    /// keyboard. Returns the bot's answerCallbackQuery.
+    pub async fn tap_inaccessible(&self, from: &Person, sent: &Call, data: &str) -> Call {
+        let message_id = sent.result["message_id"].clone();
+        let chat = sent.result["chat"].clone();
+        let id = {
+            let mut inner = self.shared.inner.lock().unwrap();
+            inner.next_callback_id += 1;
+            format!("cbq-{}", inner.next_callback_id)
+        };
+        let mark = self.mark();
+        self.push_update(json!({"callback_query": {
+            "id": id, "from": from.json(), "chat_instance": "test-instance", "data": data,
+            "message": {"chat": chat, "message_id": message_id, "date": 0},
+        }}));
+        self.wait_for(mark, "answerCallbackQuery", |c| {
+            c.params["callback_query_id"] == id
+        })
+        .await
+    }
+
     /// Taps a button and returns the bot's answerCallbackQuery for that tap.
     pub async fn tap_and_answer(&self, from: &Person, sent: &Call, data: &str) -> Call {
         let mark = self.mark();
