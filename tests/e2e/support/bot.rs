@@ -304,6 +304,18 @@ pub fn token_secrets() -> [&'static str; 2] {
     [TOKEN, TOKEN.split_once(':').unwrap().1]
 }
 
+/// Every secret the harness hands a bot: the token (both ways), the login master's password
+/// and the webhook tests' secret. No bot of any test may ever write one of them.
+pub fn harness_secrets() -> [&'static str; 4] {
+    let [token, part] = token_secrets();
+    [
+        token,
+        part,
+        super::buildbot::LOGIN.1,
+        super::webhook::SECRET,
+    ]
+}
+
 /// Runs the binary to its end (at most 20 s) with a clean environment: exit code, stdout,
 /// stderr.
 pub fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
@@ -344,9 +356,23 @@ pub fn settings_file(toml: &str) -> tempfile::NamedTempFile {
 }
 
 impl Drop for BotProcess {
+    /// Stops the bot, then checks, for every test whatever it was about, that nothing the bot
+    /// wrote on stdout or stderr (at trace level) holds a secret.
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if !std::thread::panicking() {
+            self.assert_never_wrote(&harness_secrets());
+        } else {
+            // the test failed: what the bot was doing belongs in its report
+            let log = self.log();
+            let lines: Vec<&str> = log
+                .lines()
+                .filter(|l| l.contains("buildbot_telegram") || l.contains("WARN"))
+                .collect();
+            let tail = lines[lines.len().saturating_sub(60)..].join("\n");
+            eprintln!("--- the bot's own last log lines:\n{tail}");
+        }
     }
 }
 
