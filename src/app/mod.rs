@@ -26,6 +26,7 @@ use teloxide::prelude::*;
 use teloxide::types::UpdateKind;
 use tokio::task::JoinHandle;
 
+use crate::buildbot::mirror::Mirror;
 use crate::buildbot::{self, control::MasterControl};
 use crate::delivery::outbox::Outbox;
 use crate::delivery::{Delivery, Outgoing};
@@ -80,11 +81,14 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     let delivery = Delivery::new(bot.clone(), settings.telegram.limits)
         .remembering(store.clone())
         .await;
-    let tasks = start_notifications(&settings, &client, &store, &delivery, &shutdown);
+    // fed by the event stream, read by the commands
+    let mirror = Mirror::default();
+    let tasks = start_notifications(&settings, &client, &mirror, &store, &delivery, &shutdown);
 
     let conversations = conversation_storage(&store, &settings).await?;
     let ctx = Arc::new(Context {
         buildbot: client,
+        mirror,
         delivery,
         store,
         master_control: MasterControl::new(settings.buildbot.master_control.clone()),
@@ -115,6 +119,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
 fn start_notifications(
     settings: &Settings,
     client: &Arc<buildbot::Client>,
+    mirror: &Mirror,
     store: &Store,
     delivery: &Delivery,
     shutdown: &Shutdown,
@@ -132,6 +137,7 @@ fn start_notifications(
     // The event stream feeds the notifier: they fail and start again together, and a new
     // stream begins with a catch-up, so nothing that happened meanwhile is missed.
     let (client, store, delivery) = (client.clone(), store.clone(), delivery.clone());
+    let mirror = mirror.clone();
     let (notify, stopping) = (settings.notify.clone(), shutdown.clone());
     let give_up_after = settings.telegram.give_up_after;
     let notifications = tokio::spawn(supervise(
@@ -142,6 +148,7 @@ fn start_notifications(
             let events = AbortOnDrop(tokio::spawn(buildbot::events::run(
                 client.clone(),
                 events_tx,
+                mirror.clone(),
                 stopping.clone(),
             )));
             let notifier = Notifier::new(
@@ -151,7 +158,8 @@ fn start_notifications(
                 delivery.clone(),
                 notify.clone(),
                 give_up_after,
-            );
+            )
+            .feeding(mirror.clone());
             let stopping = stopping.clone();
             async move {
                 let _events = events;

@@ -7,6 +7,9 @@
 //! persistent cursor: from that moment on nothing can fall into a gap. Build events that come
 //! earlier are not forwarded: the catch-up reads them, and forwarded they would move the
 //! cursor past the outage before the catch-up could read it.
+//!
+//! The listener also feeds the [`Mirror`]: every frame is applied to it, and it stops being
+//! live as soon as the stream breaks (the notifier loads it again after its catch-up).
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -24,6 +27,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use url::Url;
 
 use super::Client;
+use super::mirror::Mirror;
 use super::models::Build;
 use crate::shutdown::Shutdown;
 
@@ -49,12 +53,11 @@ pub enum MasterEvent {
     },
 }
 
-/// The routing keys the bot listens to.
-const PATHS: [&str; 5] = [
+/// The routing keys the bot listens to (every worker event: the mirror follows them all).
+const PATHS: [&str; 4] = [
     "builders/*/builds/*/new",
     "builders/*/builds/*/finished",
-    "workers/*/missing",
-    "workers/*/connected",
+    "workers/*/*",
     "builds/*/steps/*/*",
 ];
 
@@ -67,16 +70,27 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// The event websocket, as `tokio_tungstenite` connects it.
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// Runs until `shutdown` (or until `events` is closed): connects, forwards events,
-/// reconnects with capped backoff.
-pub async fn run(client: Arc<Client>, events: mpsc::Sender<MasterEvent>, shutdown: Shutdown) {
+/// Runs until `shutdown` (or until `events` is closed): connects, forwards events and feeds
+/// `mirror`, reconnects with capped backoff.
+pub async fn run(
+    client: Arc<Client>,
+    events: mpsc::Sender<MasterEvent>,
+    mirror: Mirror,
+    shutdown: Shutdown,
+) {
     let mut failures: u32 = 0;
     let mut outage_reported = false;
     loop {
+        let stream = Stream {
+            client: &client,
+            events: &events,
+            mirror: &mirror,
+        };
         let outcome = tokio::select! {
             _ = shutdown.triggered() => return,
-            outcome = stream_once(&client, &events, &mut failures, &mut outage_reported) => outcome,
+            outcome = stream.once(&mut failures, &mut outage_reported) => outcome,
         };
+        mirror.lost();
         if events.is_closed() {
             return;
         }
@@ -103,50 +117,56 @@ pub async fn run(client: Arc<Client>, events: mpsc::Sender<MasterEvent>, shutdow
     }
 }
 
-/// One connection: subscribe, report `Connected`, forward events until it breaks.
-async fn stream_once(
-    client: &Client,
-    events: &mpsc::Sender<MasterEvent>,
-    failures: &mut u32,
-    outage_reported: &mut bool,
-) -> Result<(), String> {
-    let (mut socket, url) = subscribe(client).await?;
-    let mut listener = Listener {
-        url: &url,
-        events,
-        failures,
-        outage_reported,
-        acknowledged: 0,
-    };
-    let mut next_id = PATHS.len() as u64 + 1;
-    let mut last_heard = Instant::now();
-    let mut ping = tokio::time::interval(PING_EVERY);
-    ping.tick().await;
-    loop {
-        tokio::select! {
-            frame = socket.next() => {
-                let frame = match frame {
-                    None => return Ok(()),
-                    Some(Err(error)) => return Err(error.to_string()),
-                    Some(Ok(frame)) => frame,
-                };
-                last_heard = Instant::now();
-                let text = match frame {
-                    WsMessage::Text(text) => text.to_string(),
-                    WsMessage::Close(_) => return Ok(()),
-                    _ => continue,
-                };
-                if listener.text(&text).await?.is_break() {
-                    return Ok(());
+/// Where one connection's frames go.
+struct Stream<'a> {
+    client: &'a Client,
+    events: &'a mpsc::Sender<MasterEvent>,
+    mirror: &'a Mirror,
+}
+
+impl Stream<'_> {
+    /// One connection: subscribe, report `Connected`, forward events until it breaks.
+    async fn once(&self, failures: &mut u32, outage_reported: &mut bool) -> Result<(), String> {
+        let (mut socket, url) = subscribe(self.client).await?;
+        let mut listener = Listener {
+            url: &url,
+            events: self.events,
+            client: self.client,
+            mirror: self.mirror,
+            failures,
+            outage_reported,
+            acknowledged: 0,
+        };
+        let mut next_id = PATHS.len() as u64 + 1;
+        let mut last_heard = Instant::now();
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.tick().await;
+        loop {
+            tokio::select! {
+                frame = socket.next() => {
+                    let frame = match frame {
+                        None => return Ok(()),
+                        Some(Err(error)) => return Err(error.to_string()),
+                        Some(Ok(frame)) => frame,
+                    };
+                    last_heard = Instant::now();
+                    let text = match frame {
+                        WsMessage::Text(text) => text.to_string(),
+                        WsMessage::Close(_) => return Ok(()),
+                        _ => continue,
+                    };
+                    if listener.text(&text).await?.is_break() {
+                        return Ok(());
+                    }
                 }
-            }
-            _ = ping.tick() => {
-                if last_heard.elapsed() > SILENCE_LIMIT {
-                    return Err(format!("no answer for {} s", SILENCE_LIMIT.as_secs()));
+                _ = ping.tick() => {
+                    if last_heard.elapsed() > SILENCE_LIMIT {
+                        return Err(format!("no answer for {} s", SILENCE_LIMIT.as_secs()));
+                    }
+                        let frame = json!({"cmd": "ping", "_id": next_id});
+                    next_id += 1;
+                    socket.send(WsMessage::text(frame.to_string())).await.map_err(|e| e.to_string())?;
                 }
-                let frame = json!({"cmd": "ping", "_id": next_id});
-                next_id += 1;
-                socket.send(WsMessage::text(frame.to_string())).await.map_err(|e| e.to_string())?;
             }
         }
     }
@@ -187,6 +207,8 @@ async fn subscribe(client: &Client) -> Result<(Socket, Url), String> {
 struct Listener<'a> {
     url: &'a Url,
     events: &'a mpsc::Sender<MasterEvent>,
+    client: &'a Client,
+    mirror: &'a Mirror,
     failures: &'a mut u32,
     outage_reported: &'a mut bool,
     acknowledged: usize,
@@ -202,6 +224,9 @@ impl Listener<'_> {
         };
         if let Some(path) = subscription_of(&value) {
             return self.on_acknowledgement(path, &value).await;
+        }
+        if value.get("k").is_some() {
+            self.mirror.apply(&value, self.client).await;
         }
         let Some(event) = parse_event(&value) else {
             return Ok(ControlFlow::Continue(()));
@@ -253,6 +278,7 @@ impl Listener<'_> {
             }
             *self.failures = 0;
             *self.outage_reported = false;
+            self.mirror.connected();
             if self.events.send(MasterEvent::Connected).await.is_err() {
                 return Ok(ControlFlow::Break(()));
             }
@@ -275,7 +301,13 @@ pub async fn probe(client: &Client) -> Result<String, String> {
     let (events, mut received) = mpsc::channel(16);
     let mut failures = 0;
     let mut reported = true;
-    let stream = stream_once(client, &events, &mut failures, &mut reported);
+    let mirror = Mirror::default();
+    let stream = Stream {
+        client,
+        events: &events,
+        mirror: &mirror,
+    };
+    let stream = stream.once(&mut failures, &mut reported);
     tokio::pin!(stream);
     loop {
         tokio::select! {
@@ -355,9 +387,18 @@ mod tests {
         let url = Url::parse("ws://127.0.0.1:8010/ws").unwrap();
         let (events, mut received) = mpsc::channel(16);
         let (mut failures, mut outage_reported) = (3, true);
+        // a master that is not there: a miss of the mirror fails at once and changes nothing
+        let client = Client::new(&crate::settings::BuildbotSettings {
+            master_control: crate::settings::MasterControlSettings::None,
+            url: Url::parse("http://127.0.0.1:1/").unwrap(),
+            credentials: None,
+        });
+        let mirror = Mirror::default();
         let mut listener = Listener {
             url: &url,
             events: &events,
+            client: &client,
+            mirror: &mirror,
             failures: &mut failures,
             outage_reported: &mut outage_reported,
             acknowledged: 0,

@@ -15,6 +15,7 @@ mod builds;
 pub mod control;
 pub mod events;
 mod lists;
+pub mod mirror;
 pub mod models;
 pub mod pidfile;
 

@@ -89,6 +89,10 @@ pub struct Step {
     pub name: String,
     #[serde(default)]
     pub results: Option<Outcome>,
+    /// Finished (its `results` may still be unknown for a moment); the current step of a
+    /// build is its newest step that is not complete.
+    #[serde(default)]
+    pub complete: bool,
     #[serde(default)]
     pub hidden: bool,
     #[serde(default)]

@@ -5,6 +5,7 @@ use teloxide::types::{Message, MessageId};
 use super::rebuild::AnsweredQuestions;
 use crate::buildbot::Client;
 use crate::buildbot::control::MasterControl;
+use crate::buildbot::mirror::Mirror;
 use crate::buildbot::models::Builder;
 use crate::command::CommandName;
 use crate::delivery::{Delivery, Outgoing};
@@ -14,6 +15,9 @@ use crate::storage::Store;
 pub struct Context {
     pub settings: Settings,
     pub buildbot: std::sync::Arc<Client>,
+    /// What the master is doing, kept up to date by its event stream: the read-only commands
+    /// answer from it without asking the master.
+    pub mirror: Mirror,
     pub delivery: Delivery,
     pub store: Store,
     pub master_control: MasterControl,

@@ -18,6 +18,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::buildbot::events::MasterEvent;
+use crate::buildbot::mirror::Mirror;
 use crate::buildbot::models::{Build, Builder};
 use crate::buildbot::{self, Client};
 use crate::delivery::outbox::Outbox;
@@ -72,6 +73,8 @@ pub struct Notifier {
     /// How far the events handled so far reach, whatever the pending ones hold back: where
     /// the cursor goes once nothing holds it.
     reached: Cursor,
+    /// Loaded again after each catch-up ([`Notifier::feeding`]).
+    mirror: Mirror,
 }
 
 impl Notifier {
@@ -100,7 +103,15 @@ impl Notifier {
                 last_buildid: 0,
                 last_complete_at: 0,
             },
+            mirror: Mirror::default(),
         }
+    }
+
+    /// The mirror the commands read: loaded after each catch-up, once the stream is live
+    /// again. After, so that the catch-up's own reads come first, as before the mirror.
+    pub fn feeding(mut self, mirror: Mirror) -> Notifier {
+        self.mirror = mirror;
+        self
     }
 
     /// Handles events until `shutdown` (or until the stream ends), and tries again what
@@ -137,7 +148,10 @@ impl Notifier {
     /// (`settle`); the cursor moves past the event, but no further than what is pending.
     async fn handle(&mut self, event: MasterEvent) {
         match event {
-            MasterEvent::Connected => self.catch_up_now().await,
+            MasterEvent::Connected => {
+                self.catch_up_now().await;
+                self.mirror.load_in_background(self.client.clone());
+            }
             MasterEvent::BuildStarted(build) => {
                 self.settle(&build, Owed::START).await;
                 self.advance_logged(Cursor {

@@ -1,7 +1,6 @@
 //! `/list [all|N] builders|workers|changes`; alone, a keyboard of the choices, whose buttons
 //! come back through [`list_answer`].
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use teloxide::types::Message;
@@ -65,25 +64,16 @@ fn parse_scope(word: &str) -> Result<Scope, Failure> {
     }
 }
 
-/// Builder ids that a connected worker can serve.
-pub(super) fn online_builders(workers: &[Worker]) -> BTreeSet<i64> {
-    workers
-        .iter()
-        .filter(|w| w.is_connected())
-        .flat_map(|w| w.configured_on.iter().map(|b| b.builderid))
-        .collect()
-}
-
-/// The answer to a typed `/list` and to a tapped list button alike.
+/// The answer to a typed `/list` and to a tapped list button alike; builders and workers
+/// come from the mirror, without asking the master while its event stream is live.
 pub async fn list_answer(ctx: &Context, request: ListRequest) -> Answer {
     let all = request.scope == Scope::All;
     match request.target {
         ListTarget::Builders => {
-            let (builders, workers) =
-                tokio::try_join!(ctx.buildbot.builders(), ctx.buildbot.workers())?;
-            let online = online_builders(&workers);
-            let mut shown: Vec<&Builder> = builders
-                .iter()
+            let state = ctx.mirror.current(&ctx.buildbot).await?;
+            let online = state.online_builders();
+            let mut shown: Vec<&Builder> = state
+                .builders()
                 .filter(|b| ctx.shows(b) && (all || b.is_active()))
                 .collect();
             shown.sort_by_key(|b| b.name.to_lowercase());
@@ -98,9 +88,9 @@ pub async fn list_answer(ctx: &Context, request: ListRequest) -> Answer {
             Ok(Outgoing::text(text::builders_list(&entries, all)))
         }
         ListTarget::Workers => {
-            let workers = ctx.buildbot.workers().await?;
-            let mut shown: Vec<_> = workers
-                .iter()
+            let state = ctx.mirror.current(&ctx.buildbot).await?;
+            let mut shown: Vec<&Worker> = state
+                .workers()
                 .filter(|w| all || w.is_configured())
                 .collect();
             shown.sort_by_key(|b| b.name.to_lowercase());

@@ -4,11 +4,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use futures::{StreamExt, TryStreamExt};
 use teloxide::types::Message;
 
-use super::list::online_builders;
-use crate::buildbot::{self, models::Builder};
+use crate::buildbot::mirror::State;
+use crate::buildbot::models::{Build, Builder};
 use crate::clock::now;
 use crate::command::CommandName;
 use crate::delivery::Outgoing;
@@ -92,109 +91,68 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-/// Runs per-builder requests a few at a time: quick, without flooding the master when a
-/// chat asks about many builders.
-async fn ask_each<T>(
-    requests: impl Iterator<Item = impl std::future::Future<Output = buildbot::Result<T>>>,
-) -> buildbot::Result<Vec<T>> {
-    futures::stream::iter(requests)
-        .buffered(8)
-        .try_collect()
-        .await
-}
-
 pub async fn status(ctx: Arc<Context>, msg: Message, args: String) -> HandlerResult {
     reply(&ctx, &msg, status_answer(&ctx, &args).await).await
 }
 
+/// From the mirror: no request to the master while its event stream is live.
 async fn status_answer(ctx: &Context, args: &str) -> Answer {
     let selection = parse_selection(args, CommandName::Status)?;
-    let (builders, workers, running) = tokio::try_join!(
-        ctx.buildbot.builders(),
-        ctx.buildbot.workers(),
-        ctx.buildbot.running_builds()
-    )?;
-    let builders: Vec<Builder> = builders.into_iter().filter(|b| ctx.shows(b)).collect();
+    let state = ctx.mirror.current(&ctx.buildbot).await?;
+    let builders: Vec<Builder> = state.builders().filter(|b| ctx.shows(b)).cloned().collect();
     let chosen = select(&builders, &selection)?;
-    let online = online_builders(&workers);
-    let running: Vec<_> = running
-        .into_iter()
-        .filter(|b| chosen.iter().any(|c| c.builderid == b.builderid))
-        .collect();
-    // Ask for every running build's step and every builder's last build at once.
-    let client = &ctx.buildbot;
-    let build_ids: Vec<i64> = running.iter().map(|b| b.buildid).collect();
-    let builder_ids: Vec<i64> = chosen.iter().map(|b| b.builderid).collect();
-    let steps = ask_each(build_ids.into_iter().map(|id| client.current_step(id)));
-    let lasts = ask_each(
-        builder_ids
-            .into_iter()
-            .map(|id| client.last_finished_build(id)),
-    );
-    let (steps, lasts) = tokio::join!(steps, lasts);
-    let (steps, lasts) = (steps?, lasts?);
-
+    let online = state.online_builders();
     let mut running_by_builder: HashMap<i64, Vec<text::RunningBuild<'_>>> = HashMap::new();
-    for (build, step) in running.iter().zip(&steps) {
+    for running in state.running() {
+        let build = &running.build;
         running_by_builder
             .entry(build.builderid)
             .or_default()
             .push(text::RunningBuild {
                 build,
                 url: ctx.buildbot.build_url(build.builderid, build.number),
-                step: step.as_ref(),
+                step: running.step.as_ref(),
             });
     }
     let statuses: Vec<text::BuilderStatus<'_>> = chosen
         .iter()
-        .zip(&lasts)
-        .map(|(builder, last)| text::BuilderStatus {
+        .map(|builder| text::BuilderStatus {
             builder,
             url: ctx.buildbot.builder_url(builder.builderid),
             online: online.contains(&builder.builderid),
             running: running_by_builder
                 .remove(&builder.builderid)
                 .unwrap_or_default(),
-            last: last
-                .as_ref()
-                .map(|b| (b, ctx.buildbot.build_url(b.builderid, b.number))),
+            last: last_of(ctx, &state, builder),
         })
         .collect();
     let long = matches!(selection, Selection::One(_));
     Ok(Outgoing::text(text::status(&statuses, long, now())))
 }
 
+/// A builder's last finished build, with its link.
+fn last_of<'a>(ctx: &Context, state: &'a State, builder: &Builder) -> Option<(&'a Build, String)> {
+    state
+        .last_finished(builder.builderid)
+        .map(|b| (b, ctx.buildbot.build_url(b.builderid, b.number)))
+}
+
 pub async fn last(ctx: Arc<Context>, msg: Message, args: String) -> HandlerResult {
     reply(&ctx, &msg, last_answer(&ctx, &args).await).await
 }
 
+/// From the mirror, as `/status`.
 async fn last_answer(ctx: &Context, args: &str) -> Answer {
     let selection = parse_selection(args, CommandName::Last)?;
-    let builders: Vec<Builder> = ctx
-        .buildbot
-        .builders()
-        .await?
-        .into_iter()
-        .filter(|b| ctx.shows(b))
-        .collect();
+    let state = ctx.mirror.current(&ctx.buildbot).await?;
+    let builders: Vec<Builder> = state.builders().filter(|b| ctx.shows(b)).cloned().collect();
     let chosen = select(&builders, &selection)?;
-    let client = &ctx.buildbot;
-    let builder_ids: Vec<i64> = chosen.iter().map(|b| b.builderid).collect();
-    let lasts = ask_each(
-        builder_ids
-            .into_iter()
-            .map(|id| client.last_finished_build(id)),
-    )
-    .await?;
     let entries: Vec<_> = chosen
         .iter()
-        .zip(&lasts)
-        .map(|(builder, last)| text::BuilderLast {
+        .map(|builder| text::BuilderLast {
             builder,
             url: ctx.buildbot.builder_url(builder.builderid),
-            last: last
-                .as_ref()
-                .map(|b| (b, ctx.buildbot.build_url(b.builderid, b.number))),
+            last: last_of(ctx, &state, builder),
         })
         .collect();
     Ok(Outgoing::text(text::last_builds(&entries, now())))

@@ -1,0 +1,182 @@
+//! Every event the mirror applies, from frames recorded on the tests' master
+//! (`fixtures/frames.jsonl`: `runtests` #1 succeeds, `failing` #1 fails, then local-worker
+//! is stopped and started again).
+
+use serde_json::{Value, json};
+
+use super::{Miss, State};
+use crate::outcome::Outcome;
+
+const RECORDED: &str = include_str!("fixtures/frames.jsonl");
+
+fn frames() -> Vec<Value> {
+    RECORDED
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// The recorded frames up to (and with) the `nth` one whose key is `key`.
+fn up_to(key: &str, nth: usize) -> Vec<Value> {
+    let all = frames();
+    let at = all
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f["k"] == key)
+        .nth(nth)
+        .unwrap_or_else(|| panic!("no frame {key} #{nth}"))
+        .0;
+    all[..=at].to_vec()
+}
+
+/// The test master's state before the recording: its builders and its connected worker.
+fn loaded() -> State {
+    let mut state = State::default();
+    let builders = (1..=6)
+        .map(|id| json!({"builderid": id, "name": format!("b{id}"), "masterids": [1]}))
+        .collect::<Vec<_>>();
+    state.set_builders(serde_json::from_value(json!(builders)).unwrap());
+    let worker = json!({"workerid": 1, "name": "local-worker", "connected_to": [{"masterid": 1}],
+        "configured_on": [{"builderid": 1}, {"builderid": 3}]});
+    state
+        .workers
+        .insert(1, serde_json::from_value(worker).unwrap());
+    state
+}
+
+fn applied(frames: &[Value]) -> State {
+    let mut state = loaded();
+    for frame in frames {
+        assert_eq!(state.apply(frame), None, "{frame}");
+    }
+    state
+}
+
+#[test]
+fn a_started_build_runs_in_the_step_it_is_in() {
+    let state = applied(&up_to("builds/1/steps/2/updated", 1));
+    let running: Vec<_> = state.running().collect();
+    assert_eq!(running.len(), 1);
+    assert_eq!((running[0].build.buildid, running[0].build.number), (1, 1));
+    let step = running[0].step.as_ref().expect("in a step");
+    assert_eq!(
+        (step.name.as_str(), step.state_string.as_deref()),
+        ("compile", Some("'true'"))
+    );
+}
+
+#[test]
+fn a_finished_step_leaves_no_current_step_until_the_next_starts() {
+    let state = applied(&up_to("builds/1/steps/2/finished", 0));
+    assert!(state.running().next().unwrap().step.is_none());
+    let state = applied(&up_to("builds/1/steps/3/new", 0));
+    let step = state.running().next().unwrap().step.clone().unwrap();
+    assert_eq!(step.name, "test");
+}
+
+#[test]
+fn an_older_step_does_not_replace_a_newer_one() {
+    let mut state = applied(&up_to("builds/1/steps/3/started", 0));
+    let older = up_to("builds/1/steps/2/updated", 1).pop().unwrap();
+    state.apply(&older);
+    assert_eq!(
+        state.running().next().unwrap().step.as_ref().unwrap().name,
+        "test"
+    );
+}
+
+#[test]
+fn a_finished_build_is_its_builders_last() {
+    let state = applied(&frames());
+    assert_eq!(state.running().count(), 0);
+    let runtests = state.last_finished(3).expect("runtests #1");
+    assert_eq!(
+        (runtests.number, runtests.results),
+        (1, Some(Outcome::Success))
+    );
+    let failing = state.last_finished(1).expect("failing #1");
+    assert_eq!(failing.results, Some(Outcome::Failure));
+    assert!(state.last_finished(2).is_none());
+}
+
+#[test]
+fn frames_read_again_change_nothing() {
+    let all = frames();
+    let mut state = applied(&all);
+    // a REST load that already saw the end, then the stream's older frames again
+    for frame in &all {
+        state.apply(frame);
+    }
+    assert_eq!(
+        state.running().count(),
+        0,
+        "a start read after its end is old news"
+    );
+    assert_eq!(state.last_finished(3).unwrap().number, 1);
+    let older = json!({"k": "builders/3/builds/0/finished", "m": {"buildid": 0, "number": 0,
+        "builderid": 3, "complete": true, "results": 2}});
+    state.apply(&older);
+    assert_eq!(
+        state.last_finished(3).unwrap().results,
+        Some(Outcome::Success)
+    );
+}
+
+#[test]
+fn an_end_never_seen_starting_still_counts() {
+    let finished = up_to("builders/1/builds/1/finished", 0).pop().unwrap();
+    let mut state = loaded();
+    state.apply(&finished);
+    assert_eq!(state.last_finished(1).unwrap().number, 1);
+}
+
+#[test]
+fn workers_go_and_come_back() {
+    let online = |frames: &[Value]| applied(frames).online_builders().contains(&3);
+    assert!(online(&up_to("builders/1/builds/1/finished", 0)));
+    assert!(!online(&up_to("workers/1/disconnected", 0)));
+    assert!(!online(&up_to("workers/1/missing", 0)));
+    assert!(online(&up_to("workers/1/connected", 0)));
+    let state = applied(&frames());
+    let builders: Vec<i64> = state
+        .workers()
+        .next()
+        .unwrap()
+        .configured_on
+        .iter()
+        .map(|b| b.builderid)
+        .collect();
+    assert_eq!(
+        builders,
+        [1, 3, 4, 5, 6],
+        "a worker event brings the whole worker"
+    );
+}
+
+#[test]
+fn a_build_of_an_unknown_builder_is_a_miss() {
+    let mut state = loaded();
+    let started = json!({"k": "builders/9/builds/1/new", "m": {"buildid": 50, "number": 1,
+        "builderid": 9, "complete": false}});
+    assert_eq!(state.apply(&started), Some(Miss::Builder(9)));
+    assert_eq!(
+        state.running().count(),
+        1,
+        "the build is shown all the same"
+    );
+}
+
+#[test]
+fn frames_the_mirror_does_not_use_change_nothing() {
+    let mut state = applied(&frames());
+    for frame in [
+        json!({"k": "builders/3/builds/1/update", "m": {"buildid": 1}}),
+        json!({"k": "builders/3/builds/1/new", "m": "junk"}),
+        json!({"k": "workers/1/connected", "m": {"name": "no id"}}),
+        json!({"msg": "pong"}),
+    ] {
+        assert_eq!(state.apply(&frame), None);
+    }
+    assert_eq!(state.running().count(), 0);
+    assert_eq!(state.workers().count(), 1);
+}
