@@ -133,9 +133,14 @@ impl Mirror {
                 for frame in journal.iter().flatten() {
                     let _ = state.apply(frame);
                 }
+                log::info!(
+                    "commands answer from the master's state: {} builders, {} workers, {} running builds",
+                    state.builders.len(),
+                    state.workers.len(),
+                    state.running.len()
+                );
                 shared.state = Arc::new(state);
                 shared.live = true;
-                log::debug!("the mirror of the master is loaded");
             }
             Ok(())
         })
