@@ -13,7 +13,7 @@ use crate::support::fake_telegram::Person;
 
 const CHATS: i64 = 2_000;
 /// Far above what the bot needs: only a leak that grows with chats reaches it.
-const AT_MOST_KB: u64 = 150 * 1024;
+const AT_MOST_KB: u64 = 80 * 1024;
 
 #[tokio::test]
 async fn chats_that_talked_once_cost_little_memory() {
