@@ -39,7 +39,15 @@ struct Cli {
     panic_after_settings: bool,
 }
 
+/// With `--features dhat-heap`, every allocation is counted, for `dhat-heap.json`.
+#[cfg(feature = "dhat-heap")]
+#[global_allocator]
+static ALLOC: dhat::Alloc = dhat::Alloc;
+
 fn main() -> ExitCode {
+    // written to dhat-heap.json in the working directory when main returns
+    #[cfg(feature = "dhat-heap")]
+    let _profiler = dhat::Profiler::new_heap();
     logging::redact_panics();
     let cli = Cli::parse();
     logging::init();

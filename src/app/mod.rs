@@ -12,6 +12,7 @@
 
 mod chats;
 pub mod check;
+mod lanes;
 mod supervise;
 
 use chats::{apply_configured_chats, close_subscriptions};
@@ -265,10 +266,13 @@ fn dispatcher(
     bot: Bot,
     ctx: Arc<Context>,
     conversations: Arc<ConversationStorage>,
-) -> Dispatcher<Bot, crate::telegram::BoxError, teloxide::dispatching::DefaultKey> {
+) -> Dispatcher<Bot, crate::telegram::BoxError, u64> {
     let unrouted = bot.clone();
     Dispatcher::builder(bot, schema())
         .dependencies(dptree::deps![ctx, conversations])
+        // chats share a fixed set of lanes, so that chats which talked once cost nothing
+        .distribution_function(lanes::lane)
+        .worker_queue_size(lanes::LANE_QUEUE)
         // Group chatter, photos, commands for other bots: nothing to do, nothing to warn about.
         // A tap no branch took (a message too old to read) is still answered, so the client
         // stops waiting.

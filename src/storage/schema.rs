@@ -4,7 +4,7 @@
 //! never edited or reordered: new ones go at the end of [`MIGRATIONS`].
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use rusqlite::Connection;
 
@@ -38,7 +38,7 @@ impl Store {
         check_and_configure(&conn, path)?;
         migrate(&conn, path)?;
         Ok(Store {
-            conn: Arc::new(Mutex::new(conn)),
+            conn: Arc::new(tokio::sync::Mutex::new(conn)),
         })
     }
 }

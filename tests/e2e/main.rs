@@ -9,6 +9,7 @@ mod control;
 mod delivery;
 mod fake_selftest;
 mod forged_taps;
+mod memory;
 mod mirror;
 mod notifications;
 mod proxy_selftest;

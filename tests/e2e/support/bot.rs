@@ -160,6 +160,11 @@ impl BotProcess {
         }
     }
 
+    /// The process id, for reading its memory from `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Waits until the bot polls Telegram after `mark`.
     async fn wait_until_polling(&mut self, fake: &FakeTelegram, mark: usize) {
         let deadline = Instant::now() + Duration::from_secs(30);
