@@ -12,7 +12,6 @@
 
 mod chats;
 pub mod check;
-mod lanes;
 mod supervise;
 
 use chats::{apply_configured_chats, close_subscriptions};
@@ -40,6 +39,7 @@ use crate::telegram::context::Context;
 use crate::telegram::conversations::{ConversationStorage, State};
 use crate::telegram::listener::{self, OutageLog};
 use crate::telegram::schema;
+use crate::telegram::turns::ChatTurns;
 use crate::telegram::webhook::{self, ListenError};
 
 /// How long each background task may take to stop (the outbox drains its sends in flight
@@ -269,10 +269,10 @@ fn dispatcher(
 ) -> Dispatcher<Bot, crate::telegram::BoxError, u64> {
     let unrouted = bot.clone();
     Dispatcher::builder(bot, schema())
-        .dependencies(dptree::deps![ctx, conversations])
-        // chats share a fixed set of lanes, so that chats which talked once cost nothing
-        .distribution_function(lanes::lane)
-        .worker_queue_size(lanes::LANE_QUEUE)
+        .dependencies(dptree::deps![ctx, conversations, ChatTurns::default()])
+        // no worker per chat (each costs ~60 kB for good): every update is handled at once,
+        // and waits for its chat's turn first (telegram/turns.rs)
+        .distribution_function(|_: &Update| None::<u64>)
         // Group chatter, photos, commands for other bots: nothing to do, nothing to warn about.
         // A tap no branch took (a message too old to read) is still answered, so the client
         // stops waiting.

@@ -101,6 +101,9 @@ impl Client {
             .cookie_provider(cookies.clone())
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
+            // the master's web server (Twisted) drops a connection idle for 60 s: never send a
+            // request on one it may be dropping at that moment
+            .pool_idle_timeout(Duration::from_secs(30))
             .user_agent(concat!("buildbot-telegram/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("a reqwest client with rustls and cookies always builds");

@@ -21,6 +21,7 @@ pub mod conversations;
 pub mod keyboards;
 pub mod listener;
 pub mod rebuild;
+pub mod turns;
 pub mod webhook;
 pub mod who;
 
@@ -34,6 +35,7 @@ use crate::callback::{Callback, Tap};
 use commands::{Command, Parsed, help, list, status, subscriptions};
 use context::Context;
 use conversations::{ConversationStorage, State, Verdict, force, shutdown, stop};
+use turns::ChatTurns;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub type HandlerResult = Result<(), BoxError>;
@@ -54,8 +56,11 @@ pub type HandlerResult = Result<(), BoxError>;
 ///   refused as out of date), then go to the function for their (step, button); a button
 ///   that fits no step is answered as out of date.
 pub fn schema() -> UpdateHandler<BoxError> {
-    // Every update sees its chat's conversation state (dialogues are kept per chat).
-    dialogue::enter::<Update, ConversationStorage, State, _>()
+    // First its chat's turn (one update at a time per chat, in order: `turns.rs`), then the
+    // chat's conversation state (dialogues are kept per chat).
+    dptree::entry()
+        .map_async(|turns: ChatTurns, update: Update| async move { turns.take(&update).await })
+        .chain(dialogue::enter::<Update, ConversationStorage, State, _>())
         .branch(messages())
         .branch(buttons())
 }
