@@ -213,6 +213,12 @@ impl BotProcess {
         self
     }
 
+    /// The process id, to read its memory and CPU time from `/proc` (the benchmark does).
+    #[allow(dead_code)]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The settings file the bot reads at each start: a test edits it between restarts.
     pub fn settings_file(&self) -> PathBuf {
         self.dir.path().join("settings.toml")
