@@ -160,7 +160,7 @@ impl BotProcess {
         }
     }
 
-    /// The process id, for reading its memory from `/proc`.
+    /// The process id, for reading its memory and CPU time from `/proc`.
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -211,12 +211,6 @@ impl BotProcess {
         self.child = spawn(&self.dir, &self.env);
         self.wait_until_polling(fake, mark).await;
         self
-    }
-
-    /// The process id, to read its memory and CPU time from `/proc` (the benchmark does).
-    #[allow(dead_code)]
-    pub fn pid(&self) -> u32 {
-        self.child.id()
     }
 
     /// The settings file the bot reads at each start: a test edits it between restarts.
