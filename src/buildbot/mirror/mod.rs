@@ -73,6 +73,7 @@ impl Mirror {
     /// Applies one event frame; what it missed is asked of the master. Frames that come
     /// while the mirror is not live are applied too: the next load replaces them anyway.
     pub async fn apply(&self, frame: &Value, client: &Client) {
+        log::trace!("mirror: {}", frame["k"]);
         let miss = self.write(|shared| {
             for (_, journal) in &mut shared.journals {
                 journal.push(frame.clone());
@@ -80,13 +81,18 @@ impl Mirror {
             Arc::make_mut(&mut shared.state).apply(frame)
         });
         if let Some(Miss::Builder(builderid)) = miss {
-            log::debug!("a build of unknown builder {builderid}: reading the builders again");
-            match client.builders().await {
-                Ok(builders) => {
-                    self.write(|shared| Arc::make_mut(&mut shared.state).set_builders(builders))
-                }
-                Err(error) => log::warn!("cannot read the master's builders again: {error}"),
+            self.read_builders(builderid, client).await;
+        }
+    }
+
+    /// A build of builder `builderid`, which the mirror does not know: the builders again.
+    async fn read_builders(&self, builderid: i64, client: &Client) {
+        log::debug!("a build of unknown builder {builderid}: reading the builders again");
+        match client.builders().await {
+            Ok(builders) => {
+                self.write(|shared| Arc::make_mut(&mut shared.state).set_builders(builders))
             }
+            Err(error) => log::warn!("cannot read the master's builders again: {error}"),
         }
     }
 

@@ -154,6 +154,31 @@ fn workers_go_and_come_back() {
 }
 
 #[test]
+fn steps_before_their_builds_new_are_its_step_once_it_comes() {
+    assert_eq!(
+        frames()[0]["k"],
+        "builds/1/steps/1/new",
+        "as Buildbot sends them"
+    );
+    let state = applied(&up_to("builders/3/builds/1/new", 0));
+    let step = state.running().next().unwrap().step.clone();
+    assert_eq!(step.unwrap().name, "worker_preparation");
+    assert!(state.early.is_empty());
+}
+
+#[test]
+fn early_steps_of_builds_that_never_come_are_few() {
+    let mut state = loaded();
+    for buildid in 100..200 {
+        let step = json!({"k": format!("builds/{buildid}/steps/1/new"), "m": {"stepid": buildid,
+            "number": 0, "name": "s", "complete": false}});
+        state.apply(&step);
+    }
+    assert_eq!(state.early.len(), 32);
+    assert_eq!(state.early.keys().next(), Some(&168), "the newest are kept");
+}
+
+#[test]
 fn a_build_of_an_unknown_builder_is_a_miss() {
     let mut state = loaded();
     let started = json!({"k": "builders/9/builds/1/new", "m": {"buildid": 50, "number": 1,
