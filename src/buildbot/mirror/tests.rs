@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Miss, State};
+use super::{Mirror, Miss, Shared, State};
 use crate::outcome::Outcome;
 
 const RECORDED: &str = include_str!("fixtures/frames.jsonl");
@@ -204,4 +204,48 @@ fn frames_the_mirror_does_not_use_change_nothing() {
     }
     assert_eq!(state.running().count(), 0);
     assert_eq!(state.workers().count(), 1);
+}
+
+#[test]
+fn frames_that_come_during_a_load_are_applied_on_what_it_read() {
+    let mirror = Mirror::default();
+    assert!(
+        mirror.write(Shared::begin_load).is_none(),
+        "no load while the stream is down"
+    );
+    mirror.connected();
+    let load = mirror.write(Shared::begin_load).unwrap();
+    // the master is read before build 1 starts; its frames come while the load runs
+    let all = frames();
+    for frame in &all[..8] {
+        let _ = mirror.record(frame); // a mirror not loaded yet knows no builder: a miss
+    }
+    assert!(mirror.live().is_none(), "not live before the load is over");
+    mirror.write(|shared| {
+        let journal = shared.end_load(load);
+        assert_eq!(journal.len(), 8);
+        shared.loaded(load, loaded(), &journal);
+    });
+    let state = mirror.live().expect("live");
+    assert_eq!(state.running().next().unwrap().build.buildid, 1);
+    assert!(mirror.write(|shared| shared.journals.is_empty()));
+}
+
+#[test]
+fn a_load_during_which_the_stream_broke_changes_nothing() {
+    let mirror = Mirror::default();
+    mirror.connected();
+    let load = mirror.write(Shared::begin_load).unwrap();
+    mirror.lost();
+    mirror.connected();
+    mirror.write(|shared| {
+        let journal = shared.end_load(load);
+        shared.loaded(load, loaded(), &journal);
+    });
+    assert!(mirror.live().is_none(), "what it read may miss the outage");
+    let again = mirror.write(Shared::begin_load).unwrap();
+    mirror.write(|shared| shared.loaded(again, loaded(), &[]));
+    assert_eq!(mirror.live().unwrap().builders().count(), 6);
+    mirror.lost();
+    assert!(mirror.live().is_none(), "a broken stream is not live");
 }
