@@ -30,7 +30,9 @@
 //! - [`storage`]: the SQLite file, one file per table on one connection: subscriptions,
 //!   outbox, announcements and the catch-up cursor, live messages, mutes, watches, workers,
 //!   conversations.
-//! - [`buildbot`]: the REST client, the event websocket, the models, `control` (how
+//! - [`buildbot`]: the REST client, the event websocket, the models, `mirror` (the master's
+//!   live state as the event stream tells it, loaded by REST after each catch-up: what
+//!   `/status`, `/last` and `/list` answer from without asking the master), `control` (how
 //!   `/shutdown` reaches the master process) and `pidfile` (whether a `twistd.pid` still names
 //!   the master, read from `/proc`, before anything is signalled).
 //! - [`text`]: every sentence a user reads, as Telegram HTML, one file per topic, each pinned

@@ -9,6 +9,7 @@
 //! JSON-RPC POST with the session, login, errors); the queries are grouped by concern:
 //! `builds` (builds, steps, logs), `lists` (config, builders, workers,
 //! changes) and `actions` (force, stop, rebuild), each adding its own `impl Client` block.
+//! `events` is the websocket; `mirror` what it keeps of the master for the commands.
 
 mod actions;
 mod builds;

@@ -192,7 +192,7 @@ pub async fn judge_build(ctx: Arc<Context>, buildid: i64) -> Judged {
         let Some(build) = ctx.buildbot.build(buildid).await? else {
             return Ok(None);
         };
-        let builders = ctx.buildbot.builders().await?;
+        let builders = ctx.builders().await?;
         let builder = builders
             .into_iter()
             .find(|b| b.builderid == build.builderid && ctx.shows(b));

@@ -3,10 +3,10 @@
 use teloxide::types::{Message, MessageId};
 
 use super::rebuild::AnsweredQuestions;
-use crate::buildbot::Client;
 use crate::buildbot::control::MasterControl;
 use crate::buildbot::mirror::Mirror;
 use crate::buildbot::models::Builder;
+use crate::buildbot::{self, Client};
 use crate::command::CommandName;
 use crate::delivery::{Delivery, Outgoing};
 use crate::settings::Settings;
@@ -36,6 +36,15 @@ impl Context {
     /// `[notify].tags`: with tags set, only builders carrying one of them exist for the bot.
     pub fn shows(&self, builder: &Builder) -> bool {
         self.settings.notify.shows(&builder.tags)
+    }
+
+    /// Every builder of the master (retired ones too), from the mirror; from the master only
+    /// while the mirror is not live.
+    pub async fn builders(&self) -> buildbot::Result<Vec<Builder>> {
+        match self.mirror.live() {
+            Some(state) => Ok(state.builders().cloned().collect()),
+            None => self.buildbot.builders().await,
+        }
     }
 
     /// Answers a user's message, quoting it where [`Context::quote`] says; the id of the

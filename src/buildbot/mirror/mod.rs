@@ -55,6 +55,52 @@ struct Shared {
     loads: u64,
 }
 
+/// Which load, and for which stream.
+#[derive(Debug, Clone, Copy)]
+struct LoadOf {
+    number: u64,
+    generation: u64,
+}
+
+impl Shared {
+    /// A load begins (while the stream is up): frames are kept for it from now on.
+    fn begin_load(&mut self) -> Option<LoadOf> {
+        self.connected.then(|| {
+            self.loads += 1;
+            self.journals.push((self.loads, Vec::new()));
+            LoadOf {
+                number: self.loads,
+                generation: self.generation,
+            }
+        })
+    }
+
+    /// The load is over, gone through or not: the frames kept for it.
+    fn end_load(&mut self, load: LoadOf) -> Vec<Value> {
+        let at = self.journals.iter().position(|(n, _)| *n == load.number);
+        at.map(|at| self.journals.remove(at).1).unwrap_or_default()
+    }
+
+    /// What the load read, with the frames that came meanwhile, becomes the live state;
+    /// unless the stream broke meanwhile.
+    fn loaded(&mut self, load: LoadOf, mut state: State, journal: &[Value]) {
+        if self.generation != load.generation {
+            return;
+        }
+        for frame in journal {
+            let _ = state.apply(frame);
+        }
+        log::info!(
+            "commands answer from the master's state: {} builders, {} workers, {} running builds",
+            state.builders.len(),
+            state.workers.len(),
+            state.running.len()
+        );
+        self.state = Arc::new(state);
+        self.live = true;
+    }
+}
+
 impl Mirror {
     /// The live state, or `None` while the stream is down or not loaded yet.
     pub fn live(&self) -> Option<Arc<State>> {
@@ -73,20 +119,30 @@ impl Mirror {
     /// Applies one event frame; what it missed is asked of the master. Frames that come
     /// while the mirror is not live are applied too: the next load replaces them anyway.
     pub async fn apply(&self, frame: &Value, client: &Client) {
-        let miss = self.write(|shared| {
+        log::trace!("mirror: {}", frame["k"]);
+        if let Some(Miss::Builder(builderid)) = self.record(frame) {
+            self.read_builders(builderid, client).await;
+        }
+    }
+
+    /// Applies `frame` to the state, and keeps it for every load under way.
+    fn record(&self, frame: &Value) -> Option<Miss> {
+        self.write(|shared| {
             for (_, journal) in &mut shared.journals {
                 journal.push(frame.clone());
             }
             Arc::make_mut(&mut shared.state).apply(frame)
-        });
-        if let Some(Miss::Builder(builderid)) = miss {
-            log::debug!("a build of unknown builder {builderid}: reading the builders again");
-            match client.builders().await {
-                Ok(builders) => {
-                    self.write(|shared| Arc::make_mut(&mut shared.state).set_builders(builders))
-                }
-                Err(error) => log::warn!("cannot read the master's builders again: {error}"),
+        })
+    }
+
+    /// A build of builder `builderid`, which the mirror does not know: the builders again.
+    async fn read_builders(&self, builderid: i64, client: &Client) {
+        log::debug!("a build of unknown builder {builderid}: reading the builders again");
+        match client.builders().await {
+            Ok(builders) => {
+                self.write(|shared| Arc::make_mut(&mut shared.state).set_builders(builders))
             }
+            Err(error) => log::warn!("cannot read the master's builders again: {error}"),
         }
     }
 
@@ -114,34 +170,13 @@ impl Mirror {
     /// on what it read. Nothing to do while the stream is down (the next `Connected` loads);
     /// a load during which the stream broke changes nothing.
     async fn reload(&self, client: &Client) -> Result<()> {
-        let started = self.write(|shared| {
-            shared.connected.then(|| {
-                shared.loads += 1;
-                shared.journals.push((shared.loads, Vec::new()));
-                (shared.loads, shared.generation)
-            })
-        });
-        let Some((number, generation)) = started else {
+        let Some(load_of) = self.write(Shared::begin_load) else {
             return Ok(());
         };
         let loaded = load(client).await;
         self.write(|shared| {
-            let at = shared.journals.iter().position(|(n, _)| *n == number);
-            let journal = at.map(|at| shared.journals.remove(at).1);
-            let mut state = loaded?;
-            if shared.generation == generation {
-                for frame in journal.iter().flatten() {
-                    let _ = state.apply(frame);
-                }
-                log::info!(
-                    "commands answer from the master's state: {} builders, {} workers, {} running builds",
-                    state.builders.len(),
-                    state.workers.len(),
-                    state.running.len()
-                );
-                shared.state = Arc::new(state);
-                shared.live = true;
-            }
+            let journal = shared.end_load(load_of);
+            shared.loaded(load_of, loaded?, &journal);
             Ok(())
         })
     }

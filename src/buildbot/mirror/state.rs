@@ -28,7 +28,14 @@ pub struct State {
     pub(super) running: BTreeMap<i64, Running>,
     /// By builder id.
     pub(super) last: HashMap<i64, Build>,
+    /// The current step of builds whose `new` has not come yet: Buildbot sends a build's
+    /// `new` only after its first step started (half a second after REST shows the build, on
+    /// the tests' master). A few at most; the oldest go first.
+    pub(super) early: BTreeMap<i64, Step>,
 }
+
+/// How many builds' early steps are kept.
+const EARLY: usize = 32;
 
 /// What applying a frame found missing, for the mirror to ask the master (once).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +88,7 @@ impl State {
             ["builders", _, "builds", _, "new"] => return self.started(decode(message)?),
             ["builders", _, "builds", _, "finished"] => self.finished(decode(message)?),
             ["builds", buildid, "steps", _, _] => {
-                self.stepped(buildid.parse().ok()?, decode(message)?)
+                self.stepped(buildid.parse().ok()?, decode(message)?);
             }
             ["workers", _, "connected" | "disconnected" | "state_updated"] => {
                 // these carry the whole worker; `missing` only says what was already known
@@ -93,6 +100,7 @@ impl State {
         None
     }
 
+    /// A build started (its `new` frame).
     fn started(&mut self, build: Build) -> Option<Miss> {
         let miss = (!self.builders.contains_key(&build.builderid))
             .then_some(Miss::Builder(build.builderid));
@@ -101,7 +109,9 @@ impl State {
             .get(&build.builderid)
             .is_some_and(|last| last.number >= build.number);
         if !build.complete && !ended_already {
+            let early = self.early.remove(&build.buildid);
             let step = self.running.remove(&build.buildid).and_then(|r| r.step);
+            let step = step.or(early);
             self.running.insert(build.buildid, Running { build, step });
         }
         miss
@@ -110,6 +120,7 @@ impl State {
     /// The end of a build, seen start or not.
     fn finished(&mut self, build: Build) {
         self.running.remove(&build.buildid);
+        self.early.remove(&build.buildid);
         let newer = self
             .last
             .get(&build.builderid)
@@ -121,17 +132,31 @@ impl State {
 
     /// A step started, changed its state or finished.
     fn stepped(&mut self, buildid: i64, step: Step) {
-        let Some(running) = self.running.get_mut(&buildid) else {
-            return; // a build the mirror does not show as running: nothing to say about it
-        };
-        let current = running.step.as_ref().map(|s| s.number);
-        if !step.complete {
-            if current.is_none_or(|number| number <= step.number) {
-                running.step = Some(step);
+        match self.running.get_mut(&buildid) {
+            Some(running) => follow(&mut running.step, step),
+            None => {
+                let mut early = self.early.remove(&buildid);
+                follow(&mut early, step);
+                if let Some(early) = early {
+                    self.early.insert(buildid, early);
+                }
+                while self.early.len() > EARLY {
+                    self.early.pop_first();
+                }
             }
-        } else if current == Some(step.number) {
-            running.step = None;
         }
+    }
+}
+
+/// The current step once `step` started, changed or finished: the newest not complete.
+fn follow(current: &mut Option<Step>, step: Step) {
+    let number = current.as_ref().map(|s| s.number);
+    if !step.complete {
+        if number.is_none_or(|number| number <= step.number) {
+            *current = Some(step);
+        }
+    } else if number == Some(step.number) {
+        *current = None;
     }
 }
 

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Miss, State};
+use super::{Mirror, Miss, Shared, State};
 use crate::outcome::Outcome;
 
 const RECORDED: &str = include_str!("fixtures/frames.jsonl");
@@ -154,6 +154,31 @@ fn workers_go_and_come_back() {
 }
 
 #[test]
+fn steps_before_their_builds_new_are_its_step_once_it_comes() {
+    assert_eq!(
+        frames()[0]["k"],
+        "builds/1/steps/1/new",
+        "as Buildbot sends them"
+    );
+    let state = applied(&up_to("builders/3/builds/1/new", 0));
+    let step = state.running().next().unwrap().step.clone();
+    assert_eq!(step.unwrap().name, "worker_preparation");
+    assert!(state.early.is_empty());
+}
+
+#[test]
+fn early_steps_of_builds_that_never_come_are_few() {
+    let mut state = loaded();
+    for buildid in 100..200 {
+        let step = json!({"k": format!("builds/{buildid}/steps/1/new"), "m": {"stepid": buildid,
+            "number": 0, "name": "s", "complete": false}});
+        state.apply(&step);
+    }
+    assert_eq!(state.early.len(), 32);
+    assert_eq!(state.early.keys().next(), Some(&168), "the newest are kept");
+}
+
+#[test]
 fn a_build_of_an_unknown_builder_is_a_miss() {
     let mut state = loaded();
     let started = json!({"k": "builders/9/builds/1/new", "m": {"buildid": 50, "number": 1,
@@ -179,4 +204,48 @@ fn frames_the_mirror_does_not_use_change_nothing() {
     }
     assert_eq!(state.running().count(), 0);
     assert_eq!(state.workers().count(), 1);
+}
+
+#[test]
+fn frames_that_come_during_a_load_are_applied_on_what_it_read() {
+    let mirror = Mirror::default();
+    assert!(
+        mirror.write(Shared::begin_load).is_none(),
+        "no load while the stream is down"
+    );
+    mirror.connected();
+    let load = mirror.write(Shared::begin_load).unwrap();
+    // the master is read before build 1 starts; its frames come while the load runs
+    let all = frames();
+    for frame in &all[..8] {
+        let _ = mirror.record(frame); // a mirror not loaded yet knows no builder: a miss
+    }
+    assert!(mirror.live().is_none(), "not live before the load is over");
+    mirror.write(|shared| {
+        let journal = shared.end_load(load);
+        assert_eq!(journal.len(), 8);
+        shared.loaded(load, loaded(), &journal);
+    });
+    let state = mirror.live().expect("live");
+    assert_eq!(state.running().next().unwrap().build.buildid, 1);
+    assert!(mirror.write(|shared| shared.journals.is_empty()));
+}
+
+#[test]
+fn a_load_during_which_the_stream_broke_changes_nothing() {
+    let mirror = Mirror::default();
+    mirror.connected();
+    let load = mirror.write(Shared::begin_load).unwrap();
+    mirror.lost();
+    mirror.connected();
+    mirror.write(|shared| {
+        let journal = shared.end_load(load);
+        shared.loaded(load, loaded(), &journal);
+    });
+    assert!(mirror.live().is_none(), "what it read may miss the outage");
+    let again = mirror.write(Shared::begin_load).unwrap();
+    mirror.write(|shared| shared.loaded(again, loaded(), &[]));
+    assert_eq!(mirror.live().unwrap().builders().count(), 6);
+    mirror.lost();
+    assert!(mirror.live().is_none(), "a broken stream is not live");
 }

@@ -124,7 +124,7 @@ pub(super) async fn new_form(
     scheduler: &ForceScheduler,
     builder: &str,
 ) -> buildbot::Result<ForceForm> {
-    let builders = ctx.buildbot.builders().await?;
+    let builders = ctx.builders().await?;
     let builderid = builders
         .iter()
         .find(|b| b.name == builder)

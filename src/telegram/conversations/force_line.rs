@@ -109,7 +109,7 @@ pub(super) async fn at_once(
     schedulers: &[ForceScheduler],
     words: &[String],
 ) -> HandlerResult {
-    let builders = match ctx.buildbot.builders().await {
+    let builders = match ctx.builders().await {
         Ok(builders) => builders,
         Err(error) => return say(ctx, msg, master_failure(&error)).await,
     };
