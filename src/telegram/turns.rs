@@ -21,9 +21,14 @@
 //! takes one of the places, so chats wait for each other only when [`AT_ONCE`] of them are
 //! being answered at once — when Telegram's 30 messages a second hold everybody back anyway.
 //!
+//! Updates waiting for their turn still take ~10 kB each (a task, the handler's future), and
+//! glibc's allocator keeps what a burst took: after [`BURST`] turns, when the last chat's turn
+//! ends, the memory is handed back to the system (`malloc_trim`).
+//!
 //! [`schema`]: super::schema
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use teloxide::types::Update;
@@ -31,6 +36,9 @@ use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
 
 /// Updates handled at the same time, at most.
 pub const AT_ONCE: usize = 64;
+
+/// Turns taken since the memory was last handed back that make a burst worth trimming after.
+pub const BURST: usize = 256;
 
 type Locks = HashMap<i64, Arc<tokio::sync::Mutex<()>>>;
 
@@ -40,6 +48,8 @@ type Locks = HashMap<i64, Arc<tokio::sync::Mutex<()>>>;
 pub struct ChatTurns {
     locks: Arc<Mutex<Locks>>,
     room: Arc<Semaphore>,
+    /// Turns taken since the last trim.
+    taken: Arc<AtomicUsize>,
 }
 
 impl Default for ChatTurns {
@@ -47,6 +57,7 @@ impl Default for ChatTurns {
         ChatTurns {
             locks: Arc::default(),
             room: Arc::new(Semaphore::new(AT_ONCE)),
+            taken: Arc::default(),
         }
     }
 }
@@ -69,6 +80,7 @@ impl ChatTurns {
         let Some(chat) = update.chat().map(|chat| chat.id.0) else {
             return ChatTurn(None);
         };
+        self.taken.fetch_add(1, Ordering::Relaxed);
         let lock = Arc::clone(self.locks().entry(chat).or_default());
         let guard = lock.lock_owned().await;
         // the semaphore is never closed; without a permit the update still goes on
@@ -101,6 +113,23 @@ impl Drop for Held {
             .is_some_and(|lock| Arc::strong_count(lock) == 1)
         {
             locks.remove(&self.chat);
+        }
+        if locks.is_empty() && self.turns.taken.load(Ordering::Relaxed) >= BURST {
+            self.turns.taken.store(0, Ordering::Relaxed);
+            drop(locks);
+            hand_back_memory();
+        }
+    }
+}
+
+/// After a burst: what the allocator kept of it goes back to the system.
+fn hand_back_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        log::debug!("a burst of updates is over; handing its memory back to the system");
+        // SAFETY: malloc_trim only walks the allocator's own free lists.
+        unsafe {
+            libc::malloc_trim(0);
         }
     }
 }
