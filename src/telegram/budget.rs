@@ -1,12 +1,12 @@
 //! Fair input: every person, and every chat, gets a budget of updates; what goes beyond it is
 //! dropped before it reaches the dispatcher.
 //!
-//! teloxide gives each chat a queue of 64 updates and blocks the whole dispatcher while one is
-//! full, and the bot answers at most one message a second per chat: without a budget, one
-//! person sending 150 messages would stall every other chat for minutes (in webhook mode the
-//! queue is unbounded), and the answers to the flood would crowd out notifications. With it,
-//! a flood costs its sender a few answers and one "slow down", and everybody else is answered
-//! as if it were not there.
+//! A chat's updates wait for its turn (`turns.rs`), one at a time, and the bot answers at most
+//! one message a second per chat (20 a minute in a group): without a budget, one person
+//! sending 150 messages would keep 150 updates waiting in memory for minutes, hold one of the
+//! places for updates handled at once all that time, and the answers to the flood would crowd
+//! out notifications. With it, a flood costs its sender a few answers and one "slow down", and
+//! everybody else is answered as if it were not there.
 //!
 //! Each budget is a token bucket: `capacity` updates at once, one more every `refill`. The
 //! person is told to slow down once per flood (again only after their bucket filled up).
@@ -17,8 +17,7 @@ use std::time::{Duration, Instant};
 /// A person: a burst of 30 (filling in a `/force` form quickly is no flood), then one update
 /// a second — the pace at which the bot may answer in one chat anyway.
 const PERSON: Bucket = Bucket::new(30, Duration::from_secs(1));
-/// A chat (a group shared by many people): a burst of 40, then one a second. Both stay below
-/// the 64 updates a chat's queue holds, so the dispatcher never blocks on one chat.
+/// A chat (a group shared by many people): a burst of 40, then one a second.
 const CHAT: Bucket = Bucket::new(40, Duration::from_secs(1));
 /// Idle budgets are forgotten once there are more than this many, so that chats which talked
 /// once cost nothing.

@@ -2,8 +2,9 @@
 //! once, and the bot's resident memory is read from `/proc` before, after, and at its peak.
 //!
 //! A measurement, not a benchmark: it prints its figures (run with `--nocapture` to read
-//! them) and asserts only a bound far above them, so that a leak that grows with chats fails
-//! while a busy machine does not.
+//! them) and asserts only bounds far from them, so that a leak that grows with chats fails
+//! while a busy machine does not. `--features dhat-heap` shows where the memory goes (the
+//! report, dhat-heap.json, is written when the bot stops, at the end of the test).
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -12,8 +13,12 @@ use crate::support::bot_on_shared_master;
 use crate::support::fake_telegram::Person;
 
 const CHATS: i64 = 2_000;
-/// Far above what the bot needs: only a leak that grows with chats reaches it.
-const AT_MOST_KB: u64 = 80 * 1024;
+/// What the 2,000 chats may add to the bot's memory: far above what they cost (about 11 MB,
+/// debug or release), far below the 55-66 MB a worker per chat cost.
+const GROWTH_AT_MOST_KB: u64 = 40 * 1024;
+/// Threads at most: the blocking pool used to fill up (515 threads) with storage callers
+/// waiting for the connection; a few are expected now.
+const THREADS_AT_MOST: u64 = 64;
 
 #[tokio::test]
 async fn chats_that_talked_once_cost_little_memory() {
@@ -66,9 +71,14 @@ async fn chats_that_talked_once_cost_little_memory() {
         idle.rss_kb, idle.threads, after.rss_kb, after.peak_kb, settled.rss_kb
     );
     assert!(
-        settled.rss_kb < AT_MOST_KB,
-        "{CHATS} chats that talked once left the bot at {} kB",
+        settled.rss_kb.saturating_sub(idle.rss_kb) < GROWTH_AT_MOST_KB,
+        "{CHATS} chats that talked once took the bot from {} kB to {} kB",
+        idle.rss_kb,
         settled.rss_kb
+    );
+    assert!(
+        threads <= THREADS_AT_MOST,
+        "{threads} threads while answering {CHATS} chats"
     );
     // a clean stop, so that a profiling build (`--features dhat-heap`) writes its report
     assert!(bot.terminate().await, "the bot stops cleanly");
