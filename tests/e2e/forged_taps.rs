@@ -3,21 +3,12 @@
 //! answered with a notice and touches nothing — no edit, no removed keyboard, no question,
 //! no build on the real master.
 
-use crate::notifications::build_ref;
+use crate::rebuild::{alice_hears_failures_and_forces, failure_notice, rebuilds_of};
 use crate::support::bot::BotProcess;
-use crate::support::buildbot::{self, Master};
+use crate::support::buildbot;
 use crate::support::fake_telegram::{ALICE, BOB, CAROL, Call, FakeTelegram, Person};
 
 const GROUP: i64 = -7301;
-
-/// How many times the master was asked to rebuild `build`.
-async fn rebuilds_of(master: &Master, build: &serde_json::Value) -> usize {
-    let sets = master
-        .get(&format!("buildsets?rebuilt_buildid={}", build["buildid"]))
-        .await
-        .unwrap();
-    sets["buildsets"].as_array().unwrap().len()
-}
 
 /// The notice `who`'s tap of `data` on `message` got.
 async fn notice(fake: &FakeTelegram, message: &Call, data: &str, who: &Person) -> String {
@@ -45,18 +36,12 @@ fn touches(fake: &FakeTelegram, mark: usize, message: &Call) -> Vec<Call> {
 async fn forged_data_on_a_failure_or_any_reply_touches_nothing() {
     let master = buildbot::shared().await;
     let fake = FakeTelegram::start().await;
-    let settings = format!(
-        "[notify]\ntags = [\"unit\"]\nchat_ids = [{0}]\nevents = [\"failure\"]\n[authz]\nforce = [{0}]\n",
-        ALICE.id
-    );
+    let settings = alice_hears_failures_and_forces();
     let _bot = BotProcess::start(&fake, &master.url, &settings).await;
     let help = fake.ask(&ALICE, "/help").await;
     let mark = fake.mark();
     let (failed, succeeded) = tokio::join!(master.build("failing"), master.build("runtests"));
-    let reference = build_ref(&failed, "failing");
-    let failure = fake
-        .wait_for(mark, "sendMessage", |c| c.text().contains(&reference))
-        .await;
+    let failure = failure_notice(&fake, mark, &failed).await;
     let start = fake.mark();
 
     // Alice may force, but a Rebuild forged on a /help reply asks nothing

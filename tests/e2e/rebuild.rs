@@ -10,8 +10,28 @@ use crate::support::bot::BotProcess;
 use crate::support::buildbot::{self, Master};
 use crate::support::fake_telegram::{ALICE, BOB, Call, FakeTelegram, Person};
 
+/// Settings for a bot that tells Alice of failures of the "unit" builders (not "lint") and
+/// lets her force, so that she may rebuild.
+pub(crate) fn alice_hears_failures_and_forces() -> String {
+    format!(
+        "[notify]\ntags = [\"unit\"]\nchat_ids = [{0}]\nevents = [\"failure\"]\n[authz]\nforce = [{0}]\n",
+        ALICE.id
+    )
+}
+
+/// The failure message for `build` of "failing", sent after `mark`.
+pub(crate) async fn failure_notice(
+    fake: &FakeTelegram,
+    mark: usize,
+    build: &serde_json::Value,
+) -> Call {
+    let reference = build_ref(build, "failing");
+    fake.wait_for(mark, "sendMessage", |c| c.text().contains(&reference))
+        .await
+}
+
 /// How many times the master was asked to rebuild `build`.
-async fn rebuilds_of(master: &Master, build: &serde_json::Value) -> usize {
+pub(crate) async fn rebuilds_of(master: &Master, build: &serde_json::Value) -> usize {
     let sets = master
         .get(&format!("buildsets?rebuilt_buildid={}", build["buildid"]))
         .await
@@ -66,18 +86,12 @@ async fn edited(fake: &FakeTelegram, mark: usize, message: &Call) -> String {
 async fn rebuild_asks_first_and_yes_starts_one_build() {
     let master = buildbot::shared().await;
     let fake = FakeTelegram::start().await;
-    let settings = format!(
-        "[notify]\ntags = [\"unit\"]\nchat_ids = [{0}]\nevents = [\"failure\"]\n[authz]\nforce = [{0}]\n",
-        ALICE.id
-    );
+    let settings = alice_hears_failures_and_forces();
     let _bot = BotProcess::start(&fake, &master.url, &settings).await;
     fake.ask(&ALICE, "/hello").await;
     let mark = fake.mark();
     let build = master.build("failing").await;
-    let reference = build_ref(&build, "failing");
-    let failure = fake
-        .wait_for(mark, "sendMessage", |c| c.text().contains(&reference))
-        .await;
+    let failure = failure_notice(&fake, mark, &build).await;
     let start = fake.mark();
 
     let denied = tap_label(&fake, &BOB, &failure, "🔁 Rebuild").await;
@@ -128,10 +142,7 @@ async fn build_buttons_act_only_on_builds_the_bot_shows_and_questions_expire() {
     let master = buildbot::shared().await;
     let fake = FakeTelegram::start().await;
     // "lint" is not among the tags: the bot never shows its builds
-    let settings = format!(
-        "[notify]\ntags = [\"unit\"]\nchat_ids = [{0}]\nevents = [\"failure\"]\n[authz]\nforce = [{0}]\n",
-        ALICE.id
-    );
+    let settings = alice_hears_failures_and_forces();
     let _bot = BotProcess::start_with_telegram(
         &fake,
         &master.url,
@@ -142,10 +153,7 @@ async fn build_buttons_act_only_on_builds_the_bot_shows_and_questions_expire() {
     let message = fake.ask(&ALICE, "/hello").await;
     let mark = fake.mark();
     let (hidden, shown) = tokio::join!(master.build("lint_*[x]<&>"), master.build("failing"));
-    let reference = build_ref(&shown, "failing");
-    let failure = fake
-        .wait_for(mark, "sendMessage", |c| c.text().contains(&reference))
-        .await;
+    let failure = failure_notice(&fake, mark, &shown).await;
 
     // forged data under any message: refused with a notice, nothing done
     for data in [
