@@ -1,7 +1,7 @@
 //! authz: who may run which command, checked when a command starts and again on every tap.
 
 use crate::support::bot::BotProcess;
-use crate::support::buildbot;
+use crate::support::buildbot::{self, Master};
 use crate::support::fake_telegram::{ALICE, BOB, FakeTelegram, TOKEN};
 
 const GROUP: i64 = -4002;
@@ -156,6 +156,22 @@ async fn anonymous_admins_are_nobody_for_authz() {
 }
 
 /// The `[buildbot]` keys that log the bot in to the master of [`buildbot::with_login`].
+/// A build of "failing" finishes: it is announced to Alice's chat alone, never to Bob's.
+async fn a_failure_reaches_alice_alone(fake: &FakeTelegram, bot: &BotProcess, master: &Master) {
+    let mark = fake.mark();
+    let build = master.build("failing").await;
+    let reference = crate::notifications::build_ref(&build, "failing");
+    fake.wait_for(mark, "sendMessage", |c| {
+        c.chat_id() == Some(ALICE.id) && c.text().contains(&reference)
+    })
+    .await;
+    let announced = bot
+        .wait_for_log(&format!("build {} of failing finished", build["number"]))
+        .await;
+    assert!(announced.contains("announcing to 1 chat(s)"), "{announced}");
+    assert_eq!(fake.delivered(mark, BOB.id, &reference), 0);
+}
+
 fn login() -> String {
     let (user, password) = buildbot::LOGIN;
     format!("username = \"{user}\"\npassword = \"{password}\"\n")
@@ -197,18 +213,7 @@ async fn a_login_closes_harmless_commands_until_authz_grants_them() {
     assert!(fake.ask(&BOB, "/help").await.text().contains("/status"));
 
     // Bob's /notify subscribed nothing: the failure goes to the admin's chat alone
-    let mark = fake.mark();
-    let build = master.build("failing").await;
-    let reference = crate::notifications::build_ref(&build, "failing");
-    fake.wait_for(mark, "sendMessage", |c| {
-        c.chat_id() == Some(ALICE.id) && c.text().contains(&reference)
-    })
-    .await;
-    let announced = bot
-        .wait_for_log(&format!("build {} of failing finished", build["number"]))
-        .await;
-    assert!(announced.contains("announcing to 1 chat(s)"), "{announced}");
-    assert_eq!(fake.delivered(mark, BOB.id, &reference), 0);
+    a_failure_reaches_alice_alone(&fake, &bot, &master).await;
 }
 
 #[tokio::test]
@@ -308,18 +313,7 @@ async fn a_login_drops_the_subscriptions_anybody_could_make() {
         "Bob's chat alone"
     );
 
-    let mark = fake.mark();
-    let build = master.build("failing").await;
-    let reference = crate::notifications::build_ref(&build, "failing");
-    fake.wait_for(mark, "sendMessage", |c| {
-        c.chat_id() == Some(ALICE.id) && c.text().contains(&reference)
-    })
-    .await;
-    let announced = bot
-        .wait_for_log(&format!("build {} of failing finished", build["number"]))
-        .await;
-    assert!(announced.contains("announcing to 1 chat(s)"), "{announced}");
-    assert_eq!(fake.delivered(mark, BOB.id, &reference), 0);
+    a_failure_reaches_alice_alone(&fake, &bot, &master).await;
 
     // once is enough: a later start keeps what people [authz] allows subscribe
     let bot = bot.restart_after(&fake, async {}).await;

@@ -2,7 +2,7 @@
 //! (`--check` lines, settings errors, panics, the log) or runs (`/shutdown` commands).
 
 use crate::support::bot::{
-    BotProcess, assert_no_secrets, run_to_exit, settings_file, token_secrets,
+    BotProcess, assert_no_secrets, check_with, run_to_exit, settings_file, token_secrets,
 };
 use crate::support::buildbot;
 use crate::support::closed_port;
@@ -22,15 +22,7 @@ async fn check_hides_the_token_a_proxy_page_echoes() {
         closed_port(),
         dir.path().join("bot.sqlite").display()
     ));
-    let path = file.path().to_str().unwrap().to_owned();
-    let (code, out, err) = tokio::task::spawn_blocking(move || {
-        run_to_exit(
-            &["--check", "--config", &path],
-            &[("BBTG_TELEGRAM__BOT_TOKEN", TOKEN)],
-        )
-    })
-    .await
-    .unwrap();
+    let (code, out, err) = check_with(file.path()).await;
     assert_eq!(code, Some(1), "{out}{err}");
     let line = out
         .lines()

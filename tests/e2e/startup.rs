@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::bot::{self, BotProcess, run_to_exit, settings_file};
+use crate::support::bot::{self, BotProcess, check_with, run_to_exit, settings_file};
 use crate::support::fake_telegram::{FakeTelegram, Fault, TOKEN};
 use crate::support::{buildbot, closed_port};
 
@@ -94,15 +94,7 @@ async fn check_tries_every_link_and_says_what_to_fix() {
         master.url,
         storage.display()
     ));
-    let path = good.path().to_str().unwrap().to_owned();
-    let (code, out, err) = tokio::task::spawn_blocking(move || {
-        run_to_exit(
-            &["--check", "--config", &path],
-            &[("BBTG_TELEGRAM__BOT_TOKEN", TOKEN)],
-        )
-    })
-    .await
-    .unwrap();
+    let (code, out, err) = check_with(good.path()).await;
     assert_eq!(code, Some(0), "{out}{err}");
     for line in [
         "ok    settings",
@@ -120,15 +112,7 @@ async fn check_tries_every_link_and_says_what_to_fix() {
         closed_port(),
         storage.display()
     ));
-    let path = bad.path().to_str().unwrap().to_owned();
-    let (code, out, _) = tokio::task::spawn_blocking(move || {
-        run_to_exit(
-            &["--check", "--config", &path],
-            &[("BBTG_TELEGRAM__BOT_TOKEN", TOKEN)],
-        )
-    })
-    .await
-    .unwrap();
+    let (code, out, _) = check_with(bad.path()).await;
     assert_eq!(code, Some(1), "{out}");
     assert!(
         out.contains("FAIL  buildbot REST API") && out.contains("check buildbot.url"),

@@ -353,6 +353,20 @@ pub fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String,
     )
 }
 
+/// `buildbot-telegram --check --config <settings>` with the tests' token in the environment,
+/// run to its end off the async runtime: exit code, stdout, stderr.
+pub async fn check_with(settings: &std::path::Path) -> (Option<i32>, String, String) {
+    let path = settings.to_str().unwrap().to_owned();
+    tokio::task::spawn_blocking(move || {
+        run_to_exit(
+            &["--check", "--config", &path],
+            &[("BBTG_TELEGRAM__BOT_TOKEN", TOKEN)],
+        )
+    })
+    .await
+    .unwrap()
+}
+
 /// A settings file holding `toml`, removed when dropped.
 pub fn settings_file(toml: &str) -> tempfile::NamedTempFile {
     let file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
