@@ -52,17 +52,19 @@ pub async fn event_to_send(
 
 /// Part 2 for one command: `COMMANDS` times, each from a person of their own (the bot
 /// answers one message a second per chat), from the update queued at the fake to the reply's
-/// sendMessage; and the REST calls the master served per command, from its `http.log`.
+/// sendMessage; the REST calls the master served per command, from its `http.log`; and the
+/// messages each reply took (a long answer is split at Telegram's 4,096 characters).
 pub async fn command_replies(
     fake: &FakeTelegram,
     master: &Master,
     command: &str,
     first_person: i64,
-) -> (Vec<Option<Duration>>, f64) {
+) -> (Vec<Option<Duration>>, f64, f64) {
     // one answer first, not counted: the first use of a route warms caches up
     ask_timed(fake, first_person, command).await;
     tokio::time::sleep(PACE).await;
     let before = settled_rest_calls(master).await;
+    let mark = fake.mark();
     let mut latencies = Vec::new();
     for i in 1..=COMMANDS as i64 {
         latencies.push(ask_timed(fake, first_person + i, command).await);
@@ -74,7 +76,18 @@ pub async fn command_replies(
         tokio::time::sleep(PACE).await;
     }
     let after = settled_rest_calls(master).await;
-    (latencies, (after - before) as f64 / COMMANDS as f64)
+    let people = first_person + 1..=first_person + COMMANDS as i64;
+    let messages = fake
+        .calls_since(mark)
+        .iter()
+        .filter(|c| c.method == "sendmessage" && c.chat_id().is_some_and(|id| people.contains(&id)))
+        .count();
+    let per_command = |n: usize| n as f64 / COMMANDS as f64;
+    (
+        latencies,
+        per_command(after - before),
+        per_command(messages),
+    )
 }
 
 /// The REST count once it stopped moving for 300 ms (the log line follows the answer), at
@@ -101,7 +114,7 @@ pub async fn replies_rows(
 ) -> Vec<Row> {
     let mut rows = Vec::new();
     for (i, command) in ["/status", "/last", "/list builders"].iter().enumerate() {
-        let (latencies, rest) =
+        let (latencies, rest, messages) =
             command_replies(fake, master, command, first + 1000 * i as i64).await;
         rows.push(row(
             &format!("`{command}` queued → reply, {label}: p50 / p95 / max"),
@@ -116,6 +129,11 @@ pub async fn replies_rows(
             &format!("  REST calls per `{command}`, {label}"),
             format!("{rest:.1}"),
             "0",
+        ));
+        rows.push(row(
+            &format!("  messages per `{command}` reply, {label}"),
+            format!("{messages:.1}"),
+            "-",
         ));
     }
     rows

@@ -18,7 +18,7 @@ pub struct Check {
 
 /// Runs every check; the settings have already been read and validated.
 pub async fn run(settings: &Settings) -> Vec<Check> {
-    let client = buildbot::Client::new(&settings.buildbot);
+    let client = std::sync::Arc::new(buildbot::Client::new(&settings.buildbot));
     vec![
         Check {
             name: "settings",
@@ -106,7 +106,7 @@ async fn rest(client: &buildbot::Client) -> Result<String, String> {
 }
 
 /// The event websocket: connected, and every subscription acknowledged.
-async fn websocket(client: &buildbot::Client) -> Result<String, String> {
+async fn websocket(client: &std::sync::Arc<buildbot::Client>) -> Result<String, String> {
     match tokio::time::timeout(Duration::from_secs(20), events::probe(client)).await {
         Ok(Ok(url)) => Ok(format!("events arrive from {url}")),
         Ok(Err(error)) => Err(format!(

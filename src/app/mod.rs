@@ -26,7 +26,7 @@ use teloxide::prelude::*;
 use teloxide::types::UpdateKind;
 use tokio::task::JoinHandle;
 
-use crate::buildbot::mirror::Mirror;
+use crate::buildbot::mirror::{Mirror, Wanted};
 use crate::buildbot::{self, control::MasterControl};
 use crate::delivery::outbox::Outbox;
 use crate::delivery::{Delivery, Outgoing};
@@ -83,7 +83,10 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         .remembering(store.clone())
         .await;
     // fed by the event stream, read by the commands
-    let mirror = Mirror::default();
+    let mirror = Mirror::new(Wanted {
+        revisions: settings.notify.use_revisions,
+        authors: settings.notify.show_blame_list,
+    });
     let tasks = start_notifications(&settings, &client, &mirror, &store, &delivery, &shutdown);
 
     let conversations = conversation_storage(&store, &settings).await?;

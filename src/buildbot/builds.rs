@@ -2,7 +2,7 @@
 //! `/status`-like commands and live build messages are made of.
 
 use super::models::{Build, Change, Step};
-use super::{Client, Result, not_found_is_empty};
+use super::{Client, Error, Result, decode, not_found_is_empty};
 
 impl Client {
     pub async fn build(&self, buildid: i64) -> Result<Option<Build>> {
@@ -98,24 +98,33 @@ impl Client {
         Ok(builds.into_iter().next())
     }
 
-    /// `reason` and `owner` of a build, where the build has them.
-    pub async fn build_reason_and_owner(
+    /// A build with its `reason` and `owner`, where it has them; `None` when the master
+    /// does not know it.
+    pub async fn build_with_reason_and_owner(
         &self,
         buildid: i64,
-    ) -> Result<(Option<String>, Option<String>)> {
+    ) -> Result<Option<(Build, Option<String>, Option<String>)>> {
         let url = self.api_url(
             &format!("builds/{buildid}"),
             &[("property", "reason"), ("property", "owner")],
         )?;
-        let body = self.get_json(&url).await?;
-        let properties = &body["builds"][0]["properties"];
+        let mut body = match self.get_json(&url).await {
+            Err(Error::Status { status: 404, .. }) => return Ok(None),
+            body => body?,
+        };
+        let found = body["builds"][0].take();
+        if found.is_null() {
+            return Ok(None);
+        }
+        let properties = &found["properties"];
         let text = |name: &str| {
             properties[name][0]
                 .as_str()
                 .map(str::to_owned)
                 .filter(|s| !s.is_empty())
         };
-        Ok((text("reason"), text("owner")))
+        let (reason, owner) = (text("reason"), text("owner"));
+        Ok(Some((decode(&url, found)?, reason, owner)))
     }
 
     /// The changes a build contains (its blamelist's source).
@@ -149,19 +158,6 @@ impl Client {
             "steps",
         )
         .await
-    }
-
-    /// The step a running build is in (the newest unfinished one).
-    pub async fn current_step(&self, buildid: i64) -> Result<Option<Step>> {
-        let path = format!("builds/{buildid}/steps");
-        let steps: Vec<Step> = self
-            .collection(
-                &path,
-                &[("complete", "false"), ("order", "-number"), ("limit", "1")],
-                "steps",
-            )
-            .await?;
-        Ok(steps.into_iter().next())
     }
 
     /// The last `lines` lines of a step's main log (stdio when it has one), without the

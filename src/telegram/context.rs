@@ -5,7 +5,7 @@ use teloxide::types::{Message, MessageId};
 use super::rebuild::AnsweredQuestions;
 use crate::buildbot::control::MasterControl;
 use crate::buildbot::mirror::Mirror;
-use crate::buildbot::models::Builder;
+use crate::buildbot::models::{Build, Builder};
 use crate::buildbot::{self, Client};
 use crate::command::CommandName;
 use crate::delivery::{Delivery, Outgoing};
@@ -45,6 +45,36 @@ impl Context {
             Some(state) => Ok(state.builders().cloned().collect()),
             None => self.buildbot.builders().await,
         }
+    }
+
+    /// The builders the bot shows, and the builds running now: from the mirror, unless it
+    /// shows no running build of a builder that is `wanted`. Then the master is asked after
+    /// all: it may have created one a moment ago, before the event stream brought its first
+    /// step (what `/stop` and `/watch` right after a `/force` look for).
+    pub async fn running(
+        &self,
+        wanted: impl Fn(&Builder) -> bool,
+    ) -> buildbot::Result<(Vec<Builder>, Vec<Build>)> {
+        if let Some(state) = self.mirror.live() {
+            let builders: Vec<Builder> = state
+                .builders()
+                .filter(|b| self.shows(b))
+                .cloned()
+                .collect();
+            let running: Vec<Build> = state.running().map(|r| r.build.clone()).collect();
+            let wanted_running = running.iter().any(|build| {
+                builders
+                    .iter()
+                    .any(|b| b.builderid == build.builderid && wanted(b))
+            });
+            if wanted_running {
+                return Ok((builders, running));
+            }
+        }
+        let (builders, running) =
+            tokio::try_join!(self.buildbot.builders(), self.buildbot.running_builds())?;
+        let builders = builders.into_iter().filter(|b| self.shows(b)).collect();
+        Ok((builders, running))
     }
 
     /// Answers a user's message, quoting it where [`Context::quote`] says; the id of the

@@ -237,3 +237,56 @@ async fn the_mirror_is_right_again_after_the_master_restarts() {
         last.text()
     );
 }
+
+/// The REST paths the bot asked for after `mark`, with ids as `N`.
+fn asked_since(proxy: &Proxy, mark: usize) -> Vec<String> {
+    let numbered = |segment: &str| match segment.parse::<i64>() {
+        Ok(_) => "N".to_owned(),
+        Err(_) => segment.to_owned(),
+    };
+    proxy
+        .paths_since(mark)
+        .into_iter()
+        .filter(|path| path != WS)
+        .map(|path| path.split('/').map(numbered).collect::<Vec<_>>().join("/"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_builds_end_is_announced_with_what_was_read_when_it_started() {
+    let master = buildbot::dedicated("mirrornotes").await;
+    let (proxy, fake, bot) = bot_through_proxy(&master).await;
+
+    // a success: the build is read once, when the bot first sees it; its end asks nothing
+    let mark = proxy.mark();
+    built(&master, &fake, "runtests").await;
+    assert_eq!(
+        asked_since(&proxy, mark),
+        ["/api/v2/builds/N"],
+        "{}",
+        bot.log()
+    );
+
+    // a failure: only its log is read besides, for the tail shown
+    let mark = fake.mark();
+    let rest = proxy.mark();
+    let failing = master.build("failing").await;
+    let notice = fake
+        .wait_for(mark, "sendMessage", |c| {
+            c.text().contains(&build_ref(&failing, "failing"))
+        })
+        .await;
+    assert!(
+        notice.text().contains("Failed step: <b>unit tests</b>"),
+        "{}",
+        notice.text()
+    );
+    assert_eq!(
+        asked_since(&proxy, rest),
+        [
+            "/api/v2/builds/N",
+            "/api/v2/steps/N/logs",
+            "/api/v2/logs/N/contents"
+        ]
+    );
+}

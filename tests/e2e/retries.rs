@@ -11,9 +11,11 @@ use crate::support::buildbot::{self, Master};
 use crate::support::fake_telegram::{ALICE, FakeTelegram};
 use crate::support::proxy::{Fault, Proxy};
 
-/// What a failure message needs from the master: the failing step.
-const STEPS: &str = "/api/v2/builds/*/steps";
-/// One build (the reason and owner of every announcement come from there).
+/// What a failure message still reads from the master when the build ends: the failing
+/// step's logs (the steps themselves come from the event stream).
+const LOGS: &str = "/api/v2/steps/*/logs";
+/// One build: its reason and owner, read when its `new` arrives (and again at its end when
+/// that read failed).
 const BUILD: &str = "/api/v2/builds/*";
 /// The build lists the catch-up reads page by page.
 const BUILDS: &str = "/api/v2/builds";
@@ -36,10 +38,10 @@ fn alice_hears(events: &str) -> String {
 }
 
 #[tokio::test]
-async fn a_failure_is_announced_once_after_its_steps_failed_to_load_a_few_times() {
+async fn a_failure_is_announced_once_after_its_log_failed_to_load_a_few_times() {
     let master = buildbot::dedicated("stepsfail").await;
     let (proxy, fake, bot) = through_proxy(&master, &alice_hears("\"failure\"")).await;
-    proxy.fail(STEPS, Fault::Status(500), 3);
+    proxy.fail(LOGS, Fault::Status(500), 3);
     let mark = fake.mark();
     let build = master.build("failing").await;
     let reference = build_ref(&build, "failing");
@@ -51,7 +53,7 @@ async fn a_failure_is_announced_once_after_its_steps_failed_to_load_a_few_times(
         "{}",
         notice.text()
     );
-    assert_eq!(proxy.faults(STEPS), 3, "it met every 500 on its way");
+    assert_eq!(proxy.faults(LOGS), 3, "it met every 500 on its way");
     let id = &build["buildid"];
     bot.wait_for_log(&format!(
         "notifications for build {id} went through after 3 failed attempt(s)"
@@ -79,7 +81,7 @@ async fn a_failure_is_announced_once_after_its_steps_failed_to_load_a_few_times(
 async fn a_build_still_failing_is_not_skipped_when_a_later_one_went_through() {
     let master = buildbot::dedicated("pending").await;
     let (proxy, fake, bot) = through_proxy(&master, &alice_hears("\"finished\"")).await;
-    proxy.fail(STEPS, Fault::Status(500), usize::MAX);
+    proxy.fail(LOGS, Fault::Status(500), usize::MAX);
     let mark = fake.mark();
     let failed = master.build("failing").await;
     let failed_ref = build_ref(&failed, "failing");
@@ -172,14 +174,16 @@ async fn a_build_that_ends_while_the_websocket_is_cut_is_announced_once() {
 async fn a_watcher_hears_the_end_even_when_its_first_announcement_fails() {
     let master = buildbot::shared().await;
     let (proxy, fake, bot) = through_proxy(&master, "").await;
+    // The build's notes cannot be read when its `new` arrives (the connection drops) ...
+    proxy.fail(BUILD, Fault::Drop, 1);
     let request = master.force("slow", json!({"sleep": "6"})).await;
     let build = master.wait_build(request, false).await;
+    proxy.wait_requests(BUILD, 1).await;
     let label = format!("🔎 slow #{}", build["number"]);
     let prompt = fake.ask(&ALICE, "/watch").await;
     let (mark, _) = watch_by_tap(&fake, &prompt, &label).await;
 
-    // Without subscriptions only the watched build's end asks the master for the build: the
-    // first time, the connection drops.
+    // ... nor the first time its end asks for them again: that announcement fails.
     proxy.fail(BUILD, Fault::Drop, 1);
     let reference = build_ref(&build, "slow");
     let done = fake
@@ -192,7 +196,7 @@ async fn a_watcher_hears_the_end_even_when_its_first_announcement_fails() {
         "{}",
         done.text()
     );
-    assert_eq!(proxy.faults(BUILD), 1);
+    assert_eq!(proxy.faults(BUILD), 2);
     assert!(
         bot.log().contains(&format!(
             "notifications for build {} finished failed",
@@ -217,7 +221,7 @@ async fn a_build_that_keeps_failing_is_given_up_with_one_error_line() {
         alice_hears("\"failure\"")
     );
     let (proxy, fake, bot) = through_proxy(&master, &settings).await;
-    proxy.fail(STEPS, Fault::Status(500), usize::MAX);
+    proxy.fail(LOGS, Fault::Status(500), usize::MAX);
     let mark = fake.mark();
     let build = master.build("failing").await;
     let named = format!(

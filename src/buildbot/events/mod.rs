@@ -119,7 +119,7 @@ pub async fn run(
 
 /// Where one connection's frames go.
 struct Stream<'a> {
-    client: &'a Client,
+    client: &'a Arc<Client>,
     events: &'a mpsc::Sender<MasterEvent>,
     mirror: &'a Mirror,
 }
@@ -207,7 +207,7 @@ async fn subscribe(client: &Client) -> Result<(Socket, Url), String> {
 struct Listener<'a> {
     url: &'a Url,
     events: &'a mpsc::Sender<MasterEvent>,
-    client: &'a Client,
+    client: &'a Arc<Client>,
     mirror: &'a Mirror,
     failures: &'a mut u32,
     outage_reported: &'a mut bool,
@@ -297,7 +297,7 @@ fn subscription_of(frame: &Value) -> Option<&'static str> {
 
 /// Connects and subscribes once, for `--check`: returns the websocket's URL when the master
 /// acknowledged every subscription.
-pub async fn probe(client: &Client) -> Result<String, String> {
+pub async fn probe(client: &Arc<Client>) -> Result<String, String> {
     let (events, mut received) = mpsc::channel(16);
     let mut failures = 0;
     let mut reported = true;

@@ -29,11 +29,11 @@ async fn build_events_before_the_last_acknowledgement_are_left_to_the_catch_up()
     let (events, mut received) = mpsc::channel(16);
     let (mut failures, mut outage_reported) = (3, true);
     // a master that is not there: a miss of the mirror fails at once and changes nothing
-    let client = Client::new(&crate::settings::BuildbotSettings {
+    let client = std::sync::Arc::new(Client::new(&crate::settings::BuildbotSettings {
         master_control: crate::settings::MasterControlSettings::None,
         url: Url::parse("http://127.0.0.1:1/").unwrap(),
         credentials: None,
-    });
+    }));
     let mirror = Mirror::default();
     let mut listener = Listener {
         url: &url,

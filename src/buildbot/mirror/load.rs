@@ -12,7 +12,7 @@ use crate::buildbot::{Client, Result};
 /// has many builders.
 const AT_ONCE: usize = 8;
 
-/// Reads everything the mirror holds: 3 requests, one per running build (its step) and one
+/// Reads everything the mirror holds: 3 requests, one per running build (its steps) and one
 /// per builder (its last finished build).
 pub async fn load(client: &Client) -> Result<State> {
     let (builders, workers, running) =
@@ -20,7 +20,7 @@ pub async fn load(client: &Client) -> Result<State> {
     // ids, not borrows: the futures must not hold on to the lists
     let build_ids: Vec<i64> = running.iter().map(|b| b.buildid).collect();
     let builder_ids: Vec<i64> = builders.iter().map(|b| b.builderid).collect();
-    let steps = each(build_ids.into_iter().map(|id| client.current_step(id)));
+    let steps = each(build_ids.into_iter().map(|id| client.steps(id)));
     let lasts = each(
         builder_ids
             .into_iter()
@@ -31,16 +31,14 @@ pub async fn load(client: &Client) -> Result<State> {
         running: running
             .into_iter()
             .zip(steps?)
-            .map(|(build, step)| (build.buildid, Running { build, step }))
-            .collect(),
-        last: lasts?
-            .into_iter()
-            .flatten()
-            .map(|build| (build.builderid, build))
+            .map(|(build, steps)| (build.buildid, Running { build, steps }))
             .collect(),
         workers: workers.into_iter().map(|w| (w.workerid, w)).collect(),
         ..State::default()
     };
+    for build in lasts?.into_iter().flatten() {
+        state.set_last(build);
+    }
     state.set_builders(builders);
     Ok(state)
 }

@@ -15,10 +15,15 @@
 //! the network; a writer changes it in place, or a copy of it when a reader still holds the
 //! old one.
 //!
+//! Each build's notes (reason, owner, revisions, authors: `notes.rs`) are read once, at its
+//! `new` (or at the load that finds it running), so that its end is announced without a
+//! round trip.
+//!
 //! Not followed live (read again at each reconnect): a reconfiguration that changes a
 //! builder's tags or a worker's builders without a build of a new builder.
 
 mod load;
+mod notes;
 mod state;
 
 use std::sync::{Arc, RwLock};
@@ -27,7 +32,10 @@ use std::time::Duration;
 use serde_json::Value;
 
 pub use load::load;
+pub use notes::{Notes, Wanted};
 pub use state::{Miss, Running, State};
+
+use notes::Book;
 
 use super::{Client, Result};
 
@@ -53,6 +61,7 @@ struct Shared {
     /// on the state it read (which may have been read before them).
     journals: Vec<(u64, Vec<Value>)>,
     loads: u64,
+    book: Book,
 }
 
 /// Which load, and for which stream.
@@ -102,6 +111,13 @@ impl Shared {
 }
 
 impl Mirror {
+    /// A mirror that reads, for each build, what `wanted` names besides its reason and owner.
+    pub fn new(wanted: Wanted) -> Mirror {
+        let mirror = Mirror::default();
+        mirror.write(|shared| shared.book = Book::new(wanted));
+        mirror
+    }
+
     /// The live state, or `None` while the stream is down or not loaded yet.
     pub fn live(&self) -> Option<Arc<State>> {
         let shared = self.shared.read().unwrap_or_else(|e| e.into_inner());
@@ -118,21 +134,65 @@ impl Mirror {
 
     /// Applies one event frame; what it missed is asked of the master. Frames that come
     /// while the mirror is not live are applied too: the next load replaces them anyway.
-    pub async fn apply(&self, frame: &Value, client: &Client) {
+    pub async fn apply(&self, frame: &Value, client: &Arc<Client>) {
         log::trace!("mirror: {}", frame["k"]);
-        if let Some(Miss::Builder(builderid)) = self.record(frame) {
+        let (miss, new_build) = self.record(frame);
+        if let Some(buildid) = new_build {
+            self.note_in_background(buildid, client);
+        }
+        if let Some(Miss::Builder(builderid)) = miss {
             self.read_builders(builderid, client).await;
         }
     }
 
-    /// Applies `frame` to the state, and keeps it for every load under way.
-    fn record(&self, frame: &Value) -> Option<Miss> {
+    /// Applies `frame` to the state, and keeps it for every load under way; and says which
+    /// build it shows for the first time, if any.
+    fn record(&self, frame: &Value) -> (Option<Miss>, Option<i64>) {
         self.write(|shared| {
             for (_, journal) in &mut shared.journals {
                 journal.push(frame.clone());
             }
-            Arc::make_mut(&mut shared.state).apply(frame)
+            let state = Arc::make_mut(&mut shared.state);
+            let miss = state.apply(frame);
+            let seen = state::new_build_of(frame).filter(|id| !state.ended.contains_key(id));
+            let new_build = seen.filter(|id| shared.book.cell(*id).1);
+            (miss, new_build)
         })
+    }
+
+    /// The notes of build `buildid`: read already, being read (then waited for), or read now.
+    pub async fn notes(&self, buildid: i64, client: &Client) -> Result<Arc<Notes>> {
+        let (cell, _) = self.write(|shared| shared.book.cell(buildid));
+        self.fill(&cell, buildid, client).await
+    }
+
+    /// The notes of build `buildid` are no longer needed: its end was announced.
+    pub fn forget(&self, buildid: i64) {
+        self.write(|shared| shared.book.forget(buildid));
+    }
+
+    /// Reads the notes of a build just seen, in a task of its own, a few builds at a time.
+    fn note_in_background(&self, buildid: i64, client: &Arc<Client>) {
+        let (mirror, client) = (self.clone(), client.clone());
+        let reads = self.write(|shared| shared.book.reads());
+        tokio::spawn(async move {
+            let Ok(_permit) = reads.acquire_owned().await else {
+                return;
+            };
+            let (cell, _) = mirror.write(|shared| shared.book.cell(buildid));
+            if let Err(error) = mirror.fill(&cell, buildid, &client).await {
+                log::debug!("cannot read build {buildid} yet ({error}); its end asks again");
+            }
+        });
+    }
+
+    /// Fills `cell` with the notes of build `buildid` unless it is filled or being filled.
+    async fn fill(&self, cell: &notes::Cell, buildid: i64, client: &Client) -> Result<Arc<Notes>> {
+        let wanted = self.write(|shared| shared.book.wanted());
+        let notes = cell.get_or_try_init(|| async {
+            Ok::<_, super::Error>(Arc::new(notes::read(client, buildid, wanted).await?))
+        });
+        Ok(notes.await?.clone())
     }
 
     /// A build of builder `builderid`, which the mirror does not know: the builders again.
@@ -169,16 +229,26 @@ impl Mirror {
     /// One load, while the stream is up: the frames applied while it ran are applied again
     /// on what it read. Nothing to do while the stream is down (the next `Connected` loads);
     /// a load during which the stream broke changes nothing.
-    async fn reload(&self, client: &Client) -> Result<()> {
+    async fn reload(&self, client: &Arc<Client>) -> Result<()> {
         let Some(load_of) = self.write(Shared::begin_load) else {
             return Ok(());
         };
         let loaded = load(client).await;
-        self.write(|shared| {
+        let unread = self.write(|shared| {
             let journal = shared.end_load(load_of);
             shared.loaded(load_of, loaded?, &journal);
-            Ok(())
-        })
+            // the others are read at their `new`
+            let running: Vec<i64> = (shared.state.running.values())
+                .filter(|r| state::has_properties(&r.build))
+                .map(|r| r.build.buildid)
+                .collect();
+            let unread = running.into_iter().filter(|id| shared.book.cell(*id).1);
+            Ok::<_, super::Error>(unread.collect::<Vec<_>>())
+        })?;
+        for buildid in unread {
+            self.note_in_background(buildid, client);
+        }
+        Ok(())
     }
 
     /// Every subscription of a new stream is acknowledged: a load may begin.

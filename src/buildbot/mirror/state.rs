@@ -10,12 +10,21 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::buildbot::models::{Build, Builder, Step, Worker};
+use crate::outcome::Outcome;
 
-/// A build that has not finished, with the step it is in (its newest step not complete).
+/// A build that has not finished, with its steps so far.
 #[derive(Debug, Clone)]
 pub struct Running {
     pub build: Build,
-    pub step: Option<Step>,
+    /// By number, as far as the mirror saw them.
+    pub steps: Vec<Step>,
+}
+
+impl Running {
+    /// The step it is in: its newest step that is not complete.
+    pub fn step(&self) -> Option<&Step> {
+        self.steps.last().filter(|s| !s.complete)
+    }
 }
 
 /// The master as the commands show it: builders, workers, running builds and each
@@ -28,14 +37,24 @@ pub struct State {
     pub(super) running: BTreeMap<i64, Running>,
     /// By builder id.
     pub(super) last: HashMap<i64, Build>,
-    /// The current step of builds whose `new` has not come yet: Buildbot sends a build's
-    /// `new` only after its first step started (half a second after REST shows the build, on
-    /// the tests' master). A few at most; the oldest go first.
-    pub(super) early: BTreeMap<i64, Step>,
+    /// The steps of builds whose `new` has not come yet: Buildbot sends a build's `new` only
+    /// after its first step started (half a second after REST shows the build, on the tests'
+    /// master). A few at most; the oldest go first.
+    pub(super) early: BTreeMap<i64, Vec<Step>>,
+    /// The steps of the builds that ended last, by build id: what their end is announced
+    /// with. A few at most; the oldest go first.
+    pub(super) ended: BTreeMap<i64, Vec<Step>>,
+    /// The results of each builder's newest finished builds, by number: the previous
+    /// build's result, which a notification compares with.
+    pub(super) results: HashMap<i64, BTreeMap<i64, Outcome>>,
 }
 
 /// How many builds' early steps are kept.
 const EARLY: usize = 32;
+/// How many ended builds' steps are kept.
+const ENDED: usize = 64;
+/// How many results are kept per builder.
+const RESULTS: usize = 4;
 
 /// What applying a frame found missing, for the mirror to ask the master (once).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +67,10 @@ impl State {
     /// Every builder, retired ones too, by id.
     pub fn builders(&self) -> impl Iterator<Item = &Builder> {
         self.builders.values()
+    }
+
+    pub fn builder(&self, builderid: i64) -> Option<&Builder> {
+        self.builders.get(&builderid)
     }
 
     pub fn workers(&self) -> impl Iterator<Item = &Worker> {
@@ -64,6 +87,27 @@ impl State {
         self.last.get(&builderid)
     }
 
+    /// Whether build `buildid` is running, or ended lately.
+    pub fn knows(&self, buildid: i64) -> bool {
+        self.running.contains_key(&buildid) || self.ended.contains_key(&buildid)
+    }
+
+    /// Every step of a running or lately ended build, when the mirror saw every one of them
+    /// (numbers 0, 1, 2, …): what its failure is told from.
+    pub fn steps_of(&self, buildid: i64) -> Option<&[Step]> {
+        let steps = match self.running.get(&buildid) {
+            Some(running) => &running.steps,
+            None => self.ended.get(&buildid)?,
+        };
+        let whole = (0..).zip(steps).all(|(n, s)| s.number == n);
+        (whole && !steps.is_empty()).then_some(steps.as_slice())
+    }
+
+    /// The result of build `number` of a builder, when it is one of the newest finished.
+    pub fn result_of(&self, builderid: i64, number: i64) -> Option<Outcome> {
+        self.results.get(&builderid)?.get(&number).copied()
+    }
+
     /// Builder ids that a connected worker can serve.
     pub fn online_builders(&self) -> BTreeSet<i64> {
         self.workers
@@ -76,6 +120,12 @@ impl State {
     /// Replaces the builders, after a [`Miss::Builder`].
     pub(super) fn set_builders(&mut self, builders: Vec<Builder>) {
         self.builders = builders.into_iter().map(|b| (b.builderid, b)).collect();
+    }
+
+    /// The newest finished build of a builder, as a load reads it.
+    pub(super) fn set_last(&mut self, build: Build) {
+        self.remember(&build);
+        self.last.insert(build.builderid, build);
     }
 
     /// Applies one event frame (`{"k": routing key, "m": message}`); frames the mirror does
@@ -109,18 +159,30 @@ impl State {
             .get(&build.builderid)
             .is_some_and(|last| last.number >= build.number);
         if !build.complete && !ended_already {
-            let early = self.early.remove(&build.buildid);
-            let step = self.running.remove(&build.buildid).and_then(|r| r.step);
-            let step = step.or(early);
-            self.running.insert(build.buildid, Running { build, step });
+            let mut steps = self.early.remove(&build.buildid).unwrap_or_default();
+            if let Some(running) = self.running.remove(&build.buildid) {
+                for step in running.steps {
+                    follow(&mut steps, step);
+                }
+            }
+            self.running.insert(build.buildid, Running { build, steps });
         }
         miss
     }
 
     /// The end of a build, seen start or not.
     fn finished(&mut self, build: Build) {
-        self.running.remove(&build.buildid);
-        self.early.remove(&build.buildid);
+        let mut steps = self.early.remove(&build.buildid).unwrap_or_default();
+        if let Some(running) = self.running.remove(&build.buildid) {
+            for step in running.steps {
+                follow(&mut steps, step);
+            }
+        }
+        self.ended.entry(build.buildid).or_default().extend(steps);
+        while self.ended.len() > ENDED {
+            self.ended.pop_first();
+        }
+        self.remember(&build);
         let newer = self
             .last
             .get(&build.builderid)
@@ -132,32 +194,56 @@ impl State {
 
     /// A step started, changed its state or finished.
     fn stepped(&mut self, buildid: i64, step: Step) {
-        match self.running.get_mut(&buildid) {
-            Some(running) => follow(&mut running.step, step),
-            None => {
-                let mut early = self.early.remove(&buildid);
-                follow(&mut early, step);
-                if let Some(early) = early {
-                    self.early.insert(buildid, early);
-                }
-                while self.early.len() > EARLY {
-                    self.early.pop_first();
-                }
+        if let Some(running) = self.running.get_mut(&buildid) {
+            follow(&mut running.steps, step);
+        } else if let Some(ended) = self.ended.get_mut(&buildid) {
+            follow(ended, step);
+        } else {
+            follow(self.early.entry(buildid).or_default(), step);
+            while self.early.len() > EARLY {
+                self.early.pop_first();
             }
+        }
+    }
+
+    /// Keeps the result of a finished build among its builder's newest.
+    fn remember(&mut self, build: &Build) {
+        let Some(result) = build.results.filter(|_| build.complete) else {
+            return;
+        };
+        let results = self.results.entry(build.builderid).or_default();
+        results.insert(build.number, result);
+        while results.len() > RESULTS {
+            results.pop_first();
         }
     }
 }
 
-/// The current step once `step` started, changed or finished: the newest not complete.
-fn follow(current: &mut Option<Step>, step: Step) {
-    let number = current.as_ref().map(|s| s.number);
-    if !step.complete {
-        if number.is_none_or(|number| number <= step.number) {
-            *current = Some(step);
-        }
-    } else if number == Some(step.number) {
-        *current = None;
+/// Steps once `step` was added, started, changed or finished: in number order, and a step
+/// seen complete stays complete (a frame read again is older news).
+fn follow(steps: &mut Vec<Step>, step: Step) {
+    match steps.binary_search_by_key(&step.number, |s| s.number) {
+        Ok(at) if steps[at].complete && !step.complete => {}
+        Ok(at) => steps[at] = step,
+        Err(at) => steps.insert(at, step),
     }
+}
+
+/// The build whose `new` a frame is: by then the master has set its properties.
+pub(super) fn new_build_of(frame: &Value) -> Option<i64> {
+    let key = frame["k"].as_str()?;
+    let parts: Vec<&str> = key.split('/').collect();
+    match parts.as_slice() {
+        ["builders", _, "builds", _, "new"] => frame["m"]["buildid"].as_i64(),
+        _ => None,
+    }
+}
+
+/// Whether the master had set a running build's properties when it was read: it does just
+/// before it says `starting` and sends the build's `new` (Buildbot's `Build.startBuild`);
+/// a build read before that is `created`.
+pub(super) fn has_properties(build: &Build) -> bool {
+    build.state_string.as_deref() != Some("created")
 }
 
 fn decode<T: DeserializeOwned>(message: &Value) -> Option<T> {

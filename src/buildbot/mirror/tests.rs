@@ -58,7 +58,7 @@ fn a_started_build_runs_in_the_step_it_is_in() {
     let running: Vec<_> = state.running().collect();
     assert_eq!(running.len(), 1);
     assert_eq!((running[0].build.buildid, running[0].build.number), (1, 1));
-    let step = running[0].step.as_ref().expect("in a step");
+    let step = running[0].step().expect("in a step");
     assert_eq!(
         (step.name.as_str(), step.state_string.as_deref()),
         ("compile", Some("'true'"))
@@ -68,9 +68,9 @@ fn a_started_build_runs_in_the_step_it_is_in() {
 #[test]
 fn a_finished_step_leaves_no_current_step_until_the_next_starts() {
     let state = applied(&up_to("builds/1/steps/2/finished", 0));
-    assert!(state.running().next().unwrap().step.is_none());
+    assert!(state.running().next().unwrap().step().is_none());
     let state = applied(&up_to("builds/1/steps/3/new", 0));
-    let step = state.running().next().unwrap().step.clone().unwrap();
+    let step = state.running().next().unwrap().step().cloned().unwrap();
     assert_eq!(step.name, "test");
 }
 
@@ -79,10 +79,7 @@ fn an_older_step_does_not_replace_a_newer_one() {
     let mut state = applied(&up_to("builds/1/steps/3/started", 0));
     let older = up_to("builds/1/steps/2/updated", 1).pop().unwrap();
     state.apply(&older);
-    assert_eq!(
-        state.running().next().unwrap().step.as_ref().unwrap().name,
-        "test"
-    );
+    assert_eq!(state.running().next().unwrap().step().unwrap().name, "test");
 }
 
 #[test]
@@ -161,7 +158,7 @@ fn steps_before_their_builds_new_are_its_step_once_it_comes() {
         "as Buildbot sends them"
     );
     let state = applied(&up_to("builders/3/builds/1/new", 0));
-    let step = state.running().next().unwrap().step.clone();
+    let step = state.running().next().unwrap().step().cloned();
     assert_eq!(step.unwrap().name, "worker_preparation");
     assert!(state.early.is_empty());
 }
@@ -248,4 +245,87 @@ fn a_load_during_which_the_stream_broke_changes_nothing() {
     assert_eq!(mirror.live().unwrap().builders().count(), 6);
     mirror.lost();
     assert!(mirror.live().is_none(), "a broken stream is not live");
+}
+
+#[test]
+fn an_ended_build_keeps_every_step_it_ran() {
+    let state = applied(&frames());
+    let steps = state.steps_of(2).expect("failing #1 was seen whole");
+    let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["worker_preparation", "compile", "unit tests"]);
+    let failed = steps.iter().find(|s| s.results == Some(Outcome::Failure));
+    assert_eq!(failed.map(|s| s.stepid), Some(6));
+    assert!(steps.iter().all(|s| s.complete), "{steps:?}");
+    assert_eq!(state.steps_of(1).map(<[_]>::len), Some(3));
+    assert!(state.steps_of(99).is_none());
+}
+
+#[test]
+fn steps_seen_in_part_are_not_taken_for_all() {
+    // the bot came in after build 1's first step: what it has is not the whole build
+    let all: Vec<Value> = frames()
+        .into_iter()
+        .filter(|f| !f["k"].as_str().unwrap().starts_with("builds/1/steps/1/"))
+        .collect();
+    let state = applied(&all);
+    assert!(state.steps_of(1).is_none());
+    assert!(state.steps_of(2).is_some());
+}
+
+#[test]
+fn steps_of_ended_builds_are_few() {
+    let mut state = loaded();
+    for buildid in 100..200 {
+        let step = json!({"k": format!("builds/{buildid}/steps/{buildid}/finished"), "m": {
+            "stepid": buildid, "number": 0, "name": "s", "complete": true, "results": 0}});
+        let end = json!({"k": format!("builders/1/builds/{buildid}/finished"), "m": {
+            "buildid": buildid, "number": buildid, "builderid": 1, "complete": true, "results": 0}});
+        state.apply(&step);
+        state.apply(&end);
+    }
+    assert_eq!(state.ended.len(), 64);
+    assert!(state.steps_of(199).is_some() && state.steps_of(100).is_none());
+    assert!(state.early.len() <= 32);
+}
+
+#[test]
+fn the_results_of_a_builders_newest_builds_are_remembered() {
+    let mut state = applied(&frames());
+    assert_eq!(state.result_of(3, 1), Some(Outcome::Success));
+    assert_eq!(state.result_of(1, 1), Some(Outcome::Failure));
+    assert_eq!(state.result_of(3, 0), None, "never seen");
+    for number in 2..10 {
+        let end = json!({"k": format!("builders/3/builds/{number}/finished"), "m": {
+            "buildid": 10 + number, "number": number, "builderid": 3, "complete": true,
+            "results": number % 3}});
+        state.apply(&end);
+    }
+    assert_eq!(state.result_of(3, 9), Some(Outcome::Success));
+    assert_eq!(state.result_of(3, 8), Some(Outcome::Failure));
+    assert_eq!(state.result_of(3, 5), None, "only the newest few are kept");
+    let running = json!({"k": "builders/3/builds/10/new", "m": {"buildid": 30, "number": 10,
+        "builderid": 3, "complete": false}});
+    state.apply(&running);
+    assert_eq!(state.result_of(3, 10), None, "not finished");
+}
+
+#[test]
+fn every_build_is_read_once_when_first_seen() {
+    let mirror = Mirror::new(super::Wanted::default());
+    let mut read = Vec::new();
+    for frame in frames() {
+        if let (_, Some(buildid)) = mirror.record(&frame) {
+            read.push(buildid);
+        }
+    }
+    assert_eq!(read, [1, 2], "at their `new`, once");
+    mirror.forget(1);
+    let stray = json!({"k": "builds/1/steps/3/finished", "m": {"stepid": 3, "number": 2,
+        "name": "test", "complete": true}});
+    assert_eq!(
+        mirror.record(&stray).1,
+        None,
+        "an ended build is not read again"
+    );
+    assert_eq!(mirror.write(|shared| shared.book.len()), 1);
 }

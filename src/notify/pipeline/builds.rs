@@ -51,7 +51,7 @@ impl Notifier {
                 builder.name,
                 chats.len()
             );
-            let message = text::build_started(&self.note(&builder, build).await?);
+            let message = text::build_started(&self.note(&builder, build).await?.0);
             let chats: Vec<Chat> = self.routed(&chats, &builder).into_iter().collect();
             // live: the start message is the one that progress and the result edit later
             let live = self.settings.live.then_some(build.buildid);
@@ -120,6 +120,7 @@ impl Notifier {
             self.store.live_drop(build.buildid).await?;
         }
         self.store.claim_finished(build.buildid, now()).await?;
+        self.mirror.forget(build.buildid);
         Ok(())
     }
 
@@ -136,8 +137,8 @@ impl Notifier {
             result,
             previous,
         } = finish;
-        let note = self.note(builder, build).await?;
-        let (failure, actions) = self.failure_details(build, result).await?;
+        let (note, notes) = self.note(builder, build).await?;
+        let (failure, actions) = self.failure_details(build, result, &notes).await?;
         let message = Notification::new(text::build_finished(&note, previous, &failure), actions);
         let mut recipients = self.routed(chats, builder);
         self.turn_live_into_result(live, &message, &mut recipients)
@@ -146,8 +147,8 @@ impl Notifier {
     }
 
     /// The result of the builder's previous build, when a chat compares (worse, better,
-    /// problem, recovery): remembered when the build follows the newest one seen, asked
-    /// otherwise. Remembers `result` as the newest when it is.
+    /// problem, recovery): remembered when the build follows the newest one seen, or by the
+    /// mirror, asked otherwise. Remembers `result` as the newest when it is.
     async fn previous_result(
         &mut self,
         build: &Build,
@@ -157,11 +158,14 @@ impl Notifier {
         let previous = match self.last_results.get(&build.builderid) {
             _ if !wanted => None,
             Some((number, outcome)) if *number == build.number - 1 => Some(*outcome),
-            _ => self
-                .client
-                .previous_finished_build(build.builderid, build.number)
-                .await?
-                .and_then(|b| b.results),
+            _ => match self.mirrored_result(build.builderid, build.number - 1) {
+                Some(outcome) => Some(outcome),
+                None => self
+                    .client
+                    .previous_finished_build(build.builderid, build.number)
+                    .await?
+                    .and_then(|b| b.results),
+            },
         };
         let newest = self
             .last_results
@@ -172,5 +176,10 @@ impl Notifier {
                 .insert(build.builderid, (build.number, result));
         }
         Ok(previous)
+    }
+
+    /// Build `number`'s result, as the mirror has it.
+    fn mirrored_result(&self, builderid: i64, number: i64) -> Option<Outcome> {
+        self.mirror.live()?.result_of(builderid, number)
     }
 }

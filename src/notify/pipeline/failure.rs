@@ -2,6 +2,7 @@
 //! the actions under it (the log page, rebuild).
 
 use super::{Notifier, Result};
+use crate::buildbot::mirror::Notes;
 use crate::buildbot::models::Build;
 use crate::delivery::Action;
 use crate::outcome::Outcome;
@@ -10,10 +11,13 @@ use crate::text;
 impl Notifier {
     /// The failing step, the end of its log, and with `show_blame_list` who is to blame; and
     /// the buttons under a failure message (its log page, rebuild).
+    /// The steps come from the mirror when it saw them all, the authors from the build's
+    /// notes: only the log is read from the master then.
     pub(super) async fn failure_details(
         &self,
         build: &Build,
         result: Outcome,
+        notes: &Notes,
     ) -> Result<(text::Failure, Vec<Action>)> {
         if !result.is_failure() {
             return Ok((
@@ -25,7 +29,11 @@ impl Notifier {
                 Vec::new(),
             ));
         }
-        let steps = self.client.steps(build.buildid).await?;
+        let mirrored = self.mirror.live();
+        let steps = match mirrored.as_ref().and_then(|m| m.steps_of(build.buildid)) {
+            Some(steps) => steps.to_vec(),
+            None => self.client.steps(build.buildid).await?,
+        };
         let failed = steps
             .iter()
             .find(|s| s.results.is_some_and(Outcome::is_failure) && !s.hidden);
@@ -44,17 +52,10 @@ impl Notifier {
                 step.number
             ));
         }
-        let blame = if self.settings.show_blame_list {
-            let mut authors: Vec<String> = Vec::new();
-            for change in self.client.build_changes(build.buildid).await? {
-                if let Some(author) = change.author.filter(|a| !authors.contains(a)) {
-                    authors.push(author);
-                }
-            }
-            Some(authors)
-        } else {
-            None
-        };
+        let blame = self
+            .settings
+            .show_blame_list
+            .then(|| notes.authors.clone().unwrap_or_default());
         let mut actions: Vec<Action> = log_url.map(Action::OpenLog).into_iter().collect();
         actions.push(Action::Rebuild(build.buildid));
         Ok((

@@ -18,7 +18,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::buildbot::events::MasterEvent;
-use crate::buildbot::mirror::Mirror;
+use crate::buildbot::mirror::{Mirror, Notes};
 use crate::buildbot::models::{Build, Builder};
 use crate::buildbot::{self, Client};
 use crate::delivery::outbox::Outbox;
@@ -192,7 +192,16 @@ impl Notifier {
         }
     }
 
+    /// Builder `builderid`: as last read, or as the mirror has it, else read again.
     async fn builder(&mut self, builderid: i64) -> Result<Option<Builder>> {
+        if !self.builders.contains_key(&builderid)
+            && let Some(builder) = self
+                .mirror
+                .live()
+                .and_then(|m| m.builder(builderid).cloned())
+        {
+            self.builders.insert(builderid, builder);
+        }
         if !self.builders.contains_key(&builderid) {
             self.builders = self
                 .client
@@ -215,24 +224,26 @@ impl Notifier {
         Ok(routing::wanting(&self.store.subscriptions().await?, events))
     }
 
+    /// What the build's messages say besides its result: read when the mirror first saw the
+    /// build, so usually without asking the master now.
     async fn note<'a>(
         &self,
         builder: &'a Builder,
         build: &'a Build,
-    ) -> Result<text::BuildNote<'a>> {
-        let (reason, owner) = self.client.build_reason_and_owner(build.buildid).await?;
-        let revisions = match (self.settings.use_revisions, build.buildrequestid) {
-            (true, Some(request)) => Some(self.client.build_revisions(request).await?),
-            _ => None,
-        };
-        Ok(text::BuildNote {
+    ) -> Result<(text::BuildNote<'a>, Arc<Notes>)> {
+        let notes = self.mirror.notes(build.buildid, &self.client).await?;
+        let note = text::BuildNote {
             builder,
             build,
             url: self.client.build_url(build.builderid, build.number),
-            reason,
-            owner,
-            revisions,
-        })
+            reason: notes.reason.clone(),
+            owner: notes.owner.clone(),
+            revisions: notes
+                .revisions
+                .clone()
+                .filter(|_| self.settings.use_revisions),
+        };
+        Ok((note, notes))
     }
 
     async fn worker_missing(

@@ -111,7 +111,7 @@ async fn status_answer(ctx: &Context, args: &str) -> Answer {
             .push(text::RunningBuild {
                 build,
                 url: ctx.buildbot.build_url(build.builderid, build.number),
-                step: running.step.as_ref(),
+                step: running.step(),
             });
     }
     let statuses: Vec<text::BuilderStatus<'_>> = chosen

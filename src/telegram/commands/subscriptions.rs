@@ -140,9 +140,7 @@ pub async fn watch_page(
     ctx: &Context,
     page: usize,
 ) -> Result<teloxide::types::InlineKeyboardMarkup, crate::buildbot::Error> {
-    let (builders, running) =
-        tokio::try_join!(ctx.buildbot.builders(), ctx.buildbot.running_builds())?;
-    let builders: Vec<Builder> = builders.into_iter().filter(|b| ctx.shows(b)).collect();
+    let (builders, running) = ctx.running(|_| true).await?;
     let choices = watch_choices(&builders, &running);
     Ok(keyboards::watch_choices(&choices, page))
 }
@@ -150,9 +148,10 @@ pub async fn watch_page(
 /// `/watch`: the running builds as buttons; `/watch builder`: watch all of its running builds.
 async fn watch_answer(ctx: &Context, chat: &Chat, args: &str) -> Answer {
     let words = words(args, CommandName::Watch)?;
-    let (builders, running) =
-        tokio::try_join!(ctx.buildbot.builders(), ctx.buildbot.running_builds())?;
-    let builders: Vec<Builder> = builders.into_iter().filter(|b| ctx.shows(b)).collect();
+    let (builders, running) = match words.as_slice() {
+        [name] => ctx.running(|b| b.name.eq_ignore_ascii_case(name)).await?,
+        _ => ctx.running(|_| true).await?,
+    };
     match words.as_slice() {
         [] => {
             let choices = watch_choices(&builders, &running);

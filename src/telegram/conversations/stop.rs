@@ -5,7 +5,7 @@ use std::sync::Arc;
 use teloxide::prelude::*;
 
 use super::{Conversation, Owner, State, Turn, begin, end, show, stale, starter, step};
-use crate::buildbot::models::Build;
+use crate::buildbot::models::{Build, Builder};
 use crate::callback::Tap;
 use crate::clock::now;
 use crate::command::CommandName;
@@ -54,16 +54,13 @@ pub async fn start(
 
 /// The running builds the bot shows, of `wanted` (any builder when empty): `(buildid, label)`.
 async fn running(ctx: &Context, wanted: &str) -> crate::buildbot::Result<Vec<(i64, String)>> {
-    let (builders, running) =
-        tokio::try_join!(ctx.buildbot.builders(), ctx.buildbot.running_builds())?;
+    let is_wanted = |b: &Builder| wanted.is_empty() || b.name.eq_ignore_ascii_case(wanted);
+    let (builders, running) = ctx.running(is_wanted).await?;
     Ok(running
         .iter()
         .filter_map(|build| {
-            let builder = builders
-                .iter()
-                .find(|b| b.builderid == build.builderid && ctx.shows(b))?;
-            (wanted.is_empty() || builder.name.eq_ignore_ascii_case(wanted))
-                .then(|| (build.buildid, label(&builder.name, build)))
+            let builder = builders.iter().find(|b| b.builderid == build.builderid)?;
+            is_wanted(builder).then(|| (build.buildid, label(&builder.name, build)))
         })
         .collect())
 }

@@ -110,6 +110,20 @@ impl Proxy {
         self.count(pattern, false)
     }
 
+    /// How many requests came so far: a mark for [`Proxy::paths_since`].
+    pub fn mark(&self) -> usize {
+        self.shared.seen.lock().unwrap().len()
+    }
+
+    /// The paths of the requests that came after `mark`, in order.
+    pub fn paths_since(&self, mark: usize) -> Vec<String> {
+        let seen = self.shared.seen.lock().unwrap();
+        seen.iter()
+            .skip(mark)
+            .map(|(path, _)| path.clone())
+            .collect()
+    }
+
     /// How many requests matching `pattern` a fault answered so far.
     pub fn faults(&self, pattern: &str) -> usize {
         self.count(pattern, true)
