@@ -86,6 +86,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     let mirror = Mirror::new(Wanted {
         revisions: settings.notify.use_revisions,
         authors: settings.notify.show_blame_list,
+        tail_lines: settings.notify.log_tail_lines,
     });
     let tasks = start_notifications(&settings, &client, &mirror, &store, &delivery, &shutdown);
 

@@ -290,3 +290,24 @@ async fn a_builds_end_is_announced_with_what_was_read_when_it_started() {
         ]
     );
 }
+
+#[tokio::test]
+async fn an_idle_bot_asks_nobody_anything_but_its_long_poll() {
+    let master = buildbot::dedicated("mirroridle").await;
+    let proxy = Proxy::start(&master.url).await;
+    let fake = FakeTelegram::start().await;
+    // as Telegram does: a long poll with nothing to give is held for the time it asks
+    fake.hold_long_polls(Duration::from_secs(60));
+    let env = [("BBTG_TELEGRAM__POLL_TIMEOUT", "60")];
+    let bot = BotProcess::start_with_env(&fake, &proxy.url, "", "", &env).await;
+    loaded(&bot, 1).await;
+    fake.ask(&ALICE, "/hello").await;
+    let (calls, requests) = (fake.mark(), proxy.mark());
+    // nothing to wait for: what is measured is that nothing happens
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let telegram: Vec<String> = (fake.calls_since(calls).iter())
+        .map(|c| c.method.clone())
+        .collect();
+    assert!(telegram.is_empty(), "{telegram:?}\n{}", bot.log());
+    assert_eq!(asked_since(&proxy, requests), Vec::<String>::new());
+}

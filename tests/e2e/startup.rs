@@ -142,6 +142,8 @@ async fn registers_commands_polls_and_stops_on_sigterm() {
     let master = buildbot::shared().await;
     let fake = FakeTelegram::start().await;
     let bot = BotProcess::start(&fake, &master.url, "").await;
+    // the first poll is answered (after 1 s at most: nothing is waiting)
+    fake.wait_for(0, "getUpdates", |_| true).await;
     let calls = fake.calls();
     let methods: Vec<&str> = calls.iter().map(|c| c.method.as_str()).collect();
     assert_eq!(methods.first(), Some(&"getme"), "{methods:?}");

@@ -32,7 +32,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 pub use load::load;
-pub use notes::{Notes, Wanted};
+pub use notes::{LogTail, Notes, Wanted};
 pub use state::{Miss, Running, State};
 
 use notes::Book;
@@ -136,9 +136,12 @@ impl Mirror {
     /// while the mirror is not live are applied too: the next load replaces them anyway.
     pub async fn apply(&self, frame: &Value, client: &Arc<Client>) {
         log::trace!("mirror: {}", frame["k"]);
-        let (miss, new_build) = self.record(frame);
+        let (miss, new_build, failed_step) = self.record(frame);
         if let Some(buildid) = new_build {
             self.note_in_background(buildid, client);
+        }
+        if let Some((buildid, stepid)) = failed_step {
+            self.tail_in_background(buildid, stepid, client);
         }
         if let Some(Miss::Builder(builderid)) = miss {
             self.read_builders(builderid, client).await;
@@ -146,8 +149,8 @@ impl Mirror {
     }
 
     /// Applies `frame` to the state, and keeps it for every load under way; and says which
-    /// build it shows for the first time, if any.
-    fn record(&self, frame: &Value) -> (Option<Miss>, Option<i64>) {
+    /// build it shows for the first time, and which build's first failing step ended, if any.
+    fn record(&self, frame: &Value) -> (Option<Miss>, Option<i64>, Option<(i64, i64)>) {
         self.write(|shared| {
             for (_, journal) in &mut shared.journals {
                 journal.push(frame.clone());
@@ -156,8 +159,45 @@ impl Mirror {
             let miss = state.apply(frame);
             let seen = state::new_build_of(frame).filter(|id| !state.ended.contains_key(id));
             let new_build = seen.filter(|id| shared.book.cell(*id).1);
-            (miss, new_build)
+            let failed_step = state::failed_step_of(frame)
+                .filter(|(build, _)| !shared.book.has_tail(*build))
+                .filter(|(build, step)| shared.book.tail(*build, *step).1);
+            (miss, new_build, failed_step)
         })
+    }
+
+    /// The end of the log of step `stepid` of build `buildid`: read already (when the step
+    /// failed), being read (then waited for), or read now.
+    pub async fn log_tail(&self, buildid: i64, stepid: i64, client: &Client) -> Result<LogTail> {
+        let (cell, _) = self.write(|shared| shared.book.tail(buildid, stepid));
+        self.fill_tail(&cell, stepid, client).await
+    }
+
+    /// Reads the log tail of a failing step in a task of its own, while the build ends.
+    fn tail_in_background(&self, buildid: i64, stepid: i64, client: &Arc<Client>) {
+        let (mirror, client) = (self.clone(), client.clone());
+        let reads = self.write(|shared| shared.book.reads());
+        tokio::spawn(async move {
+            let Ok(_permit) = reads.acquire_owned().await else {
+                return;
+            };
+            if let Err(error) = mirror.log_tail(buildid, stepid, &client).await {
+                log::debug!(
+                    "cannot read the log of step {stepid} yet ({error}); the build's end asks again"
+                );
+            }
+        });
+    }
+
+    async fn fill_tail(
+        &self,
+        cell: &notes::TailCell,
+        stepid: i64,
+        client: &Client,
+    ) -> Result<LogTail> {
+        let lines = self.write(|shared| shared.book.wanted().tail_lines);
+        let tail = cell.get_or_try_init(|| client.step_log_tail(stepid, lines));
+        Ok(tail.await?.clone())
     }
 
     /// The notes of build `buildid`: read already, being read (then waited for), or read now.

@@ -1,10 +1,14 @@
 //! What a build's messages say of it besides its builder and result: why it ran, who asked
-//! for it, what it contains and whose changes those are.
+//! for it, what it contains and whose changes those are; and for a failure, the end of the
+//! failing step's log.
 //!
 //! Read once per build, when the mirror sees its `new` (the master sets a build's properties
 //! just before) or a load finds it running, in a task of its own and a few builds at a time; so when the build ends, its message is ready without asking the
 //! master. A reader that comes while the read is under way waits for it rather than asking
 //! again; one that comes after a read failed asks again itself.
+//!
+//! The log tail of a failure is read the same way as soon as a step's end says it failed,
+//! while the master is still ending the build.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,6 +30,8 @@ pub struct Wanted {
     pub revisions: bool,
     /// The authors of its changes (`notify.show_blame_list`).
     pub authors: bool,
+    /// The lines of a failing step's log shown (`notify.log_tail_lines`).
+    pub tail_lines: usize,
 }
 
 /// The notes of one build.
@@ -41,10 +47,18 @@ pub struct Notes {
 
 pub(super) type Cell = Arc<OnceCell<Arc<Notes>>>;
 
+/// The end of a step's main log, and the log's slug (for its page); `None` for a step
+/// without logs.
+pub type LogTail = Option<(String, Vec<String>)>;
+
+pub(super) type TailCell = Arc<OnceCell<LogTail>>;
+
 /// Every build's notes, read or being read.
 pub(super) struct Book {
     wanted: Wanted,
     cells: BTreeMap<i64, Cell>,
+    /// By build: the failing step whose log tail is read, and the tail.
+    tails: BTreeMap<i64, (i64, TailCell)>,
     reads: Arc<Semaphore>,
 }
 
@@ -59,6 +73,7 @@ impl Book {
         Book {
             wanted,
             cells: BTreeMap::new(),
+            tails: BTreeMap::new(),
             reads: Arc::new(Semaphore::new(AT_ONCE)),
         }
     }
@@ -80,8 +95,30 @@ impl Book {
         (cell, true)
     }
 
+    /// The log tail cell of step `stepid` of build `buildid`, and whether it is new. A build
+    /// has one: the first failing step's.
+    pub(super) fn tail(&mut self, buildid: i64, stepid: i64) -> (TailCell, bool) {
+        if let Some((step, cell)) = self.tails.get(&buildid)
+            && *step == stepid
+        {
+            return (cell.clone(), false);
+        }
+        let cell = TailCell::default();
+        self.tails.insert(buildid, (stepid, cell.clone()));
+        while self.tails.len() > KEPT {
+            self.tails.pop_first();
+        }
+        (cell, true)
+    }
+
+    /// Whether a failing step's log tail is read (or being read) for build `buildid`.
+    pub(super) fn has_tail(&self, buildid: i64) -> bool {
+        self.tails.contains_key(&buildid)
+    }
+
     pub(super) fn forget(&mut self, buildid: i64) {
         self.cells.remove(&buildid);
+        self.tails.remove(&buildid);
     }
 
     pub(super) fn reads(&self) -> Arc<Semaphore> {

@@ -239,6 +239,19 @@ pub(super) fn new_build_of(frame: &Value) -> Option<i64> {
     }
 }
 
+/// The build and step whose end a frame is, when the step failed (and is not hidden): its
+/// log tail is what the build's failure message shows.
+pub(super) fn failed_step_of(frame: &Value) -> Option<(i64, i64)> {
+    let key = frame["k"].as_str()?;
+    let parts: Vec<&str> = key.split('/').collect();
+    let ["builds", buildid, "steps", _, "finished"] = parts.as_slice() else {
+        return None;
+    };
+    let step: Step = decode(&frame["m"])?;
+    let failed = step.results.is_some_and(Outcome::is_failure) && !step.hidden;
+    failed.then_some((buildid.parse().ok()?, step.stepid))
+}
+
 /// Whether the master had set a running build's properties when it was read: it does just
 /// before it says `starting` and sends the build's `new` (Buildbot's `Build.startBuild`);
 /// a build read before that is `created`.

@@ -314,7 +314,7 @@ fn every_build_is_read_once_when_first_seen() {
     let mirror = Mirror::new(super::Wanted::default());
     let mut read = Vec::new();
     for frame in frames() {
-        if let (_, Some(buildid)) = mirror.record(&frame) {
+        if let (_, Some(buildid), _) = mirror.record(&frame) {
             read.push(buildid);
         }
     }
@@ -328,4 +328,36 @@ fn every_build_is_read_once_when_first_seen() {
         "an ended build is not read again"
     );
     assert_eq!(mirror.write(|shared| shared.book.len()), 1);
+}
+
+#[test]
+fn a_failing_steps_end_has_its_log_read_once_per_build() {
+    let mirror = Mirror::new(super::Wanted::default());
+    let mut tails = Vec::new();
+    for frame in frames() {
+        if let (_, _, Some(step)) = mirror.record(&frame) {
+            tails.push(step);
+        }
+    }
+    assert_eq!(
+        tails,
+        [(2, 6)],
+        "failing #1's `unit tests`, no passing step"
+    );
+    let second = json!({"k": "builds/2/steps/7/finished", "m": {"stepid": 7, "number": 3,
+        "name": "more", "complete": true, "results": 2}});
+    assert_eq!(
+        mirror.record(&second).2,
+        None,
+        "the first failing step is shown"
+    );
+    let hidden = json!({"k": "builds/3/steps/8/finished", "m": {"stepid": 8, "number": 0,
+        "name": "h", "complete": true, "results": 2, "hidden": true}});
+    assert_eq!(mirror.record(&hidden).2, None, "a hidden step is not shown");
+    let exception = json!({"k": "builds/4/steps/9/finished", "m": {"stepid": 9, "number": 0,
+        "name": "e", "complete": true, "results": 4}});
+    assert_eq!(mirror.record(&exception).2, Some((4, 9)));
+    mirror.forget(2);
+    assert!(!mirror.write(|shared| shared.book.has_tail(2)));
+    assert!(mirror.write(|shared| shared.book.has_tail(4)));
 }

@@ -12,7 +12,7 @@ impl Notifier {
     /// The failing step, the end of its log, and with `show_blame_list` who is to blame; and
     /// the buttons under a failure message (its log page, rebuild).
     /// The steps come from the mirror when it saw them all, the authors from the build's
-    /// notes: only the log is read from the master then.
+    /// notes, and the log tail was read when the step failed: usually nothing is read now.
     pub(super) async fn failure_details(
         &self,
         build: &Build,
@@ -41,8 +41,8 @@ impl Notifier {
         let mut log_url = None;
         if let Some(step) = failed
             && let Some((slug, tail)) = self
-                .client
-                .step_log_tail(step.stepid, self.settings.log_tail_lines)
+                .mirror
+                .log_tail(build.buildid, step.stepid, &self.client)
                 .await?
         {
             log_tail = tail;

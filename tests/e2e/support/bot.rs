@@ -103,9 +103,10 @@ impl BotProcess {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
+        let since = Since::now(fake);
         let child = spawn(&dir, &env);
         let mut bot = BotProcess { child, dir, env };
-        bot.wait_until_polling(fake, 0).await;
+        bot.wait_until_polling(fake, since).await;
         bot
     }
 
@@ -140,8 +141,9 @@ impl BotProcess {
         sections: Sections<'_>,
         extra: &str,
     ) -> BotProcess {
+        let since = Since::now(fake);
         let mut bot = BotProcess::write_and_spawn(fake, buildbot_url, sections, extra);
-        bot.wait_until_polling(fake, 0).await;
+        bot.wait_until_polling(fake, since).await;
         bot
     }
 
@@ -165,15 +167,16 @@ impl BotProcess {
         self.child.id()
     }
 
-    /// Waits until the bot polls Telegram after `mark`.
-    async fn wait_until_polling(&mut self, fake: &FakeTelegram, mark: usize) {
+    /// Waits until the bot polls Telegram (a poll arrived, answered or held) or sets its
+    /// webhook, `since` then.
+    async fn wait_until_polling(&mut self, fake: &FakeTelegram, since: Since) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        // polling asks for updates; a webhook is set instead
-        while !fake
-            .calls()
-            .iter()
-            .skip(mark)
-            .any(|c| c.method == "getupdates" || c.method == "setwebhook")
+        while fake.polls() == since.polls
+            && !fake
+                .calls()
+                .iter()
+                .skip(since.calls)
+                .any(|c| c.method == "setwebhook")
         {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("the bot exited at start ({status}):\n{}", self.log());
@@ -196,9 +199,9 @@ impl BotProcess {
     ) -> BotProcess {
         assert!(self.stop().await, "the bot stops cleanly on SIGTERM");
         meanwhile.await;
-        let mark = fake.mark();
+        let since = Since::now(fake);
         self.child = spawn(&self.dir, &self.env);
-        self.wait_until_polling(fake, mark).await;
+        self.wait_until_polling(fake, since).await;
         self
     }
 
@@ -207,9 +210,9 @@ impl BotProcess {
     pub async fn kill_and_restart(mut self, fake: &FakeTelegram) -> BotProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let mark = fake.mark();
+        let since = Since::now(fake);
         self.child = spawn(&self.dir, &self.env);
-        self.wait_until_polling(fake, mark).await;
+        self.wait_until_polling(fake, since).await;
         self
     }
 
@@ -372,6 +375,22 @@ pub fn settings_file(toml: &str) -> tempfile::NamedTempFile {
     let file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
     std::fs::write(file.path(), toml).unwrap();
     file
+}
+
+/// What the fake had seen before a bot was started.
+#[derive(Clone, Copy)]
+struct Since {
+    calls: usize,
+    polls: usize,
+}
+
+impl Since {
+    fn now(fake: &FakeTelegram) -> Since {
+        Since {
+            calls: fake.mark(),
+            polls: fake.polls(),
+        }
+    }
 }
 
 impl Drop for BotProcess {

@@ -139,6 +139,11 @@ struct Inner {
     limits: Option<Enforced>,
     /// How many 429s the limits produced.
     throttled: usize,
+    /// How long a long poll with nothing to give is held at most (`None`: 2 s, so that a
+    /// test's bot stops quickly).
+    long_polls: Option<Duration>,
+    /// getUpdates calls that arrived (a held one is recorded only when it is answered).
+    polls: usize,
 }
 
 /// Telegram's limits as the fake enforces them: sliding windows over arrival times.
@@ -276,6 +281,17 @@ impl FakeTelegram {
         let fake = FakeTelegram::start().await;
         fake.shared.inner.lock().unwrap().limits = Some(Enforced::default());
         fake
+    }
+
+    /// Holds long polls as long as the bot asks (up to `up_to`), as Telegram does; tests
+    /// keep 2 s, which makes an idle bot poll far more often than with Telegram.
+    pub fn hold_long_polls(&self, up_to: Duration) {
+        self.shared.inner.lock().unwrap().long_polls = Some(up_to);
+    }
+
+    /// How many getUpdates calls arrived so far, answered or still held.
+    pub fn polls(&self) -> usize {
+        self.shared.inner.lock().unwrap().polls
     }
 
     /// How many times the emulated limits answered 429.
@@ -738,11 +754,18 @@ fn error(status: u16, description: &str) -> Response {
 }
 
 /// Long polling with offsets, as Telegram does it: updates below `offset` are confirmed and
-/// dropped; with none pending the call waits up to `timeout` seconds (at most 2 here).
+/// dropped; with none pending the call waits up to `timeout` seconds (at most 2 unless
+/// [`FakeTelegram::hold_long_polls`] said more).
 async fn get_updates(shared: &Shared, params: &Value) -> Response {
     let offset = params["offset"].as_i64().unwrap_or(0);
     let limit = params["limit"].as_u64().unwrap_or(100).clamp(1, 100) as usize;
-    let timeout = Duration::from_secs(params["timeout"].as_u64().unwrap_or(0).min(2));
+    let cap = {
+        let mut inner = shared.inner.lock().unwrap();
+        inner.polls += 1;
+        inner.long_polls
+    };
+    let asked = Duration::from_secs(params["timeout"].as_u64().unwrap_or(0));
+    let timeout = asked.min(cap.unwrap_or(Duration::from_secs(2)));
     let deadline = Instant::now() + timeout;
     let mut changed = shared.changed.subscribe();
     loop {
