@@ -4,12 +4,12 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::notifications::build_ref;
 use crate::support::bot::BotProcess;
 use crate::support::buildbot::{self, Master};
-use crate::support::fake_telegram::{ALICE, FakeTelegram};
+use crate::support::fake_telegram::{ALICE, Call, FakeTelegram};
 use crate::support::proxy::{Fault, Proxy};
 
 /// What the bot logs each time its mirror is loaded.
@@ -58,12 +58,18 @@ async fn bot_through_proxy(master: &Master) -> (Proxy, FakeTelegram, BotProcess)
 
 /// Runs `builder` on the master and waits until the bot announced its end.
 async fn built(master: &Master, fake: &FakeTelegram, builder: &str) -> serde_json::Value {
+    announced(master, fake, builder).await.0
+}
+
+/// Runs `builder` on the master: the build, and the message announcing its end.
+async fn announced(master: &Master, fake: &FakeTelegram, builder: &str) -> (Value, Call) {
     let mark = fake.mark();
     let build = master.build(builder).await;
     let reference = build_ref(&build, builder);
-    fake.wait_for(mark, "sendMessage", |c| c.text().contains(&reference))
+    let message = fake
+        .wait_for(mark, "sendMessage", |c| c.text().contains(&reference))
         .await;
-    build
+    (build, message)
 }
 
 /// How the bot links a build: through the proxy, the master's URL as the bot knows it.
@@ -268,14 +274,8 @@ async fn a_builds_end_is_announced_with_what_was_read_when_it_started() {
     );
 
     // a failure: only its log is read besides, for the tail shown
-    let mark = fake.mark();
     let rest = proxy.mark();
-    let failing = master.build("failing").await;
-    let notice = fake
-        .wait_for(mark, "sendMessage", |c| {
-            c.text().contains(&build_ref(&failing, "failing"))
-        })
-        .await;
+    let (_, notice) = announced(&master, &fake, "failing").await;
     assert!(
         notice.text().contains("Failed step: <b>unit tests</b>"),
         "{}",
