@@ -87,6 +87,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         revisions: settings.notify.use_revisions,
         authors: settings.notify.show_blame_list,
         tail_lines: settings.notify.log_tail_lines,
+        tags: settings.notify.tags.clone(),
     });
     let tasks = start_notifications(&settings, &client, &mirror, &store, &delivery, &shutdown);
 

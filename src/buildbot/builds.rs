@@ -2,7 +2,14 @@
 //! `/status`-like commands and live build messages are made of.
 
 use super::models::{Build, Change, Step};
-use super::{Client, Error, Result, decode, not_found_is_empty};
+use super::{Client, Result, decode, not_found_is_empty};
+
+/// The properties of a build that its messages use.
+#[derive(Debug, Clone, Default)]
+pub struct BuildProperties {
+    pub reason: Option<String>,
+    pub owner: Option<String>,
+}
 
 impl Client {
     pub async fn build(&self, buildid: i64) -> Result<Option<Build>> {
@@ -98,24 +105,14 @@ impl Client {
         Ok(builds.into_iter().next())
     }
 
-    /// A build with its `reason` and `owner`, where it has them; `None` when the master
-    /// does not know it.
-    pub async fn build_with_reason_and_owner(
-        &self,
-        buildid: i64,
-    ) -> Result<Option<(Build, Option<String>, Option<String>)>> {
+    /// A build with the properties its messages use.
+    pub async fn build_with_properties(&self, buildid: i64) -> Result<(Build, BuildProperties)> {
         let url = self.api_url(
             &format!("builds/{buildid}"),
             &[("property", "reason"), ("property", "owner")],
         )?;
-        let mut body = match self.get_json(&url).await {
-            Err(Error::Status { status: 404, .. }) => return Ok(None),
-            body => body?,
-        };
+        let mut body = self.get_json(&url).await?;
         let found = body["builds"][0].take();
-        if found.is_null() {
-            return Ok(None);
-        }
         let properties = &found["properties"];
         let text = |name: &str| {
             properties[name][0]
@@ -123,8 +120,22 @@ impl Client {
                 .map(str::to_owned)
                 .filter(|s| !s.is_empty())
         };
-        let (reason, owner) = (text("reason"), text("owner"));
-        Ok(Some((decode(&url, found)?, reason, owner)))
+        let properties = BuildProperties {
+            reason: text("reason"),
+            owner: text("owner"),
+        };
+        Ok((decode(&url, found)?, properties))
+    }
+
+    /// The authors of the changes a build contains, each once, in order.
+    pub async fn build_authors(&self, buildid: i64) -> Result<Vec<String>> {
+        let mut authors: Vec<String> = Vec::new();
+        for change in self.build_changes(buildid).await? {
+            if let Some(author) = change.author.filter(|a| !authors.contains(a)) {
+                authors.push(author);
+            }
+        }
+        Ok(authors)
     }
 
     /// The changes a build contains (its blamelist's source).

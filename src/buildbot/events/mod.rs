@@ -78,6 +78,8 @@ pub async fn run(
     mirror: Mirror,
     shutdown: Shutdown,
 ) {
+    // however this ends (the notifier's restart aborts it), the stream is gone with it
+    let _lost = LostOnDrop(mirror.clone());
     let mut failures: u32 = 0;
     let mut outage_reported = false;
     loop {
@@ -114,6 +116,15 @@ pub async fn run(
             _ = shutdown.triggered() => return,
             _ = tokio::time::sleep(delay) => {}
         }
+    }
+}
+
+/// Tells the mirror the stream is gone when dropped: what happens next is not known.
+struct LostOnDrop(Mirror);
+
+impl Drop for LostOnDrop {
+    fn drop(&mut self) {
+        self.0.lost();
     }
 }
 

@@ -24,6 +24,7 @@
 
 mod load;
 mod notes;
+mod recent;
 mod state;
 
 use std::sync::{Arc, RwLock};
@@ -35,7 +36,7 @@ pub use load::load;
 pub use notes::{LogTail, Notes, Wanted};
 pub use state::{Miss, Running, State};
 
-use notes::Book;
+use notes::{Book, ToRead};
 
 use super::{Client, Result};
 
@@ -136,103 +137,24 @@ impl Mirror {
     /// while the mirror is not live are applied too: the next load replaces them anyway.
     pub async fn apply(&self, frame: &Value, client: &Arc<Client>) {
         log::trace!("mirror: {}", frame["k"]);
-        let (miss, new_build, failed_step) = self.record(frame);
-        if let Some(buildid) = new_build {
-            self.note_in_background(buildid, client);
-        }
-        if let Some((buildid, stepid)) = failed_step {
-            self.tail_in_background(buildid, stepid, client);
-        }
+        let (miss, to_read) = self.record(frame);
+        self.read_in_background(to_read, client);
         if let Some(Miss::Builder(builderid)) = miss {
             self.read_builders(builderid, client).await;
         }
     }
 
-    /// Applies `frame` to the state, and keeps it for every load under way; and says which
-    /// build it shows for the first time, and which build's first failing step ended, if any.
-    fn record(&self, frame: &Value) -> (Option<Miss>, Option<i64>, Option<(i64, i64)>) {
+    /// Applies `frame` to the state, and keeps it for every load under way; and says what
+    /// it asks to be read.
+    fn record(&self, frame: &Value) -> (Option<Miss>, ToRead) {
         self.write(|shared| {
             for (_, journal) in &mut shared.journals {
                 journal.push(frame.clone());
             }
             let state = Arc::make_mut(&mut shared.state);
             let miss = state.apply(frame);
-            let seen = state::new_build_of(frame).filter(|id| !state.ended.contains_key(id));
-            let new_build = seen.filter(|id| shared.book.cell(*id).1);
-            let failed_step = state::failed_step_of(frame)
-                .filter(|(build, _)| !shared.book.has_tail(*build))
-                .filter(|(build, step)| shared.book.tail(*build, *step).1);
-            (miss, new_build, failed_step)
+            (miss, shared.book.asked_by(frame, &shared.state))
         })
-    }
-
-    /// The end of the log of step `stepid` of build `buildid`: read already (when the step
-    /// failed), being read (then waited for), or read now.
-    pub async fn log_tail(&self, buildid: i64, stepid: i64, client: &Client) -> Result<LogTail> {
-        let (cell, _) = self.write(|shared| shared.book.tail(buildid, stepid));
-        self.fill_tail(&cell, stepid, client).await
-    }
-
-    /// Reads the log tail of a failing step in a task of its own, while the build ends.
-    fn tail_in_background(&self, buildid: i64, stepid: i64, client: &Arc<Client>) {
-        let (mirror, client) = (self.clone(), client.clone());
-        let reads = self.write(|shared| shared.book.reads());
-        tokio::spawn(async move {
-            let Ok(_permit) = reads.acquire_owned().await else {
-                return;
-            };
-            if let Err(error) = mirror.log_tail(buildid, stepid, &client).await {
-                log::debug!(
-                    "cannot read the log of step {stepid} yet ({error}); the build's end asks again"
-                );
-            }
-        });
-    }
-
-    async fn fill_tail(
-        &self,
-        cell: &notes::TailCell,
-        stepid: i64,
-        client: &Client,
-    ) -> Result<LogTail> {
-        let lines = self.write(|shared| shared.book.wanted().tail_lines);
-        let tail = cell.get_or_try_init(|| client.step_log_tail(stepid, lines));
-        Ok(tail.await?.clone())
-    }
-
-    /// The notes of build `buildid`: read already, being read (then waited for), or read now.
-    pub async fn notes(&self, buildid: i64, client: &Client) -> Result<Arc<Notes>> {
-        let (cell, _) = self.write(|shared| shared.book.cell(buildid));
-        self.fill(&cell, buildid, client).await
-    }
-
-    /// The notes of build `buildid` are no longer needed: its end was announced.
-    pub fn forget(&self, buildid: i64) {
-        self.write(|shared| shared.book.forget(buildid));
-    }
-
-    /// Reads the notes of a build just seen, in a task of its own, a few builds at a time.
-    fn note_in_background(&self, buildid: i64, client: &Arc<Client>) {
-        let (mirror, client) = (self.clone(), client.clone());
-        let reads = self.write(|shared| shared.book.reads());
-        tokio::spawn(async move {
-            let Ok(_permit) = reads.acquire_owned().await else {
-                return;
-            };
-            let (cell, _) = mirror.write(|shared| shared.book.cell(buildid));
-            if let Err(error) = mirror.fill(&cell, buildid, &client).await {
-                log::debug!("cannot read build {buildid} yet ({error}); its end asks again");
-            }
-        });
-    }
-
-    /// Fills `cell` with the notes of build `buildid` unless it is filled or being filled.
-    async fn fill(&self, cell: &notes::Cell, buildid: i64, client: &Client) -> Result<Arc<Notes>> {
-        let wanted = self.write(|shared| shared.book.wanted());
-        let notes = cell.get_or_try_init(|| async {
-            Ok::<_, super::Error>(Arc::new(notes::read(client, buildid, wanted).await?))
-        });
-        Ok(notes.await?.clone())
     }
 
     /// A build of builder `builderid`, which the mirror does not know: the builders again.
@@ -277,16 +199,14 @@ impl Mirror {
         let unread = self.write(|shared| {
             let journal = shared.end_load(load_of);
             shared.loaded(load_of, loaded?, &journal);
-            // the others are read at their `new`
-            let running: Vec<i64> = (shared.state.running.values())
-                .filter(|r| state::has_properties(&r.build))
-                .map(|r| r.build.buildid)
-                .collect();
-            let unread = running.into_iter().filter(|id| shared.book.cell(*id).1);
-            Ok::<_, super::Error>(unread.collect::<Vec<_>>())
+            Ok::<_, super::Error>(shared.book.unread_running(&shared.state))
         })?;
-        for buildid in unread {
-            self.note_in_background(buildid, client);
+        for notes in unread {
+            let to_read = ToRead {
+                notes: Some(notes),
+                ..ToRead::default()
+            };
+            self.read_in_background(to_read, client);
         }
         Ok(())
     }

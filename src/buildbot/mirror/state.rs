@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::recent::Recent;
 use crate::buildbot::models::{Build, Builder, Step, Worker};
 use crate::outcome::Outcome;
 
@@ -42,8 +43,8 @@ pub struct State {
     /// master). A few at most; the oldest go first.
     pub(super) early: BTreeMap<i64, Vec<Step>>,
     /// The steps of the builds that ended last, by build id: what their end is announced
-    /// with. A few at most; the oldest go first.
-    pub(super) ended: BTreeMap<i64, Vec<Step>>,
+    /// with. The last [`ENDED`] to end.
+    pub(super) ended: Recent<Vec<Step>, ENDED>,
     /// The results of each builder's newest finished builds, by number: the previous
     /// build's result, which a notification compares with.
     pub(super) results: HashMap<i64, BTreeMap<i64, Outcome>>,
@@ -87,18 +88,16 @@ impl State {
         self.last.get(&builderid)
     }
 
-    /// Whether build `buildid` is running, or ended lately.
-    pub fn knows(&self, buildid: i64) -> bool {
-        self.running.contains_key(&buildid) || self.ended.contains_key(&buildid)
+    /// The builder of a running build.
+    pub fn builder_of(&self, buildid: i64) -> Option<i64> {
+        Some(self.running.get(&buildid)?.build.builderid)
     }
 
-    /// Every step of a running or lately ended build, when the mirror saw every one of them
-    /// (numbers 0, 1, 2, …): what its failure is told from.
+    /// Every step of a lately ended build, when the mirror saw every one of them (numbers
+    /// 0, 1, 2, …): what its failure is told from. Not of a build the mirror still shows
+    /// running: its end was not seen, so later steps may be missing.
     pub fn steps_of(&self, buildid: i64) -> Option<&[Step]> {
-        let steps = match self.running.get(&buildid) {
-            Some(running) => &running.steps,
-            None => self.ended.get(&buildid)?,
-        };
+        let steps = self.ended.get(&buildid)?;
         let whole = (0..).zip(steps).all(|(n, s)| s.number == n);
         (whole && !steps.is_empty()).then_some(steps.as_slice())
     }
@@ -178,9 +177,8 @@ impl State {
                 follow(&mut steps, step);
             }
         }
-        self.ended.entry(build.buildid).or_default().extend(steps);
-        while self.ended.len() > ENDED {
-            self.ended.pop_first();
+        if !self.ended.contains_key(&build.buildid) {
+            self.ended.insert(build.buildid, steps);
         }
         self.remember(&build);
         let newer = self
@@ -229,12 +227,16 @@ fn follow(steps: &mut Vec<Step>, step: Step) {
     }
 }
 
-/// The build whose `new` a frame is: by then the master has set its properties.
-pub(super) fn new_build_of(frame: &Value) -> Option<i64> {
+/// The build whose `new` a frame is, and its builder: by then the master has set its
+/// properties.
+pub(super) fn new_build_of(frame: &Value) -> Option<(i64, i64)> {
     let key = frame["k"].as_str()?;
     let parts: Vec<&str> = key.split('/').collect();
     match parts.as_slice() {
-        ["builders", _, "builds", _, "new"] => frame["m"]["buildid"].as_i64(),
+        ["builders", _, "builds", _, "new"] => Some((
+            frame["m"]["buildid"].as_i64()?,
+            frame["m"]["builderid"].as_i64()?,
+        )),
         _ => None,
     }
 }

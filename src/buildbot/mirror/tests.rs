@@ -309,22 +309,29 @@ fn the_results_of_a_builders_newest_builds_are_remembered() {
     assert_eq!(state.result_of(3, 10), None, "not finished");
 }
 
+/// What recording `frame` asks to be read: a build's notes, a failing step's log tail.
+fn reads(mirror: &Mirror, frame: &Value) -> (Option<i64>, Option<(i64, i64)>) {
+    let (_, read) = mirror.record(frame);
+    (
+        read.notes.map(|(build, _)| build),
+        read.tail.map(|(build, step, _)| (build, step)),
+    )
+}
+
 #[test]
-fn every_build_is_read_once_when_first_seen() {
+fn every_build_is_read_once_at_its_new() {
     let mirror = Mirror::new(super::Wanted::default());
-    let mut read = Vec::new();
-    for frame in frames() {
-        if let (_, Some(buildid), _) = mirror.record(&frame) {
-            read.push(buildid);
-        }
-    }
+    let read: Vec<i64> = frames()
+        .iter()
+        .filter_map(|frame| reads(&mirror, frame).0)
+        .collect();
     assert_eq!(read, [1, 2], "at their `new`, once");
     mirror.forget(1);
     let stray = json!({"k": "builds/1/steps/3/finished", "m": {"stepid": 3, "number": 2,
         "name": "test", "complete": true}});
     assert_eq!(
-        mirror.record(&stray).1,
-        None,
+        reads(&mirror, &stray),
+        (None, None),
         "an ended build is not read again"
     );
     assert_eq!(mirror.write(|shared| shared.book.len()), 1);
@@ -333,12 +340,10 @@ fn every_build_is_read_once_when_first_seen() {
 #[test]
 fn a_failing_steps_end_has_its_log_read_once_per_build() {
     let mirror = Mirror::new(super::Wanted::default());
-    let mut tails = Vec::new();
-    for frame in frames() {
-        if let (_, _, Some(step)) = mirror.record(&frame) {
-            tails.push(step);
-        }
-    }
+    let tails: Vec<(i64, i64)> = frames()
+        .iter()
+        .filter_map(|frame| reads(&mirror, frame).1)
+        .collect();
     assert_eq!(
         tails,
         [(2, 6)],
@@ -347,17 +352,62 @@ fn a_failing_steps_end_has_its_log_read_once_per_build() {
     let second = json!({"k": "builds/2/steps/7/finished", "m": {"stepid": 7, "number": 3,
         "name": "more", "complete": true, "results": 2}});
     assert_eq!(
-        mirror.record(&second).2,
+        reads(&mirror, &second).1,
         None,
         "the first failing step is shown"
     );
     let hidden = json!({"k": "builds/3/steps/8/finished", "m": {"stepid": 8, "number": 0,
         "name": "h", "complete": true, "results": 2, "hidden": true}});
-    assert_eq!(mirror.record(&hidden).2, None, "a hidden step is not shown");
+    assert_eq!(
+        reads(&mirror, &hidden).1,
+        None,
+        "a hidden step is not shown"
+    );
     let exception = json!({"k": "builds/4/steps/9/finished", "m": {"stepid": 9, "number": 0,
         "name": "e", "complete": true, "results": 4}});
-    assert_eq!(mirror.record(&exception).2, Some((4, 9)));
+    assert_eq!(reads(&mirror, &exception).1, Some((4, 9)));
     mirror.forget(2);
     assert!(!mirror.write(|shared| shared.book.has_tail(2)));
     assert!(mirror.write(|shared| shared.book.has_tail(4)));
+}
+
+#[test]
+fn builds_of_builders_the_bot_does_not_show_are_not_read() {
+    let wanted = super::Wanted {
+        tags: vec!["unit".into()],
+        ..super::Wanted::default()
+    };
+    let mirror = Mirror::new(wanted);
+    let mut state = loaded();
+    let builders = json!([{"builderid": 3, "name": "runtests", "tags": ["unit"]},
+        {"builderid": 1, "name": "failing", "tags": ["other"]}]);
+    state.set_builders(serde_json::from_value(builders).unwrap());
+    mirror.write(|shared| shared.state = std::sync::Arc::new(state));
+    let read: Vec<_> = frames().iter().map(|f| reads(&mirror, f)).collect();
+    let notes: Vec<i64> = read.iter().filter_map(|r| r.0).collect();
+    assert_eq!(notes, [1], "runtests #1 only");
+    assert!(read.iter().all(|r| r.1.is_none()), "failing is not shown");
+}
+
+#[test]
+fn the_steps_of_a_build_whose_end_was_not_seen_are_not_trusted() {
+    let state = applied(&up_to("builds/1/steps/3/finished", 0));
+    assert_eq!(state.running().next().unwrap().steps.len(), 3);
+    assert!(
+        state.steps_of(1).is_none(),
+        "still running: steps may be missing"
+    );
+}
+
+#[test]
+fn a_build_only_created_has_no_properties_yet() {
+    let build = |state: Option<&str>| -> crate::buildbot::models::Build {
+        serde_json::from_value(json!({"buildid": 1, "number": 1, "builderid": 3,
+            "state_string": state}))
+        .unwrap()
+    };
+    assert!(!super::state::has_properties(&build(Some("created"))));
+    for state in [Some("starting"), Some("building"), None] {
+        assert!(super::state::has_properties(&build(state)), "{state:?}");
+    }
 }

@@ -12,7 +12,8 @@ impl Notifier {
     /// The failing step, the end of its log, and with `show_blame_list` who is to blame; and
     /// the buttons under a failure message (its log page, rebuild).
     /// The steps come from the mirror when it saw them all, the authors from the build's
-    /// notes, and the log tail was read when the step failed: usually nothing is read now.
+    /// notes (read again when an older build of the builder was still running then), and
+    /// the log tail was read when the step failed: usually nothing is read now.
     pub(super) async fn failure_details(
         &self,
         build: &Build,
@@ -52,10 +53,13 @@ impl Notifier {
                 step.number
             ));
         }
-        let blame = self
-            .settings
-            .show_blame_list
-            .then(|| notes.authors.clone().unwrap_or_default());
+        let blame = match (self.settings.show_blame_list, &notes.authors) {
+            (false, _) => None,
+            // an older build was running when they were read: its end may have changed them
+            (true, Some(_)) if notes.raced => Some(self.client.build_authors(build.buildid).await?),
+            (true, Some(authors)) => Some(authors.clone()),
+            (true, None) => Some(self.client.build_authors(build.buildid).await?),
+        };
         let mut actions: Vec<Action> = log_url.map(Action::OpenLog).into_iter().collect();
         actions.push(Action::Rebuild(build.buildid));
         Ok((
