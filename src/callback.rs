@@ -22,6 +22,12 @@ pub enum Callback {
     NotifyToggle(Event),
     /// Put the `/notify` keyboard away and show the list instead.
     NotifyDone,
+    /// Show page N of the `/notify` builders (a `builder:` term for each ticked one).
+    NotifyBuilders(usize),
+    /// Tick or untick this builder (by id) on the `/notify` builders page.
+    NotifyBuilder(i64),
+    /// Back from the builders page to the `/notify` events.
+    NotifyEvents,
     /// Announce this build's completion in this chat.
     Watch(i64),
     /// Show page N of the `/watch` choices.
@@ -112,7 +118,11 @@ impl Callback {
     pub fn command(&self) -> CommandName {
         match self {
             Callback::List(_) => CommandName::List,
-            Callback::NotifyToggle(_) | Callback::NotifyDone => CommandName::Notify,
+            Callback::NotifyToggle(_)
+            | Callback::NotifyDone
+            | Callback::NotifyBuilders(_)
+            | Callback::NotifyBuilder(_)
+            | Callback::NotifyEvents => CommandName::Notify,
             Callback::Watch(_) | Callback::WatchPage(_) => CommandName::Watch,
             Callback::Conversation(tap) => tap.command(),
             // a rebuild starts a build: as dangerous as /force, and so is answering its question
@@ -132,6 +142,9 @@ impl Callback {
             Callback::List(_)
             | Callback::NotifyToggle(_)
             | Callback::NotifyDone
+            | Callback::NotifyBuilders(_)
+            | Callback::NotifyBuilder(_)
+            | Callback::NotifyEvents
             | Callback::WatchPage(_)
             | Callback::Conversation(_) => None,
         }
@@ -157,6 +170,9 @@ impl Callback {
                 format!("{VERSION}/n/{index}")
             }
             Callback::NotifyDone => format!("{VERSION}/n/done"),
+            Callback::NotifyEvents => format!("{VERSION}/n/ev"),
+            Callback::NotifyBuilders(page) => format!("{VERSION}/nbp/{page}"),
+            Callback::NotifyBuilder(builderid) => format!("{VERSION}/nb/{builderid}"),
             Callback::Watch(buildid) => format!("{VERSION}/w/{buildid}"),
             Callback::WatchPage(page) => format!("{VERSION}/wp/{page}"),
             Callback::Conversation(tap) => format!("{VERSION}/c/{}", tap.encode()),
@@ -194,8 +210,11 @@ impl Callback {
             }
             "n" => match parts.next()? {
                 "done" => Callback::NotifyDone,
+                "ev" => Callback::NotifyEvents,
                 n => Callback::NotifyToggle(*Event::ALL.get(canonical_number(n)?)?),
             },
+            "nbp" => Callback::NotifyBuilders(canonical_number(parts.next()?)?),
+            "nb" => Callback::NotifyBuilder(buildid(parts.next()?)?),
             "w" => Callback::Watch(buildid(parts.next()?)?),
             "wp" => Callback::WatchPage(canonical_number(parts.next()?)?),
             "c" => return Tap::decode(parts).map(Callback::Conversation),

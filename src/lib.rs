@@ -10,14 +10,15 @@
 //! knowing only what is under it:
 //!
 //! ```text
-//! vocabulary  clock, command, event, outcome, callback, shutdown, logging
+//! vocabulary  clock, command, event, filter, outcome, callback, shutdown, logging
 //!   → authz → settings → storage → buildbot → text → delivery → notify → telegram → app
 //!   → main.rs
 //! ```
 //!
 //! - Vocabulary, the words every layer shares, parsed once where they enter:
 //!   [`clock`] (epoch seconds), [`command`] (`CommandName` with the dangerous set, and the
-//!   `/shutdown` actions), [`event`] (what a chat can ask to hear about), [`outcome`] (a build
+//!   `/shutdown` actions), [`event`] (what a chat can ask to hear about), [`filter`] (which
+//!   builds: `builder:`, `tag:` and `branch:` globs), [`outcome`] (a build
 //!   result, decoded in the models), [`callback`] (the versioned data every button carries),
 //!   [`shutdown`] (stopping as a value), [`logging`] (every byte the process writes: the log,
 //!   `--check`, start-up errors and panics, with the secrets removed).
@@ -62,6 +63,7 @@ pub mod clock;
 pub mod command;
 pub mod delivery;
 pub mod event;
+pub mod filter;
 pub mod logging;
 pub mod notify;
 pub mod outcome;

@@ -2,7 +2,7 @@
 //!
 //! Bottom up (`src/lib.rs` says why each layer is where it is):
 //!
-//! vocabulary (`clock`, `command`, `event`, `outcome`, `callback`, `shutdown`, `logging`)
+//! vocabulary (`clock`, `command`, `event`, `filter`, `outcome`, `callback`, `shutdown`, `logging`)
 //! → `authz` → `settings` → `storage` → `buildbot` → `text` → `delivery` → `notify`
 //! → `telegram` → `app`
 //!
@@ -13,8 +13,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-const VOCABULARY: [&str; 7] = [
-    "clock", "command", "event", "outcome", "callback", "shutdown", "logging",
+const VOCABULARY: [&str; 8] = [
+    "clock", "command", "event", "filter", "outcome", "callback", "shutdown", "logging",
 ];
 const LAYERS: [&str; 10] = [
     "authz", "settings", "storage", "buildbot", "text", "delivery", "notify", "telegram", "app",

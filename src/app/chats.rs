@@ -11,8 +11,9 @@ use crate::command::CommandName;
 use crate::settings::{ChatTarget, Settings};
 use crate::storage::{Chat, Store};
 
-/// `[notify].events` are turned on for `[notify].chat_ids` at every start (and, as in
-/// Buildbot's bot, never turned off from here: `/notify off` does that).
+/// `[notify].events` are turned on for `[notify].chat_ids` at every start, and the filter
+/// terms written after a chat there are added to its filter (as in Buildbot's bot, never
+/// turned off from here: `/notify off` does that).
 pub(super) async fn apply_configured_chats(
     store: &Store,
     settings: &Settings,
@@ -21,6 +22,9 @@ pub(super) async fn apply_configured_chats(
         store
             .update_events(&chat, &settings.notify.events, &[])
             .await?;
+    }
+    for (chat, terms) in &settings.notify.chat_terms {
+        store.update_filter(&chat_of(chat), terms, &[]).await?;
     }
     Ok(())
 }
@@ -64,15 +68,14 @@ fn subscribing_open(authz: &Authz) -> bool {
 }
 
 fn configured(settings: &Settings) -> Vec<Chat> {
-    settings
-        .notify
-        .chat_ids
-        .iter()
-        .map(|chat| match chat {
-            ChatTarget::Id(id) => Chat::Id(*id),
-            ChatTarget::Channel(name) => Chat::Channel(name.clone()),
-        })
-        .collect()
+    settings.notify.chat_ids.iter().map(chat_of).collect()
+}
+
+fn chat_of(chat: &ChatTarget) -> Chat {
+    match chat {
+        ChatTarget::Id(id) => Chat::Id(*id),
+        ChatTarget::Channel(name) => Chat::Channel(name.clone()),
+    }
 }
 
 /// The chats of `subscribed` that `configured` does not name; a topic counts as named when

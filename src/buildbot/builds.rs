@@ -9,6 +9,8 @@ use super::{Client, Result, decode, not_found_is_empty};
 pub struct BuildProperties {
     pub reason: Option<String>,
     pub owner: Option<String>,
+    /// Set by Buildbot from the source stamp of a build with one codebase.
+    pub branch: Option<String>,
 }
 
 impl Client {
@@ -109,7 +111,11 @@ impl Client {
     pub async fn build_with_properties(&self, buildid: i64) -> Result<(Build, BuildProperties)> {
         let url = self.api_url(
             &format!("builds/{buildid}"),
-            &[("property", "reason"), ("property", "owner")],
+            &[
+                ("property", "reason"),
+                ("property", "owner"),
+                ("property", "branch"),
+            ],
         )?;
         let mut body = self.get_json(&url).await?;
         let found = body["builds"][0].take();
@@ -123,6 +129,7 @@ impl Client {
         let properties = BuildProperties {
             reason: text("reason"),
             owner: text("owner"),
+            branch: text("branch"),
         };
         Ok((decode(&url, found)?, properties))
     }

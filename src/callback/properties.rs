@@ -11,6 +11,9 @@ fn generated(callback: &Callback) {
         Callback::List(_)
         | Callback::NotifyToggle(_)
         | Callback::NotifyDone
+        | Callback::NotifyBuilders(_)
+        | Callback::NotifyBuilder(_)
+        | Callback::NotifyEvents
         | Callback::Watch(_)
         | Callback::WatchPage(_)
         | Callback::Conversation(_)
@@ -54,6 +57,9 @@ fn callbacks() -> impl Strategy<Value = Callback> {
         (target, scope).prop_map(|(target, scope)| Callback::List(ListRequest { target, scope })),
         proptest::sample::select(Event::ALL.to_vec()).prop_map(Callback::NotifyToggle),
         Just(Callback::NotifyDone),
+        any::<usize>().prop_map(Callback::NotifyBuilders),
+        (0..=i64::MAX).prop_map(Callback::NotifyBuilder),
+        Just(Callback::NotifyEvents),
         (0..=i64::MAX).prop_map(Callback::Watch),
         any::<usize>().prop_map(Callback::WatchPage),
         taps().prop_map(Callback::Conversation),

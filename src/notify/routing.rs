@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::event::Event;
+use crate::filter::{About, Filter, Kind};
 use crate::storage::Chat;
 
 /// The chats subscribed to any of `events`.
@@ -16,6 +17,27 @@ pub fn wanting(
         .filter(|(_, wanted)| events.iter().any(|e| wanted.contains(e)))
         .map(|(chat, _)| chat.clone())
         .collect()
+}
+
+/// The chats among `chats` whose filter lets the build `about` through (no filter lets
+/// everything through).
+pub fn passing(
+    chats: BTreeSet<Chat>,
+    filters: &BTreeMap<Chat, Filter>,
+    about: &About<'_>,
+) -> BTreeSet<Chat> {
+    chats
+        .into_iter()
+        .filter(|chat| filters.get(chat).is_none_or(|f| f.passes(about)))
+        .collect()
+}
+
+/// Whether any of `chats` filters on branches (then the build's branch must be known).
+pub fn by_branch(chats: &BTreeSet<Chat>, filters: &BTreeMap<Chat, Filter>) -> bool {
+    chats
+        .iter()
+        .filter_map(|chat| filters.get(chat))
+        .any(|f| f.terms().any(|t| t.kind == Kind::Branch))
 }
 
 /// Supergroup ids start at -100 000 000 000 0: only they can have forum topics.
@@ -84,5 +106,31 @@ mod tests {
             ])
         );
         assert_eq!(into_topic(&chats, None), chats, "no route: no change");
+    }
+
+    #[test]
+    fn filters_keep_the_chats_whose_terms_the_build_passes() {
+        let term = |w: &str| w.parse::<crate::filter::Term>().unwrap();
+        let chats = BTreeSet::from([Chat::Id(1), Chat::Id(2), Chat::Id(3)]);
+        let filters = BTreeMap::from([
+            (Chat::Id(1), Filter::new([term("builder:linux-*")])),
+            (Chat::Id(2), Filter::new([term("branch:main")])),
+        ]);
+        let tags = vec!["unit".to_owned()];
+        let linux_on_dev = About {
+            builder: "linux-x64",
+            tags: &tags,
+            branch: Some("dev"),
+        };
+        assert_eq!(
+            passing(chats.clone(), &filters, &linux_on_dev),
+            BTreeSet::from([Chat::Id(1), Chat::Id(3)]),
+            "3 has no filter"
+        );
+        assert!(by_branch(&chats, &filters));
+        assert!(!by_branch(
+            &BTreeSet::from([Chat::Id(1), Chat::Id(3)]),
+            &filters
+        ));
     }
 }

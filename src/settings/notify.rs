@@ -2,6 +2,7 @@
 //! comma-separated environment variables, so every item is checked here whatever its source.
 
 use crate::event::Event;
+use crate::filter::Term;
 
 use super::SettingsError;
 use super::raw::RawNotify;
@@ -18,6 +19,9 @@ pub struct NotifySettings {
     /// Lines of the failing step's log shown in failure messages (0: none).
     pub log_tail_lines: usize,
     pub chat_ids: Vec<ChatTarget>,
+    /// The filter terms written after a chat in `chat_ids` (`"-1001234 builder:linux-*"`),
+    /// for the chats that have some.
+    pub chat_terms: Vec<(ChatTarget, Vec<Term>)>,
     pub events: Vec<Event>,
     pub tags: Vec<String>,
     pub show_blame_list: bool,
@@ -90,11 +94,16 @@ impl QuietHours {
 }
 
 pub(super) fn validate_notify(raw: RawNotify) -> Result<NotifySettings, SettingsError> {
-    let chat_ids = raw
+    let chats = raw
         .chat_ids
         .iter()
-        .map(parse_chat_target)
+        .map(parse_chat_entry)
         .collect::<Result<Vec<_>, _>>()?;
+    let chat_ids = chats.iter().map(|(chat, _)| chat.clone()).collect();
+    let chat_terms = chats
+        .into_iter()
+        .filter(|(_, terms)| !terms.is_empty())
+        .collect();
     let events = parse_events(&raw.events)?;
     let tags = raw
         .tags
@@ -116,6 +125,7 @@ pub(super) fn validate_notify(raw: RawNotify) -> Result<NotifySettings, Settings
         quiet_hours,
         log_tail_lines,
         chat_ids,
+        chat_terms,
         events,
         tags,
         show_blame_list: raw.show_blame_list,
@@ -199,6 +209,28 @@ fn parse_quiet_hours(text: &str) -> Result<Option<QuietHours>, SettingsError> {
                 "empty, or HH:MM-HH:MM in UTC, e.g. 22:00-07:00",
             )
         })
+}
+
+/// One entry of `notify.chat_ids`: a chat, and in a string, filter terms after it
+/// (`"-1001234 builder:linux-* branch:main"`).
+fn parse_chat_entry(value: &serde_json::Value) -> Result<(ChatTarget, Vec<Term>), SettingsError> {
+    let Some(text) = value.as_str() else {
+        return Ok((parse_chat_target(value)?, Vec::new()));
+    };
+    let mut words = text.split_whitespace();
+    let chat = parse_chat_target(&serde_json::Value::from(words.next().unwrap_or_default()))?;
+    let terms = words
+        .map(|word| {
+            word.parse::<Term>().map_err(|_| {
+                SettingsError::invalid(
+                    "notify.chat_ids",
+                    format!("{text:?}"),
+                    "a chat, then filters such as builder:linux-*, tag:nightly or branch:main (globs with * and ?, at most 64 characters)",
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((chat, terms))
 }
 
 fn parse_chat_target(value: &serde_json::Value) -> Result<ChatTarget, SettingsError> {
@@ -349,5 +381,40 @@ mod tests {
         let some = notify("[notify]\ntags = [\"slow\", \"nightly\"]\n");
         assert!(some.shows(&tags(&["fast", "nightly"])));
         assert!(!some.shows(&tags(&["fast"])) && !some.shows(&[]));
+    }
+
+    #[test]
+    fn chat_ids_carry_filters_after_the_chat() {
+        let s = load_toml(&with_token(
+            "[notify]\nchat_ids = [-5, \"-1001234 builder:linux-* branch:main\", \"@mychannel tag:docs\"]\n",
+        ))
+        .unwrap();
+        let group = ChatTarget::Id(-1_001_234);
+        assert_eq!(
+            s.notify.chat_ids,
+            [
+                ChatTarget::Id(-5),
+                group.clone(),
+                ChatTarget::Channel("@mychannel".into())
+            ]
+        );
+        let term = |w: &str| w.parse::<Term>().unwrap();
+        assert_eq!(
+            s.notify.chat_terms,
+            [
+                (group, vec![term("builder:linux-*"), term("branch:main")]),
+                (
+                    ChatTarget::Channel("@mychannel".into()),
+                    vec![term("tag:docs")]
+                ),
+            ]
+        );
+        let err = error_text(&with_token("[notify]\nchat_ids = [\"-5 owner:bob\"]\n"));
+        assert!(
+            err.contains("notify.chat_ids")
+                && err.contains("owner:bob")
+                && err.contains("builder:linux-*"),
+            "{err}"
+        );
     }
 }

@@ -31,6 +31,7 @@
 
 mod announcements;
 mod dialogues;
+mod filters;
 mod live;
 mod mutes;
 mod outbox;

@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE recent_sends (chat TEXT NOT NULL, at_ms INTEGER NOT NULL);
      CREATE INDEX recent_sends_at ON recent_sends (at_ms);",
     "CREATE TABLE subscribing (id INTEGER PRIMARY KEY CHECK (id = 1), open INTEGER NOT NULL);",
+    "CREATE TABLE filters (chat TEXT NOT NULL, term TEXT NOT NULL, PRIMARY KEY (chat, term));",
 ];
 
 impl Store {

@@ -113,6 +113,7 @@ impl Store {
         let key = chat.key();
         self.with(move |conn| {
             conn.execute("DELETE FROM subscriptions WHERE chat = ?1", [&key])?;
+            conn.execute("DELETE FROM filters WHERE chat = ?1", [&key])?;
             conn.execute("DELETE FROM watches WHERE chat = ?1", [&key])?;
             Ok(())
         })
@@ -132,7 +133,12 @@ impl Store {
                 "UPDATE OR IGNORE watches SET chat = ?2 WHERE chat = ?1",
                 [&from, &to],
             )?;
+            tx.execute(
+                "UPDATE OR IGNORE filters SET chat = ?2 WHERE chat = ?1",
+                [&from, &to],
+            )?;
             tx.execute("DELETE FROM subscriptions WHERE chat = ?1", [&from])?;
+            tx.execute("DELETE FROM filters WHERE chat = ?1", [&from])?;
             tx.execute("DELETE FROM watches WHERE chat = ?1", [&from])?;
             tx.commit()
         })

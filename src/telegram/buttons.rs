@@ -156,12 +156,16 @@ pub async fn notify_done(
     message: Message,
 ) -> HandlerResult {
     taken(&ctx, &query).await?;
-    let events = ctx.store.events(&chat_of(&message)).await?;
+    let chat = chat_of(&message);
+    let (events, filter) = (
+        ctx.store.events(&chat).await?,
+        ctx.store.filter(&chat).await?,
+    );
     ctx.delivery
         .edit(
             message.chat.id,
             message.id,
-            Outgoing::text(notify_list_text(&events)),
+            Outgoing::text(notify_list_text(&events, &filter)),
         )
         .await?;
     Ok(())

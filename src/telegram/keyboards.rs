@@ -72,7 +72,26 @@ pub fn notify_toggles(on: &BTreeSet<Event>) -> InlineKeyboardMarkup {
         .collect();
     let keyboard =
         InlineKeyboardMarkup::new(buttons.chunks(2).map(<[InlineKeyboardButton]>::to_vec));
-    keyboard.append_row([button(&text::notify_done_button(), Callback::NotifyDone)])
+    keyboard.append_row([
+        button(&text::notify_builders_button(), Callback::NotifyBuilders(0)),
+        button(&text::notify_done_button(), Callback::NotifyDone),
+    ])
+}
+
+/// The `/notify` builders page: each builder `(id, name, ticked)`, page `page` of them, and
+/// a last row back to the events or to put the keyboard away.
+pub fn notify_builders(builders: &[(i64, String, bool)], page: usize) -> InlineKeyboardMarkup {
+    let choices: Vec<(String, Callback)> = builders
+        .iter()
+        .map(|(id, name, on)| {
+            let label = text::notify_builder_toggle(name, *on);
+            (label, Callback::NotifyBuilder(*id))
+        })
+        .collect();
+    paged(&choices, page, Callback::NotifyBuilders).append_row([
+        button(&text::notify_events_button(), Callback::NotifyEvents),
+        button(&text::notify_done_button(), Callback::NotifyDone),
+    ])
 }
 
 /// The answers to "Rebuild <builder> #<n>?".
@@ -295,5 +314,28 @@ mod tests {
             !carries_data(&plain, "1/h"),
             "a message without buttons carries none"
         );
+    }
+
+    #[test]
+    fn the_notify_builders_page_stays_under_telegrams_100_buttons() {
+        let builders: Vec<(i64, String, bool)> =
+            (0..200).map(|i| (i, format!("b{i:03}"), i == 95)).collect();
+        let count = |k: &InlineKeyboardMarkup| k.inline_keyboard.iter().flatten().count();
+        let first = notify_builders(&builders, 0);
+        assert!(count(&first) <= 100, "{}", count(&first));
+        let second = notify_builders(&builders, 1);
+        let labels: Vec<&str> = second
+            .inline_keyboard
+            .iter()
+            .flatten()
+            .map(|b| b.text.as_str())
+            .collect();
+        assert_eq!(labels[5], "✅ b095", "page 2 starts at the 91st");
+        assert_eq!(labels[labels.len() - 2..], ["Events…", "Done"]);
+        let toggles = notify_toggles(&BTreeSet::new());
+        let builders_button = Callback::NotifyBuilders(0).encode();
+        assert!(toggles.inline_keyboard.iter().flatten().any(|b| {
+            matches!(&b.kind, teloxide::types::InlineKeyboardButtonKind::CallbackData(d) if *d == builders_button)
+        }));
     }
 }

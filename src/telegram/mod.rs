@@ -14,6 +14,7 @@
 pub mod answer;
 pub mod bot;
 pub mod budget;
+pub mod builders_page;
 pub mod buttons;
 pub mod commands;
 pub mod context;
@@ -121,6 +122,9 @@ fn buttons() -> UpdateHandler<BoxError> {
         .branch(case![Callback::List(request)].endpoint(buttons::list))
         .branch(case![Callback::NotifyToggle(event)].endpoint(buttons::notify_toggle))
         .branch(case![Callback::NotifyDone].endpoint(buttons::notify_done))
+        .branch(case![Callback::NotifyBuilders(page)].endpoint(builders_page::notify_builders))
+        .branch(case![Callback::NotifyBuilder(builderid)].endpoint(builders_page::notify_builder))
+        .branch(case![Callback::NotifyEvents].endpoint(builders_page::notify_events))
         .branch(case![Callback::WatchPage(page)].endpoint(buttons::watch_page))
         .branch(dptree::filter_map(|c: Callback| c.build()).chain(build_buttons()))
         .branch(case![Callback::Conversation(tap)].chain(conversation_taps()));

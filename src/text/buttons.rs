@@ -54,6 +54,23 @@ pub fn notify_done_button() -> String {
     "Done".to_owned()
 }
 
+pub fn notify_builders_button() -> String {
+    "Builders…".to_owned()
+}
+
+pub fn notify_events_button() -> String {
+    "Events…".to_owned()
+}
+
+/// A builder on the `/notify` builders page: ticked when the chat has its `builder:` term.
+pub fn notify_builder_toggle(name: &str, on: bool) -> String {
+    if on {
+        format!("✅ {name}")
+    } else {
+        name.to_owned()
+    }
+}
+
 pub fn watch_choice(builder: &str, number: i64) -> String {
     format!("🔎 {builder} #{number}")
 }

@@ -93,7 +93,9 @@ pub fn usage_of(command: CommandName, arg: Option<&str>) -> Option<&'static str>
             "/mute [duration] - notifications in this chat arrive without a sound for a while (30m, 2h, 1d; 1h by default)"
         }
         (Unmute, None) => "/unmute - notifications in this chat make a sound again",
-        (Notify, None) => "/notify on|off|list [event ...] - notify me about build events",
+        (Notify, None) => {
+            "/notify on|off|list [event ...] [builder:|tag:|branch:pattern ...] - notify me about build events, of the builds I name"
+        }
         (Shutdown, None) => "/shutdown check|start|stop|now - shutdown the buildbot master",
         (Shutdown, Some("check")) => {
             "/shutdown check - check if the buildbot master is running or shutting down"
@@ -174,7 +176,7 @@ pub fn one_builder_or_all() -> String {
 }
 
 pub fn notify_verb() -> String {
-    "Say on, off or list, then the events.".to_owned()
+    "Say on, off or list, then the events, and filters such as builder:linux-*, tag:nightly or branch:main.".to_owned()
 }
 
 pub fn mute_duration() -> String {

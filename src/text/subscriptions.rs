@@ -3,20 +3,73 @@
 use super::html::{code, escape, link};
 use super::results::result;
 use super::time::utc_date;
+use crate::filter::{BadTerm, Filter, Kind, PATTERN_MAX};
 use crate::outcome::Outcome;
 
 pub fn notify_prompt() -> String {
     "Here are the notifications for this chat and whether they are on. Tap one to turn it on or off.".to_owned()
 }
 
-pub fn notify_list(events: &[&str]) -> String {
-    if events.is_empty() {
-        return "🔕 No events are being notified in this chat.".to_owned();
+/// The events a chat hears about, and which builds when it has filters.
+pub fn notify_builders_prompt() -> String {
+    "Tap the builders this chat hears about. With none ticked, it hears about every builder (unless other filters say otherwise).".to_owned()
+}
+
+pub fn notify_list(events: &[&str], filter: &Filter) -> String {
+    let mut out = if events.is_empty() {
+        "🔕 No events are being notified in this chat.".to_owned()
+    } else {
+        let lines: Vec<String> = events.iter().map(|e| format!("🔔 <b>{e}</b>")).collect();
+        format!(
+            "The following events are being notified in this chat:\n{}",
+            lines.join("\n")
+        )
+    };
+    if !filter.is_empty() {
+        out.push_str(&format!(
+            "\n🔎 Only builds {}. <code>/notify off builder:…</code> (or tag:, branch:) removes one.",
+            filter_words(filter)
+        ));
     }
-    let lines: Vec<String> = events.iter().map(|e| format!("🔔 <b>{e}</b>")).collect();
+    out
+}
+
+/// "of builder <code>linux-*</code> or <code>docs</code>, on branch <code>main</code>".
+fn filter_words(filter: &Filter) -> String {
+    let mut parts = Vec::new();
+    for kind in Kind::ALL {
+        let patterns: Vec<String> = filter
+            .terms()
+            .filter(|t| t.kind == kind)
+            .map(|t| code(&t.pattern))
+            .collect();
+        if patterns.is_empty() {
+            continue;
+        }
+        let lead = match kind {
+            Kind::Builder => "of builder",
+            Kind::Tag => "tagged",
+            Kind::Branch => "on branch",
+        };
+        parts.push(format!("{lead} {}", patterns.join(" or ")));
+    }
+    parts.join(", ")
+}
+
+/// A `kind:pattern` word `/notify` cannot take.
+pub fn bad_filter(word: &str, why: &BadTerm) -> String {
+    let problem = match why {
+        BadTerm::NotATerm | BadTerm::UnknownKind(_) => {
+            format!("There is no filter {}.", code(word))
+        }
+        BadTerm::EmptyPattern => format!("{} names no pattern.", code(word)),
+        BadTerm::BadPattern => format!(
+            "{} is not a pattern: at most {PATTERN_MAX} characters, without spaces.",
+            code(word)
+        ),
+    };
     format!(
-        "The following events are being notified in this chat:\n{}",
-        lines.join("\n")
+        "{problem} Filters are builder:, tag: and branch:, with * and ? as wildcards, e.g. <code>builder:linux-*</code>."
     )
 }
 
@@ -73,9 +126,27 @@ mod tests {
             "notify_list",
             format!(
                 "{}\n{}",
-                notify_list(&["failure", "started"]),
-                notify_list(&[])
+                notify_list(&["failure", "started"], &Filter::default()),
+                notify_list(&[], &Filter::default())
             )
+        );
+        let term = |w: &str| w.parse::<crate::filter::Term>().unwrap();
+        let filter = Filter::new([
+            term("builder:linux-*"),
+            term("builder:d<cs"),
+            term("branch:main"),
+            term("tag:nightly"),
+        ]);
+        insta::assert_snapshot!(
+            "notify_filters",
+            [
+                notify_list(&["failure"], &filter),
+                notify_list(&[], &Filter::new([term("branch:release/*")])),
+                bad_filter("owner:bob", &BadTerm::UnknownKind("owner".into())),
+                bad_filter("tag:", &BadTerm::EmptyPattern),
+                bad_filter("builder:xxxxxxxxx", &BadTerm::BadPattern),
+            ]
+            .join("\n\n")
         );
         insta::assert_snapshot!(
             "subscriptions",

@@ -8,6 +8,7 @@ mod builds;
 mod control;
 mod delivery;
 mod fake_selftest;
+mod filters;
 mod forged_taps;
 mod memory;
 mod mirror;

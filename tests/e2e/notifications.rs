@@ -173,7 +173,11 @@ async fn notify_keyboard_toggles_in_place() {
 
     let prompt = fake.ask(&ALICE, "/notify").await;
     let buttons = prompt.buttons();
-    assert_eq!(buttons.len(), 13, "12 events and Done: {buttons:?}");
+    assert_eq!(
+        buttons.len(),
+        14,
+        "12 events, Builders… and Done: {buttons:?}"
+    );
     assert_eq!(buttons[4].0, "Failure 🔕");
 
     let mark = fake.mark();
@@ -194,7 +198,7 @@ async fn notify_keyboard_toggles_in_place() {
     );
 
     let mark = fake.mark();
-    fake.tap(&ALICE, &prompt, &buttons[12].1);
+    fake.tap(&ALICE, &prompt, &buttons[13].1);
     let done = fake
         .wait_for(mark, "editMessageText", |c| c.chat_id() == Some(ALICE.id))
         .await;

@@ -52,6 +52,8 @@ impl Wanted {
 pub struct Notes {
     pub reason: Option<String>,
     pub owner: Option<String>,
+    /// Its `branch` property: what `branch:` filters look at.
+    pub branch: Option<String>,
     /// With [`Wanted::revisions`]: the revisions it was asked for.
     pub revisions: Option<Vec<String>>,
     /// With [`Wanted::authors`]: the authors of its changes, each once, in order.
@@ -311,6 +313,7 @@ async fn read(client: &Client, buildid: i64, wanted: &Wanted) -> Result<(Build, 
     let notes = Notes {
         reason: properties.reason,
         owner: properties.owner,
+        branch: properties.branch,
         revisions,
         authors,
         raced: false,

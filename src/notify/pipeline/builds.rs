@@ -44,6 +44,7 @@ impl Notifier {
             return Ok(());
         };
         let chats = self.subscribers(&[Event::Started]).await?;
+        let chats = self.filtered(chats, &builder, build).await?;
         if !chats.is_empty() {
             log::info!(
                 "build {} of {} started: announcing to {} chat(s)",
@@ -97,6 +98,9 @@ impl Notifier {
             .await?;
         let events = classify::finished(result, previous);
         let mut chats = routing::wanting(&subscriptions, &events);
+        if let Some(builder) = &builder {
+            chats = self.filtered(chats, builder, build).await?;
+        }
         chats.extend(watchers);
         let live = self.live_messages(build.buildid).await?;
         if let (Some(builder), false) = (builder, chats.is_empty() && live.is_empty()) {

@@ -24,6 +24,7 @@ use crate::buildbot::{self, Client};
 use crate::delivery::outbox::Outbox;
 use crate::delivery::{Delivery, Notification};
 use crate::event::Event;
+use crate::filter::About;
 use crate::notify::routing;
 use crate::outcome::Outcome;
 use crate::settings::NotifySettings;
@@ -244,6 +245,30 @@ impl Notifier {
                 .filter(|_| self.settings.use_revisions),
         };
         Ok((note, notes))
+    }
+
+    /// The chats among `chats` whose filter (`/notify … builder:linux-*`) lets `build`
+    /// through. The build's branch is asked for only when a chat filters on branches.
+    async fn filtered(
+        &self,
+        chats: BTreeSet<Chat>,
+        builder: &Builder,
+        build: &Build,
+    ) -> Result<BTreeSet<Chat>> {
+        if chats.is_empty() {
+            return Ok(chats);
+        }
+        let filters = self.store.filters().await?;
+        let notes = match routing::by_branch(&chats, &filters) {
+            true => Some(self.mirror.notes(build.buildid, &self.client).await?),
+            false => None,
+        };
+        let about = About {
+            builder: &builder.name,
+            tags: &builder.tags,
+            branch: notes.as_ref().and_then(|n| n.branch.as_deref()),
+        };
+        Ok(routing::passing(chats, &filters, &about))
     }
 
     async fn worker_missing(

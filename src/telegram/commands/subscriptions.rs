@@ -12,6 +12,7 @@ use crate::clock::now;
 use crate::command::CommandName;
 use crate::delivery::Outgoing;
 use crate::event::Event;
+use crate::filter::{Filter, Term};
 use crate::storage::Chat;
 use crate::telegram::HandlerResult;
 use crate::telegram::answer::{Answer, Failure, reply, usage_failure, words};
@@ -20,59 +21,71 @@ use crate::telegram::keyboards;
 use crate::telegram::who::chat_of;
 use crate::text;
 
-pub fn notify_list_text(events: &BTreeSet<Event>) -> String {
+pub fn notify_list_text(events: &BTreeSet<Event>, filter: &Filter) -> String {
     let names: Vec<&str> = events.iter().map(|e| e.name()).collect();
-    text::notify_list(&names)
+    text::notify_list(&names, filter)
 }
 
 pub async fn notify(ctx: Arc<Context>, msg: Message, args: String) -> HandlerResult {
     reply(&ctx, &msg, notify_answer(&ctx, &chat_of(&msg), &args).await).await
 }
 
-/// `/notify on|off|list [event ...]`; alone, the toggle keyboard. A private chat configures
-/// itself, a group configures the group.
+/// `/notify on|off|list [event ...] [builder:G tag:G branch:G ...]`; alone, the toggle
+/// keyboard. A private chat configures itself, a group configures the group. Filter terms
+/// are added by `on` and removed by `off`; `on` or `off` with neither events nor terms
+/// means the two basic events, or every event.
 async fn notify_answer(ctx: &Context, chat: &Chat, args: &str) -> Answer {
-    let words: Vec<String> = words(args, CommandName::Notify)?
-        .iter()
-        .map(|w| w.to_lowercase())
-        .collect();
-    let Some((verb, names)) = words.split_first() else {
+    let words = words(args, CommandName::Notify)?;
+    let Some((verb, rest)) = words.split_first() else {
         let events = ctx.store.events(chat).await?;
         return Ok(
             Outgoing::text(text::notify_prompt()).with_keyboard(keyboards::notify_toggles(&events))
         );
     };
-    let mut events = Vec::new();
-    for name in names {
-        let event = name
-            .parse::<Event>()
-            .map_err(|_| Failure::Usage(text::unknown_event(name, &Event::allowed_list())))?;
-        events.push(event);
-    }
-    let events = match verb.as_str() {
-        "list" if events.is_empty() => ctx.store.events(chat).await?,
+    let (events, terms) = events_and_terms(rest)?;
+    let bare = events.is_empty() && terms.is_empty();
+    let (events, filter) = match verb.to_lowercase().as_str() {
+        "list" if bare => (ctx.store.events(chat).await?, ctx.store.filter(chat).await?),
         "on" => {
             // as in Buildbot's bot, "on" alone means the two basic events
-            let on = if events.is_empty() {
+            let on = if bare {
                 vec![Event::Started, Event::Finished]
             } else {
                 events
             };
-            ctx.store.update_events(chat, &on, &[]).await?
+            let events = ctx.store.update_events(chat, &on, &[]).await?;
+            (events, ctx.store.update_filter(chat, &terms, &[]).await?)
         }
         "off" => {
-            let off = if events.is_empty() {
-                Event::ALL.to_vec()
-            } else {
-                events
-            };
-            ctx.store.update_events(chat, &[], &off).await?
+            let off = if bare { Event::ALL.to_vec() } else { events };
+            let events = ctx.store.update_events(chat, &[], &off).await?;
+            (events, ctx.store.update_filter(chat, &[], &terms).await?)
         }
         _ => {
             return Err(usage_failure(CommandName::Notify, &text::notify_verb()));
         }
     };
-    Ok(Outgoing::text(notify_list_text(&events)))
+    Ok(Outgoing::text(notify_list_text(&events, &filter)))
+}
+
+/// The words after `on`/`off`: event names, and `kind:pattern` filter terms.
+fn events_and_terms(words: &[String]) -> Result<(Vec<Event>, Vec<Term>), Failure> {
+    let (mut events, mut terms) = (Vec::new(), Vec::new());
+    for word in words {
+        if Term::looks_like(word) {
+            let term = word
+                .parse::<Term>()
+                .map_err(|why| Failure::Usage(text::bad_filter(word, &why)))?;
+            terms.push(term);
+        } else {
+            let name = word.to_lowercase();
+            let event = name
+                .parse::<Event>()
+                .map_err(|_| Failure::Usage(text::unknown_event(&name, &Event::allowed_list())))?;
+            events.push(event);
+        }
+    }
+    Ok((events, terms))
 }
 
 /// "30m", "2h", "1d", "90" (minutes) → seconds; 1 hour when empty.

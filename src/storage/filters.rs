@@ -1,0 +1,115 @@
+//! Which builds each chat hears about: its filter terms (`builder:linux-*`, `tag:nightly`,
+//! `branch:main`). A chat without any hears about every build, as before filters existed.
+
+use std::collections::BTreeMap;
+
+use rusqlite::params;
+
+use super::{Chat, StorageError, Store};
+use crate::filter::{Filter, Term};
+
+impl Store {
+    /// Terms this version cannot read (a row written by another version) are skipped.
+    pub async fn filter(&self, chat: &Chat) -> Result<Filter, StorageError> {
+        let key = chat.key();
+        self.with(move |conn| {
+            let mut statement = conn.prepare("SELECT term FROM filters WHERE chat = ?1")?;
+            let terms = statement.query_map([key], |row| row.get::<_, String>(0))?;
+            Ok(Filter::new(terms.filter_map(|t| t.ok()?.parse().ok())))
+        })
+        .await
+    }
+
+    /// Adds `add` to a chat's terms and takes `remove` away; returns what it has afterwards.
+    pub async fn update_filter(
+        &self,
+        chat: &Chat,
+        add: &[Term],
+        remove: &[Term],
+    ) -> Result<Filter, StorageError> {
+        let key = chat.key();
+        let add: Vec<String> = add.iter().map(Term::to_string).collect();
+        let remove: Vec<String> = remove.iter().map(Term::to_string).collect();
+        self.with(move |conn| {
+            let tx = conn.transaction()?;
+            for term in remove {
+                tx.execute(
+                    "DELETE FROM filters WHERE chat = ?1 AND term = ?2",
+                    params![key, term],
+                )?;
+            }
+            for term in add {
+                tx.execute(
+                    "INSERT OR IGNORE INTO filters (chat, term) VALUES (?1, ?2)",
+                    params![key, term],
+                )?;
+            }
+            tx.commit()
+        })
+        .await?;
+        self.filter(chat).await
+    }
+
+    /// Every chat that has terms, with them.
+    pub async fn filters(&self) -> Result<BTreeMap<Chat, Filter>, StorageError> {
+        self.with(|conn| {
+            let mut statement = conn.prepare("SELECT chat, term FROM filters")?;
+            let rows = statement.query_map([], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })?;
+            let mut terms: BTreeMap<Chat, Vec<Term>> = BTreeMap::new();
+            for row in rows {
+                let (chat, term) = row?;
+                if let Ok(term) = term.parse() {
+                    terms.entry(Chat::from_key(&chat)).or_default().push(term);
+                }
+            }
+            Ok(terms
+                .into_iter()
+                .map(|(chat, terms)| (chat, Filter::new(terms)))
+                .collect())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::temp_store;
+    use super::*;
+
+    fn term(word: &str) -> Term {
+        word.parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn terms_are_added_removed_and_kept_per_chat() {
+        let (_dir, store) = temp_store();
+        let (group, alice) = (Chat::Id(-5), Chat::Id(7));
+        let added = [term("builder:linux-*"), term("branch:main")];
+        let filter = store.update_filter(&group, &added, &[]).await.unwrap();
+        assert_eq!(filter, Filter::new(added.clone()));
+        store
+            .update_filter(&alice, &[term("tag:docs")], &[])
+            .await
+            .unwrap();
+        let filter = store
+            .update_filter(&group, &[], &[term("branch:main"), term("tag:none")])
+            .await
+            .unwrap();
+        assert_eq!(filter, Filter::new([term("builder:linux-*")]));
+        let all = store.filters().await.unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[&alice], Filter::new([term("tag:docs")]));
+        assert!(store.filter(&Chat::Id(1)).await.unwrap().is_empty());
+
+        store.move_chat(&group, &Chat::Id(-1005)).await.unwrap();
+        assert!(store.filter(&group).await.unwrap().is_empty());
+        assert_eq!(
+            store.filter(&Chat::Id(-1005)).await.unwrap(),
+            Filter::new([term("builder:linux-*")])
+        );
+        store.remove_chat(&alice).await.unwrap();
+        assert!(!store.filters().await.unwrap().contains_key(&alice));
+    }
+}
