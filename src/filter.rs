@@ -14,6 +14,9 @@ use std::str::FromStr;
 
 /// The longest pattern taken: a glob, not a document.
 pub const PATTERN_MAX: usize = 64;
+/// The most terms a chat can have: enough for any real filter, and its list stays one
+/// message.
+pub const TERMS_MAX: usize = 32;
 
 /// What a term looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -49,7 +52,8 @@ pub enum BadTerm {
     NotATerm,
     UnknownKind(String),
     EmptyPattern,
-    /// Longer than [`PATTERN_MAX`], or with spaces or control characters.
+    /// Longer than [`PATTERN_MAX`], or with control or invisible characters, or spaces at
+    /// either end.
     BadPattern,
 }
 
@@ -80,9 +84,8 @@ impl FromStr for Term {
         if pattern.is_empty() {
             return Err(BadTerm::EmptyPattern);
         }
-        let clean = pattern
-            .chars()
-            .all(|c| !c.is_whitespace() && !c.is_control());
+        let clean =
+            pattern.chars().all(|c| !c.is_control() && !invisible(c)) && pattern.trim() == pattern;
         if pattern.chars().count() > PATTERN_MAX || !clean {
             return Err(BadTerm::BadPattern);
         }
@@ -91,6 +94,20 @@ impl FromStr for Term {
             pattern: pattern.to_owned(),
         })
     }
+}
+
+impl Term {
+    /// The same term, ASCII case aside (how terms are matched, so how they are removed).
+    pub fn same_as(&self, other: &Term) -> bool {
+        self.kind == other.kind && self.pattern.eq_ignore_ascii_case(&other.pattern)
+    }
+}
+
+/// Characters that show as nothing (zero-width, direction marks and overrides, soft hyphen):
+/// a term holding one would look like another and could not be typed to remove it.
+fn invisible(c: char) -> bool {
+    matches!(c, '\u{AD}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{FEFF}')
 }
 
 impl fmt::Display for Term {
@@ -229,6 +246,22 @@ mod tests {
         let long = format!("builder:{}", "x".repeat(PATTERN_MAX + 1));
         assert_eq!(long.parse::<Term>(), Err(BadTerm::BadPattern));
         assert_eq!("tag:a\u{7}".parse::<Term>(), Err(BadTerm::BadPattern));
+        assert_eq!(
+            "builder:docs\u{200B}".parse::<Term>(),
+            Err(BadTerm::BadPattern)
+        );
+        assert_eq!(
+            "builder:\u{202E}scod".parse::<Term>(),
+            Err(BadTerm::BadPattern)
+        );
+        assert_eq!("builder: docs".parse::<Term>(), Err(BadTerm::BadPattern));
+        assert_eq!(
+            term("builder:Linux full").pattern,
+            "Linux full",
+            "quoted in /notify"
+        );
+        assert!(term("builder:RunTests").same_as(&term("builder:runtests")));
+        assert!(!term("builder:docs").same_as(&term("tag:docs")));
         assert!(Term::looks_like("tag:x") && !Term::looks_like("failure"));
     }
 

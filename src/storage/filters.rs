@@ -32,15 +32,17 @@ impl Store {
         let remove: Vec<String> = remove.iter().map(Term::to_string).collect();
         self.with(move |conn| {
             let tx = conn.transaction()?;
+            // terms match without regard to ASCII case, and so are removed and not doubled
             for term in remove {
                 tx.execute(
-                    "DELETE FROM filters WHERE chat = ?1 AND term = ?2",
+                    "DELETE FROM filters WHERE chat = ?1 AND lower(term) = lower(?2)",
                     params![key, term],
                 )?;
             }
             for term in add {
                 tx.execute(
-                    "INSERT OR IGNORE INTO filters (chat, term) VALUES (?1, ?2)",
+                    "INSERT INTO filters (chat, term) SELECT ?1, ?2 WHERE NOT EXISTS
+                     (SELECT 1 FROM filters WHERE chat = ?1 AND lower(term) = lower(?2))",
                     params![key, term],
                 )?;
             }
@@ -93,8 +95,11 @@ mod tests {
             .update_filter(&alice, &[term("tag:docs")], &[])
             .await
             .unwrap();
+        let again = [term("Builder:LINUX-*")];
+        let filter = store.update_filter(&group, &again, &[]).await.unwrap();
+        assert_eq!(filter.terms().count(), 2, "the same term, another case");
         let filter = store
-            .update_filter(&group, &[], &[term("branch:main"), term("tag:none")])
+            .update_filter(&group, &[], &[term("branch:MAIN"), term("tag:none")])
             .await
             .unwrap();
         assert_eq!(filter, Filter::new([term("builder:linux-*")]));

@@ -12,16 +12,17 @@ use super::context::Context;
 use super::keyboards::{self, PAGE};
 use super::who::chat_of;
 use crate::delivery::Outgoing;
-use crate::filter::{Filter, Kind, Term};
+use crate::filter::{Filter, Kind, TERMS_MAX, Term};
 use crate::text;
 
 /// The builders the bot shows, by name: `(id, name, ticked)`; or what to say instead when
 /// the master cannot be read.
 async fn builders(ctx: &Context, filter: &Filter) -> Result<Vec<(i64, String, bool)>, String> {
     let builders = ctx.builders().await.map_err(|e| master_failure(&e))?;
+    // a name no term can hold (too long, invisible characters) is not offered
     let mut shown: Vec<(i64, String, bool)> = builders
         .into_iter()
-        .filter(|b| b.is_active() && ctx.shows(b))
+        .filter(|b| b.is_active() && ctx.shows(b) && term_of(&b.name).is_some())
         .map(|b| {
             let on = ticked(filter, &b.name);
             (b.builderid, b.name, on)
@@ -31,17 +32,20 @@ async fn builders(ctx: &Context, filter: &Filter) -> Result<Vec<(i64, String, bo
     Ok(shown)
 }
 
+/// The `builder:` term of a builder's name, when its name makes one.
+fn term_of(name: &str) -> Option<Term> {
+    format!("{}:{name}", Kind::Builder.name()).parse().ok()
+}
+
 fn ticked(filter: &Filter, name: &str) -> bool {
-    filter
-        .terms()
-        .any(|t| t.kind == Kind::Builder && t.pattern == name)
+    term_of(name).is_some_and(|term| filter.terms().any(|t| t.same_as(&term)))
 }
 
 /// Shows page `page` of the builders in place of the keyboard under `message`.
 async fn show(ctx: &Context, message: &Message, page: usize) -> HandlerResult {
     let filter = ctx.store.filter(&chat_of(message)).await?;
     let answer = match builders(ctx, &filter).await {
-        Ok(builders) => Outgoing::text(text::notify_builders_prompt())
+        Ok(builders) => Outgoing::text(text::notify_builders_prompt(&filter))
             .with_keyboard(keyboards::notify_builders(&builders, page)),
         Err(failure) => Outgoing::text(failure),
     };
@@ -78,10 +82,14 @@ pub async fn notify_builder(
         return show(&ctx, &message, 0).await;
     };
     let (_, name, on) = &listed[at];
-    let term = Term {
-        kind: Kind::Builder,
-        pattern: name.clone(),
+    let Some(term) = term_of(name) else {
+        return show(&ctx, &message, at / PAGE).await;
     };
+    if !on && filter.terms().count() >= TERMS_MAX {
+        let full = Outgoing::text(text::too_many_filters(TERMS_MAX));
+        ctx.delivery.edit(message.chat.id, message.id, full).await?;
+        return Ok(());
+    }
     let (add, remove) = if *on {
         (vec![], vec![term])
     } else {

@@ -11,8 +11,21 @@ pub fn notify_prompt() -> String {
 }
 
 /// The events a chat hears about, and which builds when it has filters.
-pub fn notify_builders_prompt() -> String {
-    "Tap the builders this chat hears about. With none ticked, it hears about every builder (unless other filters say otherwise).".to_owned()
+/// Above the builders page, with the chat's filter as it is.
+pub fn notify_builders_prompt(filter: &Filter) -> String {
+    let mut out = "Tap the builders this chat hears about.".to_owned();
+    if filter.is_empty() {
+        out.push_str(" With none ticked, it hears about every builder.");
+    } else {
+        out.push_str(&format!("\n🔎 Now: only builds {}.", filter_words(filter)));
+    }
+    out
+}
+
+pub fn too_many_filters(max: usize) -> String {
+    format!(
+        "A chat can have at most {max} filters. <code>/notify off builder:…</code> (or tag:, branch:) removes one."
+    )
 }
 
 pub fn notify_list(events: &[&str], filter: &Filter) -> String {
@@ -64,7 +77,7 @@ pub fn bad_filter(word: &str, why: &BadTerm) -> String {
         }
         BadTerm::EmptyPattern => format!("{} names no pattern.", code(word)),
         BadTerm::BadPattern => format!(
-            "{} is not a pattern: at most {PATTERN_MAX} characters, without spaces.",
+            "{} is not a pattern: at most {PATTERN_MAX} characters, nothing invisible, no space at either end (quote a term with spaces: \"builder:Linux full\").",
             code(word)
         ),
     };
@@ -145,6 +158,9 @@ mod tests {
                 bad_filter("owner:bob", &BadTerm::UnknownKind("owner".into())),
                 bad_filter("tag:", &BadTerm::EmptyPattern),
                 bad_filter("builder:xxxxxxxxx", &BadTerm::BadPattern),
+                notify_builders_prompt(&Filter::default()),
+                notify_builders_prompt(&filter),
+                too_many_filters(32),
             ]
             .join("\n\n")
         );

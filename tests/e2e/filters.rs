@@ -201,3 +201,36 @@ async fn builders_are_ticked_on_the_notify_keyboard() {
         events.buttons()
     );
 }
+
+#[tokio::test]
+async fn filters_alone_turn_the_basic_events_on_and_are_few() {
+    let master = buildbot::shared().await;
+    let fake = FakeTelegram::start().await;
+    let _bot = BotProcess::start(&fake, &master.url, "").await;
+
+    // a chat that hears nothing yet: "on" with a filter means the basic events, of it
+    let on = fake.ask(&BOB, "/notify on \"builder:Linux full\"").await;
+    assert!(
+        on.text().contains(
+            "🔔 <b>started</b>\n🔔 <b>finished</b>\n🔎 Only builds of builder <code>Linux full</code>."
+        ),
+        "{}",
+        on.text()
+    );
+    // the same term in another case is the same term: removed, not doubled
+    let off = fake.ask(&BOB, "/notify off \"builder:LINUX FULL\"").await;
+    assert!(!off.text().contains("🔎"), "{}", off.text());
+
+    let many: Vec<String> = (0..33).map(|i| format!("tag:t{i}")).collect();
+    let refused = fake
+        .ask(&BOB, &format!("/notify on {}", many.join(" ")))
+        .await;
+    assert!(
+        refused
+            .text()
+            .contains("A chat can have at most 32 filters."),
+        "{}",
+        refused.text()
+    );
+    assert!(!fake.ask(&BOB, "/notify list").await.text().contains("🔎"));
+}

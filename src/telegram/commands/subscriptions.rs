@@ -12,7 +12,7 @@ use crate::clock::now;
 use crate::command::CommandName;
 use crate::delivery::Outgoing;
 use crate::event::Event;
-use crate::filter::{Filter, Term};
+use crate::filter::{Filter, TERMS_MAX, Term};
 use crate::storage::Chat;
 use crate::telegram::HandlerResult;
 use crate::telegram::answer::{Answer, Failure, reply, usage_failure, words};
@@ -47,8 +47,15 @@ async fn notify_answer(ctx: &Context, chat: &Chat, args: &str) -> Answer {
     let (events, filter) = match verb.to_lowercase().as_str() {
         "list" if bare => (ctx.store.events(chat).await?, ctx.store.filter(chat).await?),
         "on" => {
-            // as in Buildbot's bot, "on" alone means the two basic events
-            let on = if bare {
+            let had = ctx.store.filter(chat).await?;
+            let new = terms.iter().filter(|t| !had.terms().any(|h| h.same_as(t)));
+            if had.terms().count() + new.count() > TERMS_MAX {
+                return Err(Failure::Usage(text::too_many_filters(TERMS_MAX)));
+            }
+            // as in Buildbot's bot, "on" alone means the two basic events; so does "on"
+            // with filters only, in a chat that hears nothing yet
+            let basic = bare || (events.is_empty() && ctx.store.events(chat).await?.is_empty());
+            let on = if basic {
                 vec![Event::Started, Event::Finished]
             } else {
                 events

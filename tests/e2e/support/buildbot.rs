@@ -316,10 +316,16 @@ fn spawn_tied(command: &mut Command) -> Child {
 }
 
 /// Runs a master's or worker's `buildbot.tac` in the foreground, logging to `twistd.log`.
+///
+/// On the poll reactor: with Twisted's default epoll reactor the tests' master sometimes
+/// stopped accepting connections for good ("epoll modify: No such file or directory" on
+/// every accept in twistd.log, after a client disconnected mid-answer), which showed as REST
+/// calls never answered and many tests failing at once.
 fn twistd(venv: &Path, dir: &Path) -> Command {
     let mut command = Command::new(venv.join("bin/twistd"));
     command
         .args([
+            "--reactor=poll",
             "--nodaemon",
             "--no_save",
             "--logfile=twistd.log",
