@@ -75,42 +75,21 @@ async fn each_chat_hears_only_the_builds_its_filter_lets_through() {
             .filter(|c| c.text().contains(build))
             .count()
     };
-    assert_eq!(
-        [
-            heard(ALICE.id, &on_main),
-            heard(ALICE.id, &plain),
-            heard(ALICE.id, &toggle)
-        ],
-        [1, 1, 0],
-        "Alice: builders run*"
-    );
-    assert_eq!(
-        [
-            heard(GROUP, &on_main),
-            heard(GROUP, &plain),
-            heard(GROUP, &toggle)
-        ],
-        [0, 0, 1],
-        "the group: tag toggle"
-    );
-    assert_eq!(
-        [
-            heard(CAROL.id, &on_main),
-            heard(CAROL.id, &plain),
-            heard(CAROL.id, &toggle)
-        ],
-        [1, 0, 0],
-        "Carol: branch main (a build without a branch is not on main)"
-    );
-    assert_eq!(
-        [
-            heard(CONFIGURED, &on_main),
-            heard(CONFIGURED, &plain),
-            heard(CONFIGURED, &toggle)
-        ],
-        [0, 0, 1],
-        "the settings' chat: builder toggle"
-    );
+    // how many times each chat heard of: on_main, plain, toggle
+    let expected = [
+        (ALICE.id, [1, 1, 0], "Alice: builders run*"),
+        (GROUP, [0, 0, 1], "the group: tag toggle"),
+        (
+            CAROL.id,
+            [1, 0, 0],
+            "Carol: branch main (a build without one is not on main)",
+        ),
+        (CONFIGURED, [0, 0, 1], "the settings' chat: builder toggle"),
+    ];
+    for (chat, counts, who) in expected {
+        let got = [&on_main, &plain, &toggle].map(|build| heard(chat, build));
+        assert_eq!(got, counts, "{who}");
+    }
 
     // a term goes as it came; the chat hears everything again
     let off = fake.ask(&ALICE, "/notify off builder:RUN*").await;
