@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::common::{
-    Row, ask_timed, listen, mb, next_finished, person, row, spread, start_bot, status_kib,
-    subscribe_in_storage,
+    Finished, Row, ask_timed, listen, mb, next_finished, person, row, spread, start_bot,
+    status_kib, subscribe_in_storage,
 };
 use crate::support::buildbot::Master;
 use crate::support::fake_telegram::FakeTelegram;
@@ -62,12 +62,7 @@ pub async fn busy_replies(master: &Master) -> Vec<Row> {
     let fake = FakeTelegram::start_with_limits().await;
     let bot = start_bot(&fake, master, "").await;
     let bot = subscribe_in_storage(bot, &fake, FIRST_CHAT, FAN_OUT).await;
-    let builderid = master.builder_id("runtests").await;
-    let mut events = listen(master).await;
-    let mark = fake.mark();
-    master.force("runtests", json!({})).await;
-    let finished = next_finished(&mut events, builderid).await;
-    let needle = format!(">#{}</a> of <b>runtests</b>", finished.number);
+    let (mark, finished, needle) = one_build(master, &fake).await;
 
     let asking = async {
         let mut latencies = Vec::new();
@@ -147,12 +142,7 @@ pub async fn memory(master: &Master) -> Vec<Row> {
     let bot = subscribe_in_storage(bot, &fake, FIRST_TALKER + TALKERS, more).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle_big = status_kib(bot.pid(), "VmRSS");
-    let builderid = master.builder_id("runtests").await;
-    let mut events = listen(master).await;
-    let mark = fake.mark();
-    master.force("runtests", json!({})).await;
-    let finished = next_finished(&mut events, builderid).await;
-    let needle = format!(">#{}</a> of <b>runtests</b>", finished.number);
+    let (mark, finished, needle) = one_build(master, &fake).await;
     let pid = bot.pid();
     let mut sampled = 0;
     let (delivered, last) = delivered_to(
@@ -187,4 +177,17 @@ pub async fn memory(master: &Master) -> Vec<Row> {
             "-",
         ),
     ]
+}
+
+/// Forces one `runtests` build, heard by the benchmark's own listener on the master's
+/// websocket: the fake's mark from before it, the build's `finished` event, and what the
+/// message announcing it holds.
+async fn one_build(master: &Master, fake: &FakeTelegram) -> (usize, Finished, String) {
+    let builderid = master.builder_id("runtests").await;
+    let mut events = listen(master).await;
+    let mark = fake.mark();
+    master.force("runtests", json!({})).await;
+    let finished = next_finished(&mut events, builderid).await;
+    let needle = format!(">#{}</a> of <b>runtests</b>", finished.number);
+    (mark, finished, needle)
 }
