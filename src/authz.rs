@@ -295,7 +295,7 @@ mod tests {
         assert_eq!(
             a.closed_harmless(),
             [
-                Last, List, Mute, Notify, Source, Status, Unmute, Version, Watch
+                Flaky, Last, List, Mute, Notify, Source, Status, Unmute, Version, Watch
             ]
         );
         assert_eq!(a.baseline(), Baseline::Closed);

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum CommandName {
     Commands,
+    Flaky,
     Force,
     Getid,
     Hello,
@@ -35,8 +36,9 @@ pub enum CommandName {
 
 impl CommandName {
     /// Every command, in alphabetical order.
-    pub const ALL: [CommandName; 18] = [
+    pub const ALL: [CommandName; 19] = [
         CommandName::Commands,
+        CommandName::Flaky,
         CommandName::Force,
         CommandName::Getid,
         CommandName::Hello,
@@ -64,6 +66,7 @@ impl CommandName {
     pub fn as_str(self) -> &'static str {
         match self {
             CommandName::Commands => "commands",
+            CommandName::Flaky => "flaky",
             CommandName::Force => "force",
             CommandName::Getid => "getid",
             CommandName::Hello => "hello",

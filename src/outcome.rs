@@ -51,9 +51,26 @@ impl Outcome {
         })
     }
 
+    /// Buildbot's number for it.
+    pub fn code(self) -> i64 {
+        match self {
+            Outcome::Unknown(code) => code,
+            known => Outcome::KNOWN
+                .iter()
+                .position(|k| *k == known)
+                .map_or(-1, |i| i as i64),
+        }
+    }
+
     /// A failure or an exception: what a failure message, with the log, is about.
     pub fn is_failure(self) -> bool {
         matches!(self, Outcome::Failure | Outcome::Exception)
+    }
+
+    /// Success or warnings: the code is fine. (Skipped, cancelled and retried builds are
+    /// neither good nor failed: they say nothing about the code.)
+    pub fn is_good(self) -> bool {
+        matches!(self, Outcome::Success | Outcome::Warnings)
     }
 }
 
@@ -69,6 +86,11 @@ mod tests {
 
     #[test]
     fn codes_words_and_unknown_codes() {
+        for (i, known) in Outcome::KNOWN.iter().enumerate() {
+            assert_eq!(known.code(), i as i64);
+            assert_eq!(Outcome::from_code(known.code()), *known);
+        }
+        assert_eq!(Outcome::Unknown(9).code(), 9);
         let words: Vec<_> = (0..7).map(|c| Outcome::from_code(c).word()).collect();
         assert_eq!(
             words,

@@ -30,6 +30,7 @@ use crate::buildbot::mirror::{Mirror, Wanted};
 use crate::buildbot::{self, control::MasterControl};
 use crate::delivery::outbox::Outbox;
 use crate::delivery::{Delivery, Outgoing};
+use crate::notify::history::Histories;
 use crate::notify::pipeline::Notifier;
 use crate::settings::{Settings, closed_notice};
 use crate::shutdown::Shutdown;
@@ -82,19 +83,15 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     let delivery = Delivery::new(bot.clone(), settings.telegram.limits)
         .remembering(store.clone())
         .await;
-    // fed by the event stream, read by the commands
-    let mirror = Mirror::new(Wanted {
-        revisions: settings.notify.use_revisions,
-        authors: settings.notify.show_blame_list,
-        tail_lines: settings.notify.log_tail_lines,
-        tags: settings.notify.tags.clone(),
-    });
-    let tasks = start_notifications(&settings, &client, &mirror, &store, &delivery, &shutdown);
+    let (mirror, histories) = shared_views(&settings);
+    let shared = (&mirror, &histories);
+    let tasks = start_notifications(&settings, &client, shared, &store, &delivery, &shutdown);
 
     let conversations = conversation_storage(&store, &settings).await?;
     let ctx = Arc::new(Context {
         buildbot: client,
         mirror,
+        histories,
         delivery,
         store,
         master_control: MasterControl::new(settings.buildbot.master_control.clone()),
@@ -120,12 +117,24 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     served
 }
 
+/// What the notifier keeps and the commands read: the mirror (fed by the event stream) and
+/// the builders' histories (kept by the notifier, read by `/flaky`).
+fn shared_views(settings: &Settings) -> (Mirror, Histories) {
+    let mirror = Mirror::new(Wanted {
+        revisions: settings.notify.use_revisions,
+        authors: settings.notify.show_blame_list,
+        tail_lines: settings.notify.log_tail_lines,
+        tags: settings.notify.tags.clone(),
+    });
+    (mirror, Histories::default())
+}
+
 /// Buildbot events → notifier → outbox, beside the dispatcher, until `shutdown`: the tasks,
 /// named for the log, to await at the end.
 fn start_notifications(
     settings: &Settings,
     client: &Arc<buildbot::Client>,
-    mirror: &Mirror,
+    (mirror, histories): (&Mirror, &Histories),
     store: &Store,
     delivery: &Delivery,
     shutdown: &Shutdown,
@@ -143,7 +152,7 @@ fn start_notifications(
     // The event stream feeds the notifier: they fail and start again together, and a new
     // stream begins with a catch-up, so nothing that happened meanwhile is missed.
     let (client, store, delivery) = (client.clone(), store.clone(), delivery.clone());
-    let mirror = mirror.clone();
+    let (mirror, histories) = (mirror.clone(), histories.clone());
     let (notify, stopping) = (settings.notify.clone(), shutdown.clone());
     let give_up_after = settings.telegram.give_up_after;
     let notifications = tokio::spawn(supervise(
@@ -165,7 +174,8 @@ fn start_notifications(
                 notify.clone(),
                 give_up_after,
             )
-            .feeding(mirror.clone());
+            .feeding(mirror.clone())
+            .keeping(histories.clone());
             let stopping = stopping.clone();
             async move {
                 let _events = events;

@@ -3,6 +3,7 @@
 
 use super::models::{Build, Change, Step};
 use super::{Client, Result, decode, not_found_is_empty};
+use crate::outcome::Outcome;
 
 /// The properties of a build that its messages use.
 #[derive(Debug, Clone, Default)]
@@ -11,6 +12,47 @@ pub struct BuildProperties {
     pub owner: Option<String>,
     /// Set by Buildbot from the source stamp of a build with one codebase.
     pub branch: Option<String>,
+    /// What it built: `got_revision` (set by the checkout) or else the asked `revision`.
+    pub revision: Option<String>,
+}
+
+/// A finished build as a builder's history keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PastBuild {
+    pub buildid: i64,
+    pub number: i64,
+    pub result: Outcome,
+    pub complete_at: i64,
+    pub revision: Option<String>,
+}
+
+/// The properties asked with a build: its notes and what it built.
+const PROPERTIES: [(&str, &str); 5] = [
+    ("property", "reason"),
+    ("property", "owner"),
+    ("property", "branch"),
+    ("property", "got_revision"),
+    ("property", "revision"),
+];
+
+/// A string property of a build read with `property=…`; empty is none.
+fn text_property(build: &serde_json::Value, name: &str) -> Option<String> {
+    build["properties"][name][0]
+        .as_str()
+        .map(str::to_owned)
+        .filter(|s| !s.is_empty())
+}
+
+fn revision_of(build: &serde_json::Value) -> Option<String> {
+    text_property(build, "got_revision").or_else(|| text_property(build, "revision"))
+}
+
+/// Which side of a build number [`Client::finished_build_where`] looks: the newest before
+/// it, or the oldest after it.
+#[derive(Debug, Clone, Copy)]
+pub enum Bound {
+    Before(i64),
+    After(i64),
 }
 
 impl Client {
@@ -109,29 +151,84 @@ impl Client {
 
     /// A build with the properties its messages use.
     pub async fn build_with_properties(&self, buildid: i64) -> Result<(Build, BuildProperties)> {
-        let url = self.api_url(
-            &format!("builds/{buildid}"),
-            &[
-                ("property", "reason"),
-                ("property", "owner"),
-                ("property", "branch"),
-            ],
-        )?;
+        let url = self.api_url(&format!("builds/{buildid}"), &PROPERTIES)?;
         let mut body = self.get_json(&url).await?;
         let found = body["builds"][0].take();
-        let properties = &found["properties"];
-        let text = |name: &str| {
-            properties[name][0]
-                .as_str()
-                .map(str::to_owned)
-                .filter(|s| !s.is_empty())
-        };
         let properties = BuildProperties {
-            reason: text("reason"),
-            owner: text("owner"),
-            branch: text("branch"),
+            reason: text_property(&found, "reason"),
+            owner: text_property(&found, "owner"),
+            branch: text_property(&found, "branch"),
+            revision: revision_of(&found),
         };
         Ok((decode(&url, found)?, properties))
+    }
+
+    /// The builder's finished builds numbered `up_to` or lower, newest first, at most
+    /// `limit`, with what each built: one request for a builder's recent history.
+    pub async fn finished_builds(
+        &self,
+        builderid: i64,
+        up_to: i64,
+        limit: usize,
+    ) -> Result<Vec<PastBuild>> {
+        let (up_to, limit) = (up_to.to_string(), limit.to_string());
+        self.past_builds(
+            builderid,
+            &[
+                ("number__le", &up_to),
+                ("order", "-number"),
+                ("limit", &limit),
+            ],
+        )
+        .await
+    }
+
+    /// The builder's newest finished build before a number, or its oldest after one, whose
+    /// result is one of `results`: where a run of failures started, when it is older than
+    /// the builds at hand.
+    pub async fn finished_build_where(
+        &self,
+        builderid: i64,
+        bound: Bound,
+        results: &[Outcome],
+    ) -> Result<Option<PastBuild>> {
+        let (field, order, number) = match bound {
+            Bound::Before(n) => ("number__lt", "-number", n),
+            Bound::After(n) => ("number__gt", "number", n),
+        };
+        let number = number.to_string();
+        let codes: Vec<String> = results.iter().map(|r| r.code().to_string()).collect();
+        let mut query = vec![(field, number.as_str()), ("order", order), ("limit", "1")];
+        query.extend(codes.iter().map(|c| ("results", c.as_str())));
+        Ok(self
+            .past_builds(builderid, &query)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// Finished builds of a builder as histories keep them, with `query` added.
+    async fn past_builds(&self, builderid: i64, query: &[(&str, &str)]) -> Result<Vec<PastBuild>> {
+        let mut query = query.to_vec();
+        query.push(("complete", "true"));
+        query.extend_from_slice(&PROPERTIES[3..]);
+        let url = self.api_url(&format!("builders/{builderid}/builds"), &query)?;
+        let body = self.get_json(&url).await?;
+        let found = body["builds"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+        let mut builds = Vec::with_capacity(found.len());
+        for raw in found {
+            let build: Build = decode(&url, raw.clone())?;
+            if let (Some(result), Some(complete_at)) = (build.results, build.complete_at) {
+                builds.push(PastBuild {
+                    buildid: build.buildid,
+                    number: build.number,
+                    result,
+                    complete_at,
+                    revision: revision_of(raw),
+                });
+            }
+        }
+        Ok(builds)
     }
 
     /// The authors of the changes a build contains, each once, in order.

@@ -13,6 +13,7 @@
 
 mod actions;
 mod builds;
+pub use builds::{Bound, PastBuild};
 pub mod control;
 pub mod events;
 mod lists;

@@ -19,14 +19,6 @@ fn severity(outcome: Outcome) -> Option<u8> {
     })
 }
 
-fn is_good(outcome: Outcome) -> bool {
-    matches!(outcome, Outcome::Success | Outcome::Warnings)
-}
-
-fn is_bad(outcome: Outcome) -> bool {
-    matches!(outcome, Outcome::Failure | Outcome::Exception)
-}
-
 /// The events a finished build with `result` is, when the previous finished build of the same
 /// builder had `previous` (None: no previous build, or unknown).
 pub fn finished(result: Outcome, previous: Option<Outcome>) -> Vec<Event> {
@@ -49,10 +41,10 @@ pub fn finished(result: Outcome, previous: Option<Outcome>) -> Vec<Event> {
             events.push(Event::Better);
         }
     }
-    if is_good(previous) && is_bad(result) {
+    if previous.is_good() && result.is_failure() {
         events.push(Event::Problem);
     }
-    if is_bad(previous) && is_good(result) {
+    if previous.is_failure() && result.is_good() {
         events.push(Event::Recovery);
     }
     events

@@ -40,6 +40,20 @@ pub fn by_branch(chats: &BTreeSet<Chat>, filters: &BTreeMap<Chat, Filter>) -> bo
         .any(|f| f.terms().any(|t| t.kind == Kind::Branch))
 }
 
+/// The chats among `chats` that hear repeated failures without a sound: those that chose so,
+/// and with `default` those that did not choose.
+pub fn quiet_repeats(
+    chats: &BTreeSet<Chat>,
+    choices: &BTreeMap<Chat, bool>,
+    default: bool,
+) -> BTreeSet<Chat> {
+    chats
+        .iter()
+        .filter(|chat| choices.get(*chat).copied().unwrap_or(default))
+        .cloned()
+        .collect()
+}
+
 /// Supergroup ids start at -100 000 000 000 0: only they can have forum topics.
 const SUPERGROUPS_BELOW: i64 = -1_000_000_000_000;
 
@@ -58,6 +72,20 @@ pub fn into_topic(chats: &BTreeSet<Chat>, thread: Option<i32>) -> BTreeSet<Chat>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quiet_repeats_by_choice_else_by_default() {
+        let chats = BTreeSet::from([Chat::Id(1), Chat::Id(2), Chat::Id(3)]);
+        let choices = BTreeMap::from([(Chat::Id(1), true), (Chat::Id(2), false)]);
+        assert_eq!(
+            quiet_repeats(&chats, &choices, false),
+            BTreeSet::from([Chat::Id(1)])
+        );
+        assert_eq!(
+            quiet_repeats(&chats, &choices, true),
+            BTreeSet::from([Chat::Id(1), Chat::Id(3)])
+        );
+    }
 
     #[test]
     fn only_the_chats_that_asked_for_one_of_the_events() {

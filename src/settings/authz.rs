@@ -66,7 +66,7 @@ mod tests {
         assert!(s.authz.allows(CommandName::Getid, 5));
         let notice = closed_notice(&s.authz).unwrap();
         assert!(
-            notice.starts_with("buildbot.username is set, so /last, /list, /mute")
+            notice.starts_with("buildbot.username is set, so /flaky, /last, /list, /mute")
                 && notice.contains("`\"\" = [12345]`")
                 && notice.contains("/start, /help, /commands, /hello, /getid, /nay stay open"),
             "{notice}"

@@ -5,8 +5,8 @@ use crate::event::Event;
 use crate::filter::Term;
 
 use super::SettingsError;
-use super::raw::RawNotify;
-use super::values::in_range;
+use super::raw::{RawFlaky, RawNotify};
+use super::values::count_in_range;
 
 #[derive(Debug, Clone)]
 pub struct NotifySettings {
@@ -26,6 +26,20 @@ pub struct NotifySettings {
     pub tags: Vec<String>,
     pub show_blame_list: bool,
     pub use_revisions: bool,
+    /// Repeated failures arrive without a sound, for chats that did not choose.
+    pub quiet_repeats: bool,
+    pub flaky: FlakySettings,
+}
+
+/// `[notify.flaky]`: when a builder's recent builds make it flaky.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlakySettings {
+    /// Finished builds looked at per builder (0: no flaky detection).
+    pub window: usize,
+    /// Failed builds whose revision passed later that make a builder flaky (0: not a sign).
+    pub rebuilds: usize,
+    /// Changes between passing and failing that make a builder flaky (0: not a sign).
+    pub flips: usize,
 }
 
 /// A chat that gets notifications: a numeric id, or a public channel's `@username`.
@@ -116,10 +130,13 @@ pub(super) fn validate_notify(raw: RawNotify) -> Result<NotifySettings, Settings
         })
         .filter(|t| !t.is_empty())
         .collect();
-    let log_tail_lines = in_range("notify.log_tail_lines", raw.log_tail_lines, 0, 100)? as usize;
+    let log_tail_lines = count_in_range("notify.log_tail_lines", raw.log_tail_lines, 0, 100)?;
     let quiet_hours = parse_quiet_hours(&raw.quiet_hours)?;
     let routes = parse_routes(&raw.routes)?;
+    let flaky = validate_flaky(&raw.flaky)?;
     Ok(NotifySettings {
+        quiet_repeats: raw.quiet_repeats,
+        flaky,
         live: raw.live,
         routes,
         quiet_hours,
@@ -185,6 +202,19 @@ fn route_target(key: &str) -> Result<RouteTarget, SettingsError> {
         )),
         Some(tag) => Ok(RouteTarget::Tag(tag.to_owned())),
     }
+}
+
+/// `[notify.flaky]`: the signs count builds, so they can be at most the window (any count
+/// while detection is off).
+fn validate_flaky(raw: &RawFlaky) -> Result<FlakySettings, SettingsError> {
+    const MOST: i64 = 200;
+    let window = count_in_range("notify.flaky.window", raw.window, 0, MOST)?;
+    let most = if window == 0 { MOST } else { window as i64 };
+    Ok(FlakySettings {
+        window,
+        rebuilds: count_in_range("notify.flaky.rebuilds", raw.rebuilds, 0, most)?,
+        flips: count_in_range("notify.flaky.flips", raw.flips, 0, most)?,
+    })
 }
 
 /// "22:00-07:00" → minutes of the day (UTC); empty → none.
@@ -322,6 +352,35 @@ mod tests {
             err.contains("notify.routes.\"tag:\"") && err.contains("tag:slow"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn quiet_repeats_and_flaky_thresholds() {
+        let s = load_toml(&with_token("")).unwrap();
+        assert!(!s.notify.quiet_repeats);
+        assert_eq!(
+            s.notify.flaky,
+            FlakySettings {
+                window: 20,
+                rebuilds: 1,
+                flips: 6
+            }
+        );
+        let s = load_toml(&with_token(
+            "[notify]\nquiet_repeats = true\n[notify.flaky]\nwindow = 0\n",
+        ))
+        .unwrap();
+        assert!(s.notify.quiet_repeats);
+        assert_eq!(s.notify.flaky.window, 0, "off");
+        let err = error_text(&with_token("[notify.flaky]\nwindow = 10\nflips = 11\n"));
+        assert!(
+            err.contains("notify.flaky.flips") && err.contains("a whole number from 0 to 10"),
+            "{err}"
+        );
+        let err = error_text(&with_token("[notify.flaky]\nrebuilds = -1\n"));
+        assert!(err.contains("notify.flaky.rebuilds"), "{err}");
+        let err = error_text(&with_token("[notify.flaky]\nwindows = 3\n"));
+        assert!(err.contains("windows"), "a typo is named: {err}");
     }
 
     #[test]

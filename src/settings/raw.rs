@@ -88,8 +88,18 @@ pub(super) struct RawNotify {
     pub log_tail_lines: i64,
     pub quiet_hours: String,
     pub live: bool,
+    pub quiet_repeats: bool,
+    pub flaky: RawFlaky,
     #[serde(default)]
     pub routes: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFlaky {
+    pub window: i64,
+    pub rebuilds: i64,
+    pub flips: i64,
 }
 
 #[derive(Deserialize)]

@@ -53,6 +53,23 @@ pub(super) fn in_range(key: &str, value: i64, min: i64, max: i64) -> Result<u32,
     }
 }
 
+/// A count (lines, builds) that must lie in `min..=max`.
+pub(super) fn count_in_range(
+    key: &str,
+    value: i64,
+    min: i64,
+    max: i64,
+) -> Result<usize, SettingsError> {
+    match usize::try_from(value) {
+        Ok(count) if (min..=max).contains(&value) => Ok(count),
+        _ => Err(SettingsError::invalid(
+            key,
+            value,
+            format!("a whole number from {min} to {max}"),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testing::{error_text, with_token};

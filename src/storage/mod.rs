@@ -23,9 +23,11 @@
 //! | `mutes`           | until when a chat gets its notifications silently      | `mutes.rs`         |
 //! | `live_messages`   | where each live build message went, to edit it later   | `live.rs`          |
 //! | `subscribing`     | whether anybody could subscribe at the last start      | `subscriptions.rs` |
+//! | `filters`         | which builders, tags and branches a chat hears about   | `filters.rs`       |
+//! | `chat_options`    | whether a chat hears repeated failures without a sound | `options.rs`       |
 //!
 //! `schema.rs` opens the file and holds the migrations that create the tables. Forgetting or
-//! moving a chat (`subscriptions.rs`) clears its `watches` too, so a watch never outlives its
+//! moving a chat (`subscriptions.rs`) takes its `watches`, filters and options along, so a watch never outlives its
 //! chat; claiming a build's end (`announcements.rs`) ends the build's watches in the same
 //! transaction, so a watch ends exactly when its announcement is made.
 
@@ -34,6 +36,7 @@ mod dialogues;
 mod filters;
 mod live;
 mod mutes;
+mod options;
 mod outbox;
 mod schema;
 pub mod sends;
@@ -47,7 +50,7 @@ use rusqlite::Connection;
 use tokio::sync::Mutex;
 
 pub use announcements::Announcement;
-pub use outbox::OutboxRow;
+pub use outbox::{OutboxRow, Queued};
 
 /// Where a message goes: a numeric chat id, or a public channel's `@username`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -1,6 +1,8 @@
 //! Notifications waiting to be sent: written before any send, so a restart or a Telegram outage
 //! delays them instead of losing them.
 
+use std::collections::BTreeSet;
+
 use rusqlite::params;
 
 use super::{Chat, StorageError, Store};
@@ -17,9 +19,11 @@ pub struct OutboxRow {
     pub markup: Option<String>,
     /// Set for a live build message: remember where it went, to edit it later.
     pub live_build: Option<i64>,
+    /// Sent without a sound (a repeated failure, a flaky builder's ping-pong).
+    pub silent: bool,
 }
 
-/// One row of `SELECT id, chat, text, created_at, markup, live_build FROM outbox`.
+/// One row of `SELECT {COLUMNS} FROM outbox`.
 fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
     Ok(OutboxRow {
         id: row.get(0)?,
@@ -28,28 +32,44 @@ fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
         created_at: row.get(3)?,
         markup: row.get(4)?,
         live_build: row.get(5)?,
+        silent: row.get(6)?,
     })
 }
 
+const COLUMNS: &str = "id, chat, text, created_at, markup, live_build, silent";
+
+/// What is queued: the message's text, its actions as JSON, the live build it is the
+/// message of.
+#[derive(Debug, Clone, Copy)]
+pub struct Queued<'a> {
+    pub text: &'a str,
+    pub markup: Option<&'a str>,
+    pub live_build: Option<i64>,
+}
+
 impl Store {
-    /// Queues one message for several chats, all or none.
+    /// Queues one message for several chats, all or none; `silent` for the chats in it
+    /// (the same message may arrive silently in some chats and not in others).
     pub async fn outbox_add(
         &self,
         chats: &[Chat],
-        text: &str,
-        markup: Option<&str>,
-        live_build: Option<i64>,
+        message: Queued<'_>,
+        silent: &BTreeSet<Chat>,
         now: i64,
     ) -> Result<(), StorageError> {
-        let keys: Vec<String> = chats.iter().map(Chat::key).collect();
-        let text = text.to_owned();
-        let markup = markup.map(str::to_owned);
+        let rows: Vec<(String, bool)> = chats
+            .iter()
+            .map(|c| (c.key(), silent.contains(c)))
+            .collect();
+        let text = message.text.to_owned();
+        let markup = message.markup.map(str::to_owned);
+        let live_build = message.live_build;
         self.with(move |conn| {
             let tx = conn.transaction()?;
-            for key in keys {
+            for (key, silent) in rows {
                 tx.execute(
-                    "INSERT INTO outbox (chat, text, created_at, markup, live_build) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![key, text, now, markup, live_build],
+                    "INSERT INTO outbox (chat, text, created_at, markup, live_build, silent) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![key, text, now, markup, live_build, silent],
                 )?;
             }
             tx.commit()
@@ -60,9 +80,9 @@ impl Store {
     /// The oldest waiting messages.
     pub async fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxRow>, StorageError> {
         self.with(move |conn| {
-            let mut statement = conn.prepare(
-                "SELECT id, chat, text, created_at, markup, live_build FROM outbox ORDER BY id LIMIT ?1",
-            )?;
+            let mut statement = conn.prepare(&format!(
+                "SELECT {COLUMNS} FROM outbox ORDER BY id LIMIT ?1"
+            ))?;
             let rows = statement.query_map([limit as i64], read_row)?;
             rows.collect()
         })
@@ -84,15 +104,15 @@ impl Store {
             .unwrap_or_else(|_| "[]".into());
         let skip = serde_json::to_string(skip).unwrap_or_else(|_| "[]".into());
         self.with(move |conn| {
-            let mut statement = conn.prepare(
-                "SELECT id, chat, text, created_at, markup, live_build FROM outbox
+            let mut statement = conn.prepare(&format!(
+                "SELECT {COLUMNS} FROM outbox
                  WHERE id IN (
                      SELECT MIN(id) FROM outbox
                      WHERE chat NOT IN (SELECT value FROM json_each(?1))
                        AND id NOT IN (SELECT value FROM json_each(?2))
                      GROUP BY chat)
-                 ORDER BY id LIMIT ?3",
-            )?;
+                 ORDER BY id LIMIT ?3"
+            ))?;
             let rows = statement.query_map(params![held, skip, limit as i64], read_row)?;
             rows.collect()
         })
@@ -137,18 +157,37 @@ mod tests {
     use super::*;
     use crate::storage::temp_store;
 
+    fn text(text: &str) -> Queued<'_> {
+        Queued {
+            text,
+            markup: None,
+            live_build: None,
+        }
+    }
+
     #[tokio::test]
     async fn outbox_keeps_order_and_moves() {
         let (_dir, store) = temp_store();
         store
-            .outbox_add(&[Chat::Id(1), Chat::Id(-2)], "first", None, None, 10)
+            .outbox_add(
+                &[Chat::Id(1), Chat::Id(-2)],
+                text("first"),
+                &BTreeSet::from([Chat::Id(-2)]),
+                10,
+            )
             .await
             .unwrap();
+        let second = Queued {
+            markup: Some("{}"),
+            ..text("second")
+        };
         store
-            .outbox_add(&[Chat::Id(1)], "second", Some("{}"), None, 11)
+            .outbox_add(&[Chat::Id(1)], second, &BTreeSet::new(), 11)
             .await
             .unwrap();
         let rows = store.outbox_pending(10).await.unwrap();
+        let silent: Vec<bool> = rows.iter().map(|r| r.silent).collect();
+        assert_eq!(silent, [false, true, false], "silent only where asked");
         let texts: Vec<(&Chat, &str)> = rows.iter().map(|r| (&r.chat, r.text.as_str())).collect();
         assert_eq!(
             texts,
@@ -182,9 +221,9 @@ mod tests {
         .iter()
         .enumerate()
         {
-            let text = format!("m{n}");
+            let message = format!("m{n}");
             store
-                .outbox_add(chats, &text, None, None, 10)
+                .outbox_add(chats, text(&message), &BTreeSet::new(), 10)
                 .await
                 .unwrap();
         }

@@ -30,6 +30,8 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX recent_sends_at ON recent_sends (at_ms);",
     "CREATE TABLE subscribing (id INTEGER PRIMARY KEY CHECK (id = 1), open INTEGER NOT NULL);",
     "CREATE TABLE filters (chat TEXT NOT NULL, term TEXT NOT NULL, PRIMARY KEY (chat, term));",
+    "ALTER TABLE outbox ADD COLUMN silent INTEGER NOT NULL DEFAULT 0;
+     CREATE TABLE chat_options (chat TEXT PRIMARY KEY, quiet_repeats INTEGER NOT NULL);",
 ];
 
 impl Store {

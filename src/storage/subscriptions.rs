@@ -114,6 +114,7 @@ impl Store {
         self.with(move |conn| {
             conn.execute("DELETE FROM subscriptions WHERE chat = ?1", [&key])?;
             conn.execute("DELETE FROM filters WHERE chat = ?1", [&key])?;
+            conn.execute("DELETE FROM chat_options WHERE chat = ?1", [&key])?;
             conn.execute("DELETE FROM watches WHERE chat = ?1", [&key])?;
             Ok(())
         })
@@ -137,8 +138,13 @@ impl Store {
                 "UPDATE OR IGNORE filters SET chat = ?2 WHERE chat = ?1",
                 [&from, &to],
             )?;
+            tx.execute(
+                "UPDATE OR IGNORE chat_options SET chat = ?2 WHERE chat = ?1",
+                [&from, &to],
+            )?;
             tx.execute("DELETE FROM subscriptions WHERE chat = ?1", [&from])?;
             tx.execute("DELETE FROM filters WHERE chat = ?1", [&from])?;
+            tx.execute("DELETE FROM chat_options WHERE chat = ?1", [&from])?;
             tx.execute("DELETE FROM watches WHERE chat = ?1", [&from])?;
             tx.commit()
         })

@@ -165,7 +165,7 @@ pub async fn notify_done(
         .edit(
             message.chat.id,
             message.id,
-            Outgoing::text(notify_list_text(&events, &filter)),
+            Outgoing::text(notify_list_text(&ctx, &chat, &events, &filter).await?),
         )
         .await?;
     Ok(())

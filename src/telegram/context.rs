@@ -9,6 +9,7 @@ use crate::buildbot::models::{Build, Builder};
 use crate::buildbot::{self, Client};
 use crate::command::CommandName;
 use crate::delivery::{Delivery, Outgoing};
+use crate::notify::history::Histories;
 use crate::settings::Settings;
 use crate::storage::Store;
 
@@ -18,6 +19,8 @@ pub struct Context {
     /// What the master is doing, kept up to date by its event stream: the read-only commands
     /// answer from it without asking the master.
     pub mirror: Mirror,
+    /// Each builder's recent results, kept by the notifier: what `/flaky` judges.
+    pub histories: Histories,
     pub delivery: Delivery,
     pub store: Store,
     pub master_control: MasterControl,

@@ -33,7 +33,7 @@ use teloxide::dispatching::dialogue;
 use teloxide::prelude::*;
 
 use crate::callback::{Callback, Tap};
-use commands::{Command, Parsed, help, list, status, subscriptions};
+use commands::{Command, Parsed, flaky, help, list, status, subscriptions};
 use context::Context;
 use conversations::{ConversationStorage, State, Verdict, force, shutdown, stop};
 use turns::ChatTurns;
@@ -85,6 +85,7 @@ fn messages() -> UpdateHandler<BoxError> {
         .branch(case![Command::List(args)].endpoint(list::list))
         .branch(case![Command::Status(args)].endpoint(status::status))
         .branch(case![Command::Last(args)].endpoint(status::last))
+        .branch(case![Command::Flaky(args)].endpoint(flaky::flaky))
         .branch(case![Command::Notify(args)].endpoint(subscriptions::notify))
         .branch(case![Command::Watch(args)].endpoint(subscriptions::watch))
         .branch(case![Command::Mute(args)].endpoint(subscriptions::mute))

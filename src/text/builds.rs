@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use super::history::{Past, past_lines};
 use super::html::{code, escape, link};
 use super::results::{result_emoji, result_word};
 use super::time::duration;
@@ -74,10 +75,13 @@ pub struct Failure {
     pub blame: Option<Vec<String>>,
 }
 
+/// A result message. What the builder's `past` says comes right under the first line; the
+/// previous result is named only when the past says nothing.
 pub fn build_finished(
     note: &BuildNote<'_>,
     previous: Option<Outcome>,
     failure: &Failure,
+    past: &Past,
 ) -> String {
     let outcome = note.build.results;
     // "❌ Build #7 of runtests: failure": the emoji leads, so a chat list shows it first
@@ -90,6 +94,7 @@ pub fn build_finished(
         let _ = write!(out, ", took {}", duration(done.saturating_sub(started)));
     }
     out.push('.');
+    past_lines(past, &mut out);
     if outcome != Some(Outcome::Success)
         && let Some(state) = note.build.state_string.as_deref().filter(|s| !s.is_empty())
     {
@@ -101,7 +106,7 @@ pub fn build_finished(
     if !failure.log_tail.is_empty() {
         let _ = write!(out, "\n{}", log_block(&failure.log_tail));
     }
-    if let Some(previous) = previous.filter(|p| Some(*p) != outcome) {
+    if let Some(previous) = previous.filter(|p| Some(*p) != outcome && past.story.is_none()) {
         let _ = write!(
             out,
             "\nPrevious build: {} {}",
@@ -212,16 +217,66 @@ mod tests {
         };
         insta::assert_snapshot!(
             "finished_failure",
-            build_finished(&note, Some(Outcome::Success), &failure)
+            build_finished(&note, Some(Outcome::Success), &failure, &Past::default())
         );
+    }
+
+    #[test]
+    fn finished_with_its_past() {
+        let b = builder(3, "lint_*[x]<&>", &["lint"], true);
+        let failed = build(
+            12,
+            7,
+            Some(2),
+            NOW - 95,
+            Some(NOW),
+            "failed 'sh -c ...' (failure)",
+        );
+        let note = BuildNote {
+            builder: &b,
+            build: &failed,
+            url: "http://bb/#/builders/3/builds/7".into(),
+            reason: None,
+            owner: None,
+            revisions: None,
+        };
+        let failure = Failure {
+            step: Some("unit tests".into()),
+            log_tail: Vec::new(),
+            blame: None,
+        };
+        let past = Past {
+            story: Some(crate::text::Story::StillFailing(crate::text::Streak {
+                since: 3,
+                seconds: 7_300,
+                builds: 5,
+                authors: vec!["Alice <alice@example.org>".into()],
+                revision: Some("0123456789abcdef".into()),
+            })),
+            flaky: Some(crate::text::Flaky {
+                of: 20,
+                failed: 4,
+                rebuilt: 3,
+                flips: 6,
+            }),
+        };
+        insta::assert_snapshot!(
+            "finished_with_past",
+            build_finished(&note, Some(Outcome::Failure), &failure, &past)
+        );
+    }
+
+    #[test]
+    fn finished_revisions() {
+        let b = builder(3, "lint_*[x]<&>", &["lint"], true);
         let ok = build(13, 8, Some(0), NOW - 5, Some(NOW), "build successful");
         let note = BuildNote {
+            builder: &b,
             build: &ok,
             url: "http://bb/#/builders/3/builds/8".into(),
             reason: None,
             owner: None,
             revisions: Some(vec!["abcdef1234567890abcdef".into(), "v1.2".into()]),
-            ..note
         };
         insta::assert_snapshot!(
             "finished_revisions",
@@ -232,7 +287,8 @@ mod tests {
                     step: None,
                     blame: None,
                     log_tail: Vec::new(),
-                }
+                },
+                &Past::default()
             )
         );
         insta::assert_snapshot!(
@@ -279,7 +335,8 @@ mod tests {
                         step: None,
                         log_tail: Vec::new(),
                         blame: Some(Vec::new()),
-                    }
+                    },
+                    &Past::default()
                 ),
                 build_progress("slow", 9, "http://bb/#/builders/2/builds/9", None, 0, 0, 3),
                 worker_missing("w<1>", None),

@@ -65,6 +65,9 @@ pub fn usage_of(command: CommandName, arg: Option<&str>) -> Option<&'static str>
         (Commands, None) => {
             "/commands [botfather] - list available commands; with botfather, the list to paste into BotFather's /setcommands"
         }
+        (Flaky, None) => {
+            "/flaky - list the builders whose recent results look flaky: the same code failed and passed, or the result flips often"
+        }
         (Force, None) => "/force [builder] [reason] [name=value ...] - force a build",
         (Getid, None) => {
             "/getid - get user and chat ID that can be put in the bot's settings (authz, notify.chat_ids)"
@@ -94,7 +97,7 @@ pub fn usage_of(command: CommandName, arg: Option<&str>) -> Option<&'static str>
         }
         (Unmute, None) => "/unmute - notifications in this chat make a sound again",
         (Notify, None) => {
-            "/notify on|off|list [event ...] [builder:|tag:|branch:pattern ...] - notify me about build events, of the builds I name"
+            "/notify on|off|list [event ...] [builder:|tag:|branch:pattern ...] - notify me about build events, of the builds I name; /notify quiet-repeats on|off - repeated failures without a sound"
         }
         (Shutdown, None) => "/shutdown check|start|stop|now - shutdown the buildbot master",
         (Shutdown, Some("check")) => {
@@ -121,6 +124,7 @@ pub fn usage_of(command: CommandName, arg: Option<&str>) -> Option<&'static str>
 pub fn description_of(command: CommandName) -> Option<&'static str> {
     Some(match command {
         CommandName::Commands => "list available commands",
+        CommandName::Flaky => "list flaky builders",
         CommandName::Force => "force a build",
         CommandName::Getid => "get user and chat ID",
         CommandName::Hello => "say hello",
@@ -177,6 +181,10 @@ pub fn one_builder_or_all() -> String {
 
 pub fn notify_verb() -> String {
     "Say on, off or list, then the events, and filters such as builder:linux-*, tag:nightly or branch:main.".to_owned()
+}
+
+pub fn quiet_repeats_usage() -> String {
+    "Say /notify quiet-repeats on or /notify quiet-repeats off.".to_owned()
 }
 
 pub fn mute_duration() -> String {
@@ -247,6 +255,7 @@ mod tests {
     fn every_usage() {
         let asked = [
             (CommandName::Commands, None),
+            (CommandName::Flaky, None),
             (CommandName::Force, None),
             (CommandName::Getid, None),
             (CommandName::Hello, None),
@@ -293,6 +302,7 @@ mod tests {
                 list_count_only_for_changes(),
                 one_builder_or_all(),
                 notify_verb(),
+                quiet_repeats_usage(),
                 mute_duration(),
                 watch_one_builder(),
                 bad_shutdown_action(),

@@ -22,6 +22,7 @@
 //! - `lists`: `/list` of builders, workers and changes.
 //! - `status`: `/status` and `/last`.
 //! - `builds`: notifications about builds and workers.
+//! - `history`: what a result says of the builder's past (new, still failing, flaky), `/flaky`.
 //! - `subscriptions`: `/notify`, `/mute`, `/unmute`, `/watch`.
 //! - `conversations`: `/nay`, who owns a conversation, expiry, `/stop`.
 //! - `force`: `/force`, its parameters' problems, and rebuilds.
@@ -34,6 +35,7 @@ mod conversations;
 mod errors;
 mod force;
 mod help;
+mod history;
 mod html;
 mod lists;
 mod results;
@@ -49,6 +51,7 @@ pub use conversations::*;
 pub use errors::*;
 pub use force::*;
 pub use help::*;
+pub use history::*;
 pub use html::escape;
 pub use lists::*;
 pub use results::*;

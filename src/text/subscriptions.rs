@@ -28,7 +28,7 @@ pub fn too_many_filters(max: usize) -> String {
     )
 }
 
-pub fn notify_list(events: &[&str], filter: &Filter) -> String {
+pub fn notify_list(events: &[&str], filter: &Filter, quiet_repeats: bool) -> String {
     let mut out = if events.is_empty() {
         "🔕 No events are being notified in this chat.".to_owned()
     } else {
@@ -44,7 +44,20 @@ pub fn notify_list(events: &[&str], filter: &Filter) -> String {
             filter_words(filter)
         ));
     }
+    if quiet_repeats {
+        out.push_str(
+            "\n🔕 Repeated failures arrive without a sound. <code>/notify quiet-repeats off</code> changes that.",
+        );
+    }
     out
+}
+
+/// `/notify quiet-repeats on|off` done.
+pub fn quiet_repeats_set(quiet: bool) -> String {
+    match quiet {
+        true => "🔕 From now on, a builder that fails again arrives in this chat without a sound, until it passes. <code>/notify quiet-repeats off</code> changes that.".to_owned(),
+        false => "🔔 From now on, every failure makes a sound in this chat.".to_owned(),
+    }
 }
 
 /// "of builder <code>linux-*</code> or <code>docs</code>, on branch <code>main</code>".
@@ -139,9 +152,18 @@ mod tests {
             "notify_list",
             format!(
                 "{}\n{}",
-                notify_list(&["failure", "started"], &Filter::default()),
-                notify_list(&[], &Filter::default())
+                notify_list(&["failure", "started"], &Filter::default(), false),
+                notify_list(&[], &Filter::default(), false),
             )
+        );
+        insta::assert_snapshot!(
+            "quiet_repeats",
+            [
+                notify_list(&["failure"], &Filter::default(), true),
+                quiet_repeats_set(true),
+                quiet_repeats_set(false),
+            ]
+            .join("\n\n")
         );
         let term = |w: &str| w.parse::<crate::filter::Term>().unwrap();
         let filter = Filter::new([
@@ -153,8 +175,8 @@ mod tests {
         insta::assert_snapshot!(
             "notify_filters",
             [
-                notify_list(&["failure"], &filter),
-                notify_list(&[], &Filter::new([term("branch:release/*")])),
+                notify_list(&["failure"], &filter, false),
+                notify_list(&[], &Filter::new([term("branch:release/*")]), false),
                 bad_filter("owner:bob", &BadTerm::UnknownKind("owner".into())),
                 bad_filter("tag:", &BadTerm::EmptyPattern),
                 bad_filter("builder:xxxxxxxxx", &BadTerm::BadPattern),

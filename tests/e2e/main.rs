@@ -10,6 +10,7 @@ mod delivery;
 mod fake_selftest;
 mod filters;
 mod forged_taps;
+mod history;
 mod memory;
 mod mirror;
 mod notifications;

@@ -263,7 +263,17 @@ async fn a_builds_end_is_announced_with_what_was_read_when_it_started() {
     let master = buildbot::dedicated("mirrornotes").await;
     let (proxy, fake, bot) = bot_through_proxy(&master).await;
 
-    // a success: the build is read once, when the bot first sees it; its end asks nothing
+    // a success: the build is read once, when the bot first sees it; its end asks only for
+    // the builder's history, the first time
+    let mark = proxy.mark();
+    built(&master, &fake, "runtests").await;
+    assert_eq!(
+        asked_since(&proxy, mark),
+        ["/api/v2/builds/N", "/api/v2/builders/N/builds"],
+        "{}",
+        bot.log()
+    );
+    // the history is kept: the next build's end asks nothing
     let mark = proxy.mark();
     built(&master, &fake, "runtests").await;
     assert_eq!(
@@ -286,7 +296,8 @@ async fn a_builds_end_is_announced_with_what_was_read_when_it_started() {
         [
             "/api/v2/builds/N",
             "/api/v2/steps/N/logs",
-            "/api/v2/logs/N/contents"
+            "/api/v2/logs/N/contents",
+            "/api/v2/builders/N/builds"
         ]
     );
 }

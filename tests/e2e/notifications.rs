@@ -144,11 +144,11 @@ async fn build_events_reach_exactly_the_chats_that_asked() {
     );
     assert!(
         group[0].text().contains(&format!("{broken_ref}: failure"))
-            && group[0].text().contains("Previous build: ✅ success")
+            && group[0].text().contains("🆕 New failure: build #")
     );
     assert!(
         group[1].text().contains(&format!("{fixed_ref}: success"))
-            && group[1].text().contains("Previous build: ❌ failure")
+            && group[1].text().contains("🩹 Recovered: red since #")
     );
 
     // The configured chat gets failures only; Bob's private chat asked for nothing.

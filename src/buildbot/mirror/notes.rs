@@ -54,6 +54,8 @@ pub struct Notes {
     pub owner: Option<String>,
     /// Its `branch` property: what `branch:` filters look at.
     pub branch: Option<String>,
+    /// What it built (`got_revision`, else `revision`): what flaky detection compares.
+    pub revision: Option<String>,
     /// With [`Wanted::revisions`]: the revisions it was asked for.
     pub revisions: Option<Vec<String>>,
     /// With [`Wanted::authors`]: the authors of its changes, each once, in order.
@@ -314,6 +316,7 @@ async fn read(client: &Client, buildid: i64, wanted: &Wanted) -> Result<(Build, 
         reason: properties.reason,
         owner: properties.owner,
         branch: properties.branch,
+        revision: properties.revision,
         revisions,
         authors,
         raced: false,

@@ -29,6 +29,7 @@ mod worker;
 
 pub use refusals::chat_is_gone;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,7 +42,7 @@ use super::actions::{self, Notification};
 use crate::clock::now;
 use crate::settings::QuietHours;
 use crate::shutdown::Shutdown;
-use crate::storage::{Chat, StorageError, Store};
+use crate::storage::{Chat, Queued, StorageError, Store};
 use worker::Worker;
 
 /// Messages in flight at once (to different chats).
@@ -136,19 +137,28 @@ impl Outbox {
         notification: &Notification,
         live_build: Option<i64>,
     ) -> Result<(), StorageError> {
+        self.enqueue_silent(chats, notification, live_build, &BTreeSet::new())
+            .await
+    }
+
+    /// Like [`Outbox::enqueue_live`]; the chats in `silent` get it without a sound.
+    pub async fn enqueue_silent(
+        &self,
+        chats: &[Chat],
+        notification: &Notification,
+        live_build: Option<i64>,
+        silent: &BTreeSet<Chat>,
+    ) -> Result<(), StorageError> {
         if chats.is_empty() {
             return Ok(());
         }
         let actions = actions::store(&notification.actions);
-        self.store
-            .outbox_add(
-                chats,
-                &notification.text,
-                actions.as_deref(),
-                live_build,
-                now(),
-            )
-            .await?;
+        let queued = Queued {
+            text: &notification.text,
+            markup: actions.as_deref(),
+            live_build,
+        };
+        self.store.outbox_add(chats, queued, silent, now()).await?;
         self.wake.notify_one();
         Ok(())
     }

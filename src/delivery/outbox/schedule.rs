@@ -148,6 +148,7 @@ mod tests {
             created_at: 0,
             markup: None,
             live_build: None,
+            silent: false,
         }
     }
 

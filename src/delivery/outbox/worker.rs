@@ -145,7 +145,7 @@ impl Worker {
     /// Sends one waiting message, once; what became of it decides when its chat goes on.
     async fn deliver(&self, row: OutboxRow) -> Outcome {
         let keyboard = row.markup.as_deref().and_then(actions::stored_keyboard);
-        let silent = self.silent(&row.chat).await;
+        let silent = row.silent || self.silent(&row.chat).await;
         let sent = self
             .delivery
             .send_bulk(

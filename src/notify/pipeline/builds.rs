@@ -14,11 +14,13 @@ use crate::outcome::Outcome;
 use crate::storage::{Announcement, Chat};
 use crate::text;
 
-/// A finished build, its result, and the previous build's result (when asked).
+/// A finished build, its result, the previous build's result (when asked), and who watched
+/// it.
 struct Finish<'a> {
     build: &'a Build,
     result: Outcome,
     previous: Option<Outcome>,
+    watchers: &'a BTreeSet<Chat>,
 }
 
 impl Notifier {
@@ -81,7 +83,12 @@ impl Notifier {
             return Ok(());
         }
         // read, not taken: the claim below ends them, so a failure before it keeps them
-        let watchers = self.store.watchers(build.buildid).await?;
+        let watchers: BTreeSet<Chat> = self
+            .store
+            .watchers(build.buildid)
+            .await?
+            .into_iter()
+            .collect();
         let builder = self.builder(build.builderid).await?;
         let reported = builder.as_ref().is_some_and(|b| self.reported(b));
 
@@ -101,21 +108,15 @@ impl Notifier {
         if let Some(builder) = &builder {
             chats = self.filtered(chats, builder, build).await?;
         }
-        chats.extend(watchers);
+        chats.extend(watchers.iter().cloned());
         let live = self.live_messages(build.buildid).await?;
         if let (Some(builder), false) = (builder, chats.is_empty() && live.is_empty()) {
-            let names: Vec<&str> = events.iter().map(|e| e.name()).collect();
-            log::info!(
-                "build {} of {} finished ({}): announcing to {} chat(s)",
-                build.number,
-                builder.name,
-                names.join(", "),
-                chats.len()
-            );
+            log_finished(build, &builder, &events, chats.len());
             let finish = Finish {
                 build,
                 result,
                 previous,
+                watchers: &watchers,
             };
             self.announce_finished(&builder, finish, &chats, &live)
                 .await?;
@@ -136,18 +137,23 @@ impl Notifier {
         chats: &BTreeSet<Chat>,
         live: &[(Chat, i32)],
     ) -> Result<()> {
-        let Finish {
-            build,
-            result,
-            previous,
-        } = finish;
-        let (note, notes) = self.note(builder, build).await?;
-        let (failure, actions) = self.failure_details(build, result, &notes).await?;
-        let message = Notification::new(text::build_finished(&note, previous, &failure), actions);
+        let (note, notes) = self.note(builder, finish.build).await?;
+        let (failure, actions) = self
+            .failure_details(finish.build, finish.result, &notes)
+            .await?;
+        let past = self.past(finish.build, finish.result, &notes).await;
+        let hushed = self.hushed(chats, finish.watchers, &past).await?;
+        let text = text::build_finished(&note, finish.previous, &failure, &past);
+        let message = Notification::new(text, actions);
         let mut recipients = self.routed(chats, builder);
         self.turn_live_into_result(live, &message, &mut recipients)
             .await;
-        self.send_all(&recipients, &message).await
+        let recipients: Vec<Chat> = recipients.into_iter().collect();
+        let hushed = self.routed(&hushed, builder);
+        self.outbox
+            .enqueue_silent(&recipients, &message, None, &hushed)
+            .await?;
+        Ok(())
     }
 
     /// The result of the builder's previous build, when a chat compares (worse, better,
@@ -186,4 +192,14 @@ impl Notifier {
     fn mirrored_result(&self, builderid: i64, number: i64) -> Option<Outcome> {
         self.mirror.live()?.result_of(builderid, number)
     }
+}
+
+fn log_finished(build: &Build, builder: &Builder, events: &[Event], chats: usize) {
+    let names: Vec<&str> = events.iter().map(|e| e.name()).collect();
+    log::info!(
+        "build {} of {} finished ({}): announcing to {chats} chat(s)",
+        build.number,
+        builder.name,
+        names.join(", "),
+    );
 }

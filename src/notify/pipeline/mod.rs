@@ -25,6 +25,7 @@ use crate::delivery::outbox::Outbox;
 use crate::delivery::{Delivery, Notification};
 use crate::event::Event;
 use crate::filter::About;
+use crate::notify::history::Histories;
 use crate::notify::routing;
 use crate::outcome::Outcome;
 use crate::settings::NotifySettings;
@@ -40,6 +41,7 @@ mod builds;
 mod catch_up;
 mod failure;
 mod live;
+mod past;
 mod retry;
 mod settle;
 
@@ -76,6 +78,8 @@ pub struct Notifier {
     reached: Cursor,
     /// Loaded again after each catch-up ([`Notifier::feeding`]).
     mirror: Mirror,
+    /// Each builder's recent results, shared with `/flaky` ([`Notifier::keeping`]).
+    histories: Histories,
 }
 
 impl Notifier {
@@ -105,7 +109,14 @@ impl Notifier {
                 last_complete_at: 0,
             },
             mirror: Mirror::default(),
+            histories: Histories::default(),
         }
+    }
+
+    /// The builders' histories, shared with whoever else reads them (`/flaky`).
+    pub fn keeping(mut self, histories: Histories) -> Notifier {
+        self.histories = histories;
+        self
     }
 
     /// The mirror the commands read: loaded after each catch-up, once the stream is live

@@ -9,11 +9,13 @@
 //!   what the bot says to an unknown command or to chatter.
 //! - [`list`]: `/list builders|workers|changes`.
 //! - [`status`]: `/status` and `/last`.
+//! - [`flaky`](mod@flaky): `/flaky`.
 //! - [`subscriptions`]: `/notify`, `/watch`, `/mute`, `/unmute`.
 //!
 //! The conversations (`/force`, `/stop`, `/shutdown`, `/nay`) live in
 //! [`super::conversations`].
 
+pub mod flaky;
 pub mod help;
 pub mod list;
 pub mod status;
@@ -38,6 +40,7 @@ use crate::text;
 #[command(rename_rule = "lowercase")]
 pub enum Command {
     Commands(String),
+    Flaky(String),
     Force(String),
     Getid(String),
     Hello(String),
@@ -62,6 +65,7 @@ impl Command {
     pub fn name(&self) -> CommandName {
         match self {
             Command::Commands(_) => CommandName::Commands,
+            Command::Flaky(_) => CommandName::Flaky,
             Command::Force(_) => CommandName::Force,
             Command::Getid(_) => CommandName::Getid,
             Command::Hello(_) => CommandName::Hello,
@@ -162,8 +166,9 @@ mod tests {
         assert_eq!(
             names,
             [
-                "commands", "force", "getid", "hello", "help", "last", "list", "mute", "nay",
-                "notify", "shutdown", "source", "status", "stop", "unmute", "version", "watch"
+                "commands", "flaky", "force", "getid", "hello", "help", "last", "list", "mute",
+                "nay", "notify", "shutdown", "source", "status", "stop", "unmute", "version",
+                "watch"
             ]
         );
         let mut all: Vec<&str> = names.iter().map(String::as_str).collect();

@@ -13,7 +13,7 @@ use crate::command::CommandName;
 use crate::delivery::Outgoing;
 use crate::event::Event;
 use crate::filter::{Filter, TERMS_MAX, Term};
-use crate::storage::Chat;
+use crate::storage::{Chat, StorageError};
 use crate::telegram::HandlerResult;
 use crate::telegram::answer::{Answer, Failure, reply, usage_failure, words};
 use crate::telegram::context::Context;
@@ -21,9 +21,17 @@ use crate::telegram::keyboards;
 use crate::telegram::who::chat_of;
 use crate::text;
 
-pub fn notify_list_text(events: &BTreeSet<Event>, filter: &Filter) -> String {
+/// What a chat hears: its events, its filter, and whether repeated failures are silent.
+pub async fn notify_list_text(
+    ctx: &Context,
+    chat: &Chat,
+    events: &BTreeSet<Event>,
+    filter: &Filter,
+) -> Result<String, StorageError> {
+    let quiet = ctx.store.quiet_repeats_of(chat).await?;
+    let quiet = quiet.unwrap_or(ctx.settings.notify.quiet_repeats);
     let names: Vec<&str> = events.iter().map(|e| e.name()).collect();
-    text::notify_list(&names, filter)
+    Ok(text::notify_list(&names, filter, quiet))
 }
 
 pub async fn notify(ctx: Arc<Context>, msg: Message, args: String) -> HandlerResult {
@@ -42,6 +50,9 @@ async fn notify_answer(ctx: &Context, chat: &Chat, args: &str) -> Answer {
             Outgoing::text(text::notify_prompt()).with_keyboard(keyboards::notify_toggles(&events))
         );
     };
+    if verb.eq_ignore_ascii_case("quiet-repeats") {
+        return quiet_repeats(ctx, chat, rest).await;
+    }
     let (events, terms) = events_and_terms(rest)?;
     let bare = events.is_empty() && terms.is_empty();
     let (events, filter) = match verb.to_lowercase().as_str() {
@@ -72,7 +83,26 @@ async fn notify_answer(ctx: &Context, chat: &Chat, args: &str) -> Answer {
             return Err(usage_failure(CommandName::Notify, &text::notify_verb()));
         }
     };
-    Ok(Outgoing::text(notify_list_text(&events, &filter)))
+    Ok(Outgoing::text(
+        notify_list_text(ctx, chat, &events, &filter).await?,
+    ))
+}
+
+/// `/notify quiet-repeats [on|off]`: repeated failures with or without a sound.
+async fn quiet_repeats(ctx: &Context, chat: &Chat, rest: &[String]) -> Answer {
+    let quiet = match rest {
+        [] => true,
+        [word] if word.eq_ignore_ascii_case("on") => true,
+        [word] if word.eq_ignore_ascii_case("off") => false,
+        _ => {
+            return Err(usage_failure(
+                CommandName::Notify,
+                &text::quiet_repeats_usage(),
+            ));
+        }
+    };
+    ctx.store.set_quiet_repeats(chat, quiet).await?;
+    Ok(Outgoing::text(text::quiet_repeats_set(quiet)))
 }
 
 /// The words after `on`/`off`: event names, and `kind:pattern` filter terms.

@@ -531,6 +531,30 @@ impl Master {
         }
     }
 
+    /// Waits until build `number` of `builder` exists and finished (a build a scheduler
+    /// started, not the test).
+    pub async fn wait_build_number(&self, builder: &str, number: i64) -> Value {
+        let builderid = self.builder_id(builder).await;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let builds = self
+                .get(&format!("builders/{builderid}/builds?number={number}"))
+                .await
+                .unwrap();
+            if let Some(build) = builds["builds"].as_array().and_then(|b| b.first())
+                && build["complete"] == true
+            {
+                return build.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "build {number} of {builder} did not finish in time; master log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Forces a build and waits for it to finish.
     pub async fn build(&self, builder: &str) -> Value {
         let request = self.force(builder, json!({})).await;

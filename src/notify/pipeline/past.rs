@@ -1,0 +1,127 @@
+//! What a result message says of the builder's past, and who hears it without a sound.
+//!
+//! The builder's history is read from the master once (its last `notify.flaky.window`
+//! builds, at least a few), then kept by adding every build announced; it is read
+//! again when builds are missing from it. A run of failures longer than the history costs two
+//! more requests, its first failure's authors one, once per run. When the master cannot be
+//! read, the message goes without these lines rather than late.
+
+use std::collections::BTreeSet;
+
+use super::{Notifier, Result};
+use crate::buildbot::mirror::Notes;
+use crate::buildbot::models::Build;
+use crate::buildbot::{Bound, PastBuild};
+use crate::clock::now;
+use crate::notify::history::{History, Needs};
+use crate::notify::routing;
+use crate::outcome::Outcome;
+use crate::storage::Chat;
+use crate::text::{Past, Story};
+
+/// Questions to the master one story may take (older run, its culprits).
+const ASKS: usize = 3;
+
+impl Notifier {
+    /// The builder's past as the result message of `build` tells it.
+    pub(super) async fn past(&self, build: &Build, result: Outcome, notes: &Notes) -> Past {
+        match self.read_past(build, result, notes).await {
+            Ok(past) => past,
+            Err(error) => {
+                log::warn!(
+                    "cannot read the history of builder {} for build {}: {error}; announced without it",
+                    build.builderid,
+                    build.number
+                );
+                Past::default()
+            }
+        }
+    }
+
+    async fn read_past(&self, build: &Build, result: Outcome, notes: &Notes) -> Result<Past> {
+        let window = History::window(&self.settings.flaky);
+        let this = PastBuild {
+            buildid: build.buildid,
+            number: build.number,
+            result,
+            complete_at: build.complete_at.unwrap_or_else(now),
+            revision: notes.revision.clone(),
+        };
+        let mut history = match self.histories.get(build.builderid) {
+            Some(history) if history.fits(build.number) => history,
+            _ => {
+                let builds = self
+                    .client
+                    .finished_builds(build.builderid, build.number, window)
+                    .await?;
+                History::new(builds, window)
+            }
+        };
+        history.add(this);
+        let mut story = history.story(build.number);
+        for _ in 0..ASKS {
+            let Err(needs) = &story else { break };
+            self.ask(build.builderid, needs, &mut history).await?;
+            story = history.story(build.number);
+        }
+        let past = Past {
+            story: story.unwrap_or_default(),
+            flaky: history.flaky(&self.settings.flaky),
+        };
+        self.histories.put(build.builderid, history);
+        Ok(past)
+    }
+
+    /// Reads what the story needs from the master.
+    async fn ask(&self, builderid: i64, needs: &Needs, history: &mut History) -> Result<()> {
+        match *needs {
+            Needs::Older(oldest) => {
+                const GOOD: [Outcome; 2] = [Outcome::Success, Outcome::Warnings];
+                const BAD: [Outcome; 2] = [Outcome::Failure, Outcome::Exception];
+                let good = self
+                    .client
+                    .finished_build_where(builderid, Bound::Before(oldest), &GOOD)
+                    .await?;
+                let after = good.map_or(0, |g| g.number);
+                let first = self
+                    .client
+                    .finished_build_where(builderid, Bound::After(after), &BAD)
+                    .await?;
+                history.set_red_since(first);
+            }
+            Needs::Culprits(buildid) => {
+                let authors = self.client.build_authors(buildid).await?;
+                history.set_culprits(buildid, authors);
+            }
+        }
+        Ok(())
+    }
+
+    /// The chats among `chats` (not watchers: they asked for this build) that get the result
+    /// without a sound: a repeated failure for those that chose quiet repeats, a flaky
+    /// builder's change of state (new failure, recovery) for everybody.
+    pub(super) async fn hushed(
+        &self,
+        chats: &BTreeSet<Chat>,
+        watchers: &BTreeSet<Chat>,
+        past: &Past,
+    ) -> Result<BTreeSet<Chat>> {
+        let subscribed: BTreeSet<Chat> = chats.difference(watchers).cloned().collect();
+        let ping_pong = matches!(
+            past.story,
+            Some(Story::NewFailure { .. } | Story::Recovered(_))
+        );
+        if past.flaky.is_some() && ping_pong {
+            return Ok(subscribed);
+        }
+        if !matches!(past.story, Some(Story::StillFailing(_))) {
+            return Ok(BTreeSet::new());
+        }
+        let choices = self.store.quiet_repeats().await?;
+        Ok(routing::quiet_repeats(
+            &subscribed,
+            &choices,
+            self.settings.quiet_repeats,
+        ))
+    }
+}
