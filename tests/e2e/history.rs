@@ -217,3 +217,32 @@ async fn a_history_the_master_cannot_give_costs_only_its_lines() {
     );
     assert!(!bot.log().contains("panicked"), "{}", bot.log());
 }
+
+#[tokio::test]
+async fn a_run_of_failures_older_than_the_history_is_found_on_the_master() {
+    let master = buildbot::dedicated("historyrun").await;
+    // before the bot starts: a pass, then six failures
+    let (_, green) = toggle(&master, json!({"exit_code": "0"})).await;
+    for _ in 0..6 {
+        toggle(&master, json!({"exit_code": "1"})).await;
+    }
+    let fake = FakeTelegram::start().await;
+    // a history of 5 builds holds only failures: where the run started is asked for
+    let settings = format!(
+        "[notify]\nchat_ids = [{GROUP}]\nevents = [\"failure\"]\n[notify.flaky]\nwindow = 5\n"
+    );
+    let _bot = BotProcess::start(&fake, &master.url, &settings).await;
+    let mark = fake.mark();
+    let (eighth_ref, eighth) = toggle(&master, json!({"exit_code": "1"})).await;
+    let told = told(&fake, mark, GROUP, &format!("{eighth_ref}: failure")).await;
+    let first = green + 1;
+    assert!(
+        told.text()
+            .contains(&format!("🔁 Still failing since #{first} (",))
+            && told
+                .text()
+                .contains(&format!(", {} builds).", eighth - first + 1)),
+        "{}",
+        told.text()
+    );
+}
