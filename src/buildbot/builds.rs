@@ -24,6 +24,8 @@ pub struct PastBuild {
     pub result: Outcome,
     pub complete_at: i64,
     pub revision: Option<String>,
+    /// Its `branch` property: builds of one branch are compared with each other.
+    pub branch: Option<String>,
 }
 
 /// The properties asked with a build: its notes and what it built.
@@ -211,7 +213,7 @@ impl Client {
     async fn past_builds(&self, builderid: i64, query: &[(&str, &str)]) -> Result<Vec<PastBuild>> {
         let mut query = query.to_vec();
         query.push(("complete", "true"));
-        query.extend_from_slice(&PROPERTIES[3..]);
+        query.extend_from_slice(&PROPERTIES[2..]);
         let url = self.api_url(&format!("builders/{builderid}/builds"), &query)?;
         let body = self.get_json(&url).await?;
         let found = body["builds"].as_array().map(Vec::as_slice).unwrap_or(&[]);
@@ -225,6 +227,7 @@ impl Client {
                     result,
                     complete_at,
                     revision: revision_of(raw),
+                    branch: text_property(raw, "branch"),
                 });
             }
         }

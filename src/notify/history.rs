@@ -97,7 +97,7 @@ impl History {
     pub fn fits(&self, number: i64) -> bool {
         self.builds
             .back()
-            .is_some_and(|newest| number <= newest.number + 1)
+            .is_some_and(|newest| number <= newest.number.saturating_add(1))
             || (self.builds.is_empty() && self.from_start)
     }
 
@@ -125,25 +125,36 @@ impl History {
     }
 
     /// The run of failures starts with `first`, as read from the master (`None`: the master
-    /// knows of none, so the oldest build held stands for it).
+    /// knows of none, so the oldest failure held stands for it).
     pub fn set_red_since(&mut self, first: Option<PastBuild>) {
-        self.red_since = first.or_else(|| self.builds.front().cloned());
+        let oldest = || self.builds.iter().find(|b| b.result.is_failure()).cloned();
+        self.red_since = first.or_else(oldest);
     }
 
     pub fn set_culprits(&mut self, buildid: i64, authors: Vec<String>) {
         self.culprits = Some((buildid, authors));
     }
 
-    /// The first failure of the run that build `number` ends or goes on, and whether that is
-    /// known without asking: `Err(Needs)` when not.
-    fn first_failure(&self, before: usize) -> Result<Option<&PastBuild>, Needs> {
+    /// The builds held before the one at `at` that count for it, newest first: passed or
+    /// failed, on its branch (a build without a branch, e.g. forced without one, counts for
+    /// every branch and every branch for it).
+    fn judged_before(&self, at: usize) -> impl Iterator<Item = &PastBuild> {
+        let branch = &self.builds[at].branch;
+        self.builds.range(..at).rev().filter(move |b| {
+            verdict(b.result).is_some()
+                && (branch.is_none() || b.branch.is_none() || b.branch == *branch)
+        })
+    }
+
+    /// The first failure of the run that the build at `at` ends or goes on, and whether that
+    /// is known without asking: `Err(Needs)` when not.
+    fn first_failure(&self, at: usize) -> Result<Option<&PastBuild>, Needs> {
         let mut first = None;
-        for build in self.builds.range(..before).rev() {
-            match verdict(build.result) {
-                Some(true) => return Ok(first),
-                Some(false) => first = Some(build),
-                None => {}
+        for build in self.judged_before(at) {
+            if build.result.is_good() {
+                return Ok(first);
             }
+            first = Some(build);
         }
         if self.from_start {
             return Ok(first);
@@ -164,44 +175,45 @@ impl History {
         let Some(passed) = verdict(build.result) else {
             return Ok(None);
         };
-        let before = self
-            .builds
-            .range(..at)
-            .rev()
-            .find(|b| verdict(b.result).is_some());
-        let streak = |first: &PastBuild, builds: i64| -> Result<Streak, Needs> {
-            let authors = match &self.culprits {
-                Some((id, authors)) if *id == first.buildid => authors.clone(),
-                _ => return Err(Needs::Culprits(first.buildid)),
-            };
-            Ok(Streak {
-                since: first.number,
-                seconds: build.complete_at.saturating_sub(first.complete_at),
-                builds,
-                authors,
-                revision: first.revision.clone(),
-            })
-        };
+        let before = self.judged_before(at).next();
         match (passed, before.map(|b| b.result.is_good())) {
             (false, Some(true)) => Ok(Some(Story::NewFailure {
                 last_good: before.map(|b| b.number),
             })),
             (false, None) if self.from_start => Ok(Some(Story::NewFailure { last_good: None })),
             (false, _) => match self.first_failure(at)? {
-                Some(first) => Ok(Some(Story::StillFailing(streak(
-                    first,
-                    number - first.number + 1,
-                )?))),
-                None => Ok(Some(Story::NewFailure { last_good: None })),
+                // only builds that say nothing since the last pass: this one is the first
+                Some(first) if first.number < number => {
+                    Ok(Some(Story::StillFailing(self.failing(first, build)?)))
+                }
+                _ => Ok(Some(Story::NewFailure { last_good: None })),
             },
             (true, Some(false)) => Ok(self
                 .first_failure(at)?
+                .filter(|first| first.number < number)
                 .map(|first| Story::Recovered(recovered(first, build)))),
             (true, _) => Ok(None),
         }
     }
 
+    /// A run of failures from `first` that `build` goes on.
+    fn failing(&self, first: &PastBuild, build: &PastBuild) -> Result<Streak, Needs> {
+        let authors = match &self.culprits {
+            Some((id, authors)) if *id == first.buildid => authors.clone(),
+            _ => return Err(Needs::Culprits(first.buildid)),
+        };
+        Ok(Streak {
+            since: first.number,
+            seconds: build.complete_at.saturating_sub(first.complete_at),
+            builds: build.number.saturating_sub(first.number).saturating_add(1),
+            authors,
+            revision: first.revision.clone(),
+        })
+    }
+
     /// Is the builder flaky, judged on the builds held? `None` when not (or detection off).
+    /// A failure whose revision passed later counts as passed on rebuild (an exception, often
+    /// the machine's fault, does not); flips are counted within each branch.
     pub fn flaky(&self, settings: &FlakySettings) -> Option<Flaky> {
         if settings.window == 0 {
             return None;
@@ -216,17 +228,24 @@ impl History {
             .iter()
             .enumerate()
             .filter(|(i, b)| {
-                b.result.is_failure()
+                b.result == Outcome::Failure
                     && b.revision.is_some()
                     && judged[i + 1..]
                         .iter()
                         .any(|later| later.result.is_good() && later.revision == b.revision)
             })
             .count();
-        let flips = judged
-            .windows(2)
-            .filter(|pair| pair[0].result.is_good() != pair[1].result.is_good())
-            .count();
+        let mut last: HashMap<Option<&str>, bool> = HashMap::new();
+        let mut flips = 0;
+        for build in &judged {
+            let good = build.result.is_good();
+            if last
+                .insert(build.branch.as_deref(), good)
+                .is_some_and(|was| was != good)
+            {
+                flips += 1;
+            }
+        }
         let by_rebuilds = settings.rebuilds > 0 && rebuilt >= settings.rebuilds;
         let by_flips = settings.flips > 0 && flips >= settings.flips;
         (by_rebuilds || by_flips).then_some(Flaky {
@@ -243,7 +262,7 @@ fn recovered(first: &PastBuild, build: &PastBuild) -> Streak {
     Streak {
         since: first.number,
         seconds: build.complete_at.saturating_sub(first.complete_at),
-        builds: build.number - first.number,
+        builds: build.number.saturating_sub(first.number),
         authors: Vec::new(),
         revision: first.revision.clone(),
     }
@@ -264,6 +283,7 @@ mod tests {
             result,
             complete_at: 1_000 + number * 600,
             revision: (!revision.is_empty()).then(|| revision.to_owned()),
+            branch: None,
         }
     }
 
@@ -345,6 +365,48 @@ mod tests {
 
     fn first_id(h: &History) -> i64 {
         h.red_since.as_ref().unwrap().buildid
+    }
+
+    #[test]
+    fn builds_of_other_branches_do_not_count() {
+        let on = |number: i64, result, branch: &str| PastBuild {
+            branch: Some(branch.to_owned()),
+            ..past(number, result, "")
+        };
+        // main passes, a pull request fails in between, main fails: new on main
+        let mut h = History::new(vec![on(1, PASS, "main"), on(2, FAIL, "pr/7")], 20);
+        h.add(on(3, FAIL, "main"));
+        assert_eq!(
+            h.story(3),
+            Ok(Some(Story::NewFailure { last_good: Some(1) }))
+        );
+        // main and a pull request taking turns is not a builder that flips
+        let mut turns = History::new(Vec::new(), 20);
+        for n in 1..=8 {
+            let (result, branch) = if n % 2 == 0 {
+                (PASS, "main")
+            } else {
+                (FAIL, "pr/7")
+            };
+            turns.add(on(n, result, branch));
+        }
+        assert_eq!(turns.flaky(&FLAKY), None);
+    }
+
+    #[test]
+    fn a_failure_after_only_cancelled_builds_is_new() {
+        // the pass is out of the window, the builds since were cancelled: the master's
+        // first failure after the pass is this very build
+        let mut h = history(&[(PASS, ""), (SKIP, ""), (SKIP, ""), (FAIL, "")], 3);
+        assert_eq!(h.story(4), Err(Needs::Older(2)));
+        h.set_red_since(Some(past(4, FAIL, "")));
+        assert_eq!(h.story(4), Ok(Some(Story::NewFailure { last_good: None })));
+    }
+
+    #[test]
+    fn an_exception_that_passed_on_rebuild_is_not_a_flake() {
+        let h = history(&[(PASS, "a"), (Outcome::Exception, "b"), (PASS, "b")], 20);
+        assert_eq!(h.flaky(&FLAKY), None, "the machine's fault, not the code's");
     }
 
     #[test]

@@ -56,7 +56,7 @@ pub fn notify_list(events: &[&str], filter: &Filter, quiet_repeats: bool) -> Str
 pub fn quiet_repeats_set(quiet: bool) -> String {
     match quiet {
         true => "🔕 From now on, a builder that fails again arrives in this chat without a sound, until it passes. <code>/notify quiet-repeats off</code> changes that.".to_owned(),
-        false => "🔔 From now on, every failure makes a sound in this chat.".to_owned(),
+        false => "🔔 From now on, a builder that fails again makes a sound in this chat.".to_owned(),
     }
 }
 

@@ -215,6 +215,19 @@ async fn a_history_the_master_cannot_give_costs_only_its_lines() {
         "{}",
         again.text()
     );
+
+    // a pass nobody here hears of still counts: the failure after it is new
+    let (_, passed) = toggle(&master, json!({"exit_code": "0"})).await;
+    let mark = fake.mark();
+    let (new_ref, _) = toggle(&master, json!({"exit_code": "1"})).await;
+    let new = told(&fake, mark, GROUP, &format!("{new_ref}: failure")).await;
+    assert!(
+        new.text().contains(&format!(
+            "🆕 New failure: build #{passed} before it passed."
+        )),
+        "{}",
+        new.text()
+    );
     assert!(!bot.log().contains("panicked"), "{}", bot.log());
 }
 

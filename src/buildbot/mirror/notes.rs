@@ -219,6 +219,14 @@ impl Mirror {
         self.fill_tail(&cell, stepid, client).await
     }
 
+    /// The notes of build `buildid` if they were read already; never reads them.
+    pub fn read_notes(&self, buildid: i64) -> Option<Arc<Notes>> {
+        self.write(|shared| {
+            let cell = shared.book.cells.get(&buildid)?;
+            cell.get().cloned()
+        })
+    }
+
     /// The notes of build `buildid` are no longer needed: its end was announced.
     pub fn forget(&self, buildid: i64) {
         self.write(|shared| shared.book.forget(buildid));

@@ -82,6 +82,7 @@ impl Notifier {
         {
             return Ok(());
         }
+        self.remember(build, result);
         // read, not taken: the claim below ends them, so a failure before it keeps them
         let watchers: BTreeSet<Chat> = self
             .store

@@ -3,10 +3,13 @@
 //! The builder's history is read from the master once (its last `notify.flaky.window`
 //! builds, at least a few), then kept by adding every build announced; it is read
 //! again when builds are missing from it. A run of failures longer than the history costs two
-//! more requests, its first failure's authors one, once per run. When the master cannot be
-//! read, the message goes without these lines rather than late.
+//! more requests, its first failure's authors one, once per run. Every build that ends is
+//! added to its builder's history when there is one, announced or not, so a chat that hears
+//! only failures still gets a story that counts the passes between them. When the master
+//! cannot be read within [`WITHIN`], the message goes without these lines rather than late.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use super::{Notifier, Result};
 use crate::buildbot::mirror::Notes;
@@ -22,12 +25,25 @@ use crate::text::{Past, Story};
 /// Questions to the master one story may take (older run, its culprits).
 const ASKS: usize = 3;
 
+/// How long the history of a result may take to read before the message goes without it.
+const WITHIN: Duration = Duration::from_secs(10);
+
 impl Notifier {
     /// The builder's past as the result message of `build` tells it.
     pub(super) async fn past(&self, build: &Build, result: Outcome, notes: &Notes) -> Past {
-        match self.read_past(build, result, notes).await {
-            Ok(past) => past,
-            Err(error) => {
+        let read = tokio::time::timeout(WITHIN, self.read_past(build, result, notes));
+        match read.await {
+            Ok(Ok(past)) => past,
+            Err(_) => {
+                log::warn!(
+                    "the history of builder {} for build {} took over {} s; announced without it",
+                    build.builderid,
+                    build.number,
+                    WITHIN.as_secs()
+                );
+                Past::default()
+            }
+            Ok(Err(error)) => {
                 log::warn!(
                     "cannot read the history of builder {} for build {}: {error}; announced without it",
                     build.builderid,
@@ -40,13 +56,7 @@ impl Notifier {
 
     async fn read_past(&self, build: &Build, result: Outcome, notes: &Notes) -> Result<Past> {
         let window = History::window(&self.settings.flaky);
-        let this = PastBuild {
-            buildid: build.buildid,
-            number: build.number,
-            result,
-            complete_at: build.complete_at.unwrap_or_else(now),
-            revision: notes.revision.clone(),
-        };
+        let this = past_build(build, result, Some(notes));
         let mut history = match self.histories.get(build.builderid) {
             Some(history) if history.fits(build.number) => history,
             _ => {
@@ -58,6 +68,8 @@ impl Notifier {
             }
         };
         history.add(this);
+        // kept before the questions below, which may fail or time out
+        self.histories.put(build.builderid, history.clone());
         let mut story = history.story(build.number);
         for _ in 0..ASKS {
             let Err(needs) = &story else { break };
@@ -70,6 +82,19 @@ impl Notifier {
         };
         self.histories.put(build.builderid, history);
         Ok(past)
+    }
+
+    /// Adds a build that ended to its builder's history, if the bot keeps one, without
+    /// asking the master anything (what it built, if its notes were read).
+    pub(super) fn remember(&self, build: &Build, result: Outcome) {
+        let Some(mut history) = self.histories.get(build.builderid) else {
+            return;
+        };
+        if history.fits(build.number) {
+            let notes = self.mirror.read_notes(build.buildid);
+            history.add(past_build(build, result, notes.as_deref()));
+            self.histories.put(build.builderid, history);
+        }
     }
 
     /// Reads what the story needs from the master.
@@ -123,5 +148,17 @@ impl Notifier {
             &choices,
             self.settings.quiet_repeats,
         ))
+    }
+}
+
+/// A build that ended, as a history keeps it.
+fn past_build(build: &Build, result: Outcome, notes: Option<&Notes>) -> PastBuild {
+    PastBuild {
+        buildid: build.buildid,
+        number: build.number,
+        result,
+        complete_at: build.complete_at.unwrap_or_else(now),
+        revision: notes.and_then(|n| n.revision.clone()),
+        branch: notes.and_then(|n| n.branch.clone()),
     }
 }

@@ -1,6 +1,7 @@
 //! `/flaky`: the builders whose recent builds look flaky, judged as result messages judge
 //! them (`notify::history`). Histories the notifier keeps are read as they are; the others
-//! are read from the master, a few at a time, and kept for next time.
+//! are read from the master, a few at a time (and not kept: only the notifier keeps a
+//! history, so that one it did not see growing never stands for the truth).
 
 use std::sync::Arc;
 
@@ -64,7 +65,5 @@ async fn history(ctx: &Context, builderid: i64) -> crate::buildbot::Result<Histo
         .buildbot
         .finished_builds(builderid, i64::MAX, window)
         .await?;
-    let history = History::new(builds, window);
-    ctx.histories.put(builderid, history.clone());
-    Ok(history)
+    Ok(History::new(builds, window))
 }
