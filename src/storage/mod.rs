@@ -23,14 +23,16 @@
 //! | `mutes`           | until when a chat gets its notifications silently      | `mutes.rs`         |
 //! | `live_messages`   | where each live build message went, to edit it later   | `live.rs`          |
 //! | `subscribing`     | whether anybody could subscribe at the last start      | `subscriptions.rs` |
+//! | `digest`          | build results of the quiet hours, for the digest       | `digest.rs`        |
 //!
 //! `schema.rs` opens the file and holds the migrations that create the tables. Forgetting or
-//! moving a chat (`subscriptions.rs`) clears its `watches` too, so a watch never outlives its
-//! chat; claiming a build's end (`announcements.rs`) ends the build's watches in the same
+//! moving a chat (`subscriptions.rs`) clears its `watches` and kept `digest` results too, so
+//! neither outlives its chat; claiming a build's end (`announcements.rs`) ends the build's watches in the same
 //! transaction, so a watch ends exactly when its announcement is made.
 
 mod announcements;
 mod dialogues;
+mod digest;
 mod filters;
 mod live;
 mod mutes;
@@ -47,6 +49,7 @@ use rusqlite::Connection;
 use tokio::sync::Mutex;
 
 pub use announcements::Announcement;
+pub use digest::{DigestEntry, DigestRow};
 pub use outbox::OutboxRow;
 
 /// Where a message goes: a numeric chat id, or a public channel's `@username`.

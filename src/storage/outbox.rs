@@ -1,7 +1,7 @@
 //! Notifications waiting to be sent: written before any send, so a restart or a Telegram outage
 //! delays them instead of losing them.
 
-use rusqlite::params;
+use rusqlite::{Transaction, params};
 
 use super::{Chat, StorageError, Store};
 
@@ -47,10 +47,7 @@ impl Store {
         self.with(move |conn| {
             let tx = conn.transaction()?;
             for key in keys {
-                tx.execute(
-                    "INSERT INTO outbox (chat, text, created_at, markup, live_build) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![key, text, now, markup, live_build],
-                )?;
+                insert(&tx, &key, &text, markup.as_deref(), live_build, now)?;
             }
             tx.commit()
         })
@@ -130,6 +127,22 @@ impl Store {
         })
         .await
     }
+}
+
+/// Queues one message for the chat whose key is `key`, inside the caller's transaction.
+pub(super) fn insert(
+    tx: &Transaction<'_>,
+    key: &str,
+    text: &str,
+    markup: Option<&str>,
+    live_build: Option<i64>,
+    now: i64,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO outbox (chat, text, created_at, markup, live_build) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![key, text, now, markup, live_build],
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX recent_sends_at ON recent_sends (at_ms);",
     "CREATE TABLE subscribing (id INTEGER PRIMARY KEY CHECK (id = 1), open INTEGER NOT NULL);",
     "CREATE TABLE filters (chat TEXT NOT NULL, term TEXT NOT NULL, PRIMARY KEY (chat, term));",
+    "CREATE TABLE digest (id INTEGER PRIMARY KEY AUTOINCREMENT, chat TEXT NOT NULL, buildid INTEGER NOT NULL, builder TEXT NOT NULL, number INTEGER NOT NULL, result INTEGER NOT NULL, previous INTEGER, complete_at INTEGER NOT NULL, owner TEXT, url TEXT NOT NULL, UNIQUE (chat, buildid));",
 ];
 
 impl Store {

@@ -115,6 +115,7 @@ impl Store {
             conn.execute("DELETE FROM subscriptions WHERE chat = ?1", [&key])?;
             conn.execute("DELETE FROM filters WHERE chat = ?1", [&key])?;
             conn.execute("DELETE FROM watches WHERE chat = ?1", [&key])?;
+            conn.execute("DELETE FROM digest WHERE chat = ?1", [&key])?;
             Ok(())
         })
         .await
@@ -140,6 +141,7 @@ impl Store {
             tx.execute("DELETE FROM subscriptions WHERE chat = ?1", [&from])?;
             tx.execute("DELETE FROM filters WHERE chat = ?1", [&from])?;
             tx.execute("DELETE FROM watches WHERE chat = ?1", [&from])?;
+            super::digest::move_digest(&tx, &from, &to)?;
             tx.commit()
         })
         .await
