@@ -22,6 +22,7 @@
 //! - `lists`: `/list` of builders, workers and changes.
 //! - `status`: `/status` and `/last`.
 //! - `builds`: notifications about builds and workers.
+//! - `digest`: the morning digest of what the quiet hours held.
 //! - `subscriptions`: `/notify`, `/mute`, `/unmute`, `/watch`.
 //! - `conversations`: `/nay`, who owns a conversation, expiry, `/stop`.
 //! - `force`: `/force`, its parameters' problems, and rebuilds.
@@ -31,6 +32,7 @@
 mod builds;
 mod buttons;
 mod conversations;
+mod digest;
 mod errors;
 mod force;
 mod help;
@@ -46,6 +48,7 @@ mod time;
 pub use builds::*;
 pub use buttons::*;
 pub use conversations::*;
+pub use digest::*;
 pub use errors::*;
 pub use force::*;
 pub use help::*;
