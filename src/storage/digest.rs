@@ -169,14 +169,20 @@ mod tests {
             .digest_add(&[one.clone(), two.clone()], &failed)
             .await
             .unwrap();
-        store.digest_add(&[one.clone()], &failed).await.unwrap();
+        store
+            .digest_add(std::slice::from_ref(&one), &failed)
+            .await
+            .unwrap();
         let odd = DigestEntry {
             previous: None,
             owner: None,
             result: Outcome::Unknown(42),
             ..entry(6, Outcome::Success)
         };
-        store.digest_add(&[one.clone()], &odd).await.unwrap();
+        store
+            .digest_add(std::slice::from_ref(&one), &odd)
+            .await
+            .unwrap();
         let rows = store.digest_waiting().await.unwrap();
         let seen: Vec<(&Chat, &DigestEntry)> = rows.iter().map(|r| (&r.chat, &r.entry)).collect();
         assert_eq!(
@@ -198,7 +204,7 @@ mod tests {
         let through = store.digest_waiting().await.unwrap()[0].id;
         // kept after the digest was composed: not summed up, so not deleted
         store
-            .digest_add(&[one.clone()], &entry(6, Outcome::Success))
+            .digest_add(std::slice::from_ref(&one), &entry(6, Outcome::Success))
             .await
             .unwrap();
         store
@@ -227,7 +233,7 @@ mod tests {
         let (_dir, store) = temp_store();
         let chat = Chat::Id(1);
         store
-            .digest_add(&[chat.clone()], &entry(5, Outcome::Failure))
+            .digest_add(std::slice::from_ref(&chat), &entry(5, Outcome::Failure))
             .await
             .unwrap();
         let through = store.digest_waiting().await.unwrap()[0].id;

@@ -40,6 +40,7 @@ mod builds;
 mod catch_up;
 mod failure;
 mod live;
+mod overnight;
 mod retry;
 mod settle;
 
