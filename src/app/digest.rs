@@ -1,0 +1,110 @@
+//! The morning digest's timer (`notify.quiet_hours_mode = "digest"`): when the quiet hours
+//! end, each chat's kept build results become one message in the outbox (`notify::digest`
+//! composes it; the outbox takes it and deletes the rows in one transaction).
+//!
+//! It also sends, at start, whatever waits while the clock is outside the window: a bot that
+//! was down at the end of the night, or whose mode is `silent` again, still delivers what it
+//! kept. A result the notifier decided to keep just before the end but wrote just after the
+//! digest went is found by one more look a minute after the end. Between ends it sleeps.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use crate::clock::now;
+use crate::delivery::outbox::Outbox;
+use crate::notify::digest;
+use crate::settings::QuietHours;
+use crate::shutdown::Shutdown;
+use crate::storage::{Chat, DigestEntry, StorageError, Store};
+
+/// How long after a window's end the timer looks once more for late results.
+const LOOK_AGAIN: Duration = Duration::from_secs(60);
+/// How long after a failure (the storage) sending the digests is tried again.
+const RETRY: Duration = Duration::from_secs(30);
+
+/// Runs the timer; cloned for each (re)start by the supervisor.
+#[derive(Clone)]
+pub(super) struct DigestTimer {
+    pub store: Store,
+    pub outbox: Outbox,
+    /// The quiet hours, in digest mode only.
+    pub window: Option<QuietHours>,
+    pub shutdown: Shutdown,
+}
+
+/// What the timer wakes for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wake {
+    Start,
+    /// The window's end: the digests are due.
+    End,
+    /// A minute after the end: late results.
+    LookAgain,
+    /// The storage failed last time.
+    Retry,
+}
+
+impl DigestTimer {
+    /// Sends what waits whenever the clock is outside the window, then sleeps until the
+    /// window's next end (or the next look), until the shutdown.
+    pub async fn run(self) {
+        let mut woke_for = Wake::Start;
+        loop {
+            let outside = self.window.is_none_or(|w| !w.contains(now()));
+            let sent = !outside || self.send_waiting().await.is_ok();
+            let next = match self.window {
+                _ if !sent => Some((Wake::Retry, RETRY)),
+                None => None,
+                Some(window) => {
+                    let to_end = Duration::from_secs(window.seconds_to_end(now()).unsigned_abs());
+                    if outside && woke_for == Wake::End && to_end > LOOK_AGAIN {
+                        Some((Wake::LookAgain, LOOK_AGAIN))
+                    } else {
+                        Some((Wake::End, to_end))
+                    }
+                }
+            };
+            // without quiet hours in digest mode, nothing is kept: what waited is sent
+            let Some((wake, wait)) = next else {
+                return self.shutdown.triggered().await;
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => woke_for = wake,
+                _ = self.shutdown.triggered() => return,
+            }
+        }
+    }
+
+    /// Queues every chat's digest of what waits; logged, and errors too.
+    async fn send_waiting(&self) -> Result<(), StorageError> {
+        let sent = self.send_each().await;
+        if let Err(error) = &sent {
+            log::error!(
+                "cannot send the digest of the quiet hours: {error}; trying again in {} s",
+                RETRY.as_secs()
+            );
+        }
+        sent
+    }
+
+    async fn send_each(&self) -> Result<(), StorageError> {
+        let rows = self.store.digest_waiting().await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let builds: BTreeSet<i64> = rows.iter().map(|r| r.entry.buildid).collect();
+        let mut chats: BTreeMap<Chat, (i64, Vec<DigestEntry>)> = BTreeMap::new();
+        for row in rows {
+            let (through, entries) = chats.entry(row.chat).or_default();
+            *through = (*through).max(row.id);
+            entries.push(row.entry);
+        }
+        let count = chats.len();
+        for (chat, (through, entries)) in chats {
+            let message = digest::compose(&entries);
+            self.outbox.enqueue_digest(&chat, &message, through).await?;
+        }
+        log::info!("digest for {count} chat(s): {} builds", builds.len());
+        Ok(())
+    }
+}
