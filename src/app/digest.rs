@@ -90,6 +90,7 @@ impl DigestTimer {
     async fn send_each(&self) -> Result<(), StorageError> {
         let rows = self.store.digest_waiting().await?;
         if rows.is_empty() {
+            log::debug!("no build results wait for a digest");
             return Ok(());
         }
         let builds: BTreeSet<i64> = rows.iter().map(|r| r.entry.buildid).collect();
