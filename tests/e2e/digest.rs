@@ -99,49 +99,14 @@ async fn the_night_ends_in_one_digest_per_chat_even_across_a_kill() {
         );
     }
 
-    // the window ends: one digest per chat
-    loop {
-        // read before the clock: a digest seen here came before the time read after it
-        let early = digests(&fake, mark, ALICE.id);
-        if epoch() >= end {
-            break;
-        }
-        assert!(early.is_empty(), "a digest before the end: {early:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    for chat in [ALICE.id, GROUP] {
-        fake.wait_for(mark, "sendMessage", |c| {
-            c.chat_id() == Some(chat) && c.text().starts_with("🌙")
-        })
-        .await;
-    }
-    let digest = &digests(&fake, mark, ALICE.id)[0];
-    let text = digest.text();
-    assert!(
-        text.starts_with("🌙 Overnight: 4 builds, 2 failed — <b>failing</b> red since "),
-        "{text}"
-    );
-    let failed_line = format!(
-        "❌ <b>failing</b>: 2 builds, 2 failed (<a href=\"{}\">#{}</a>, <a href=\"{}\">#{}</a>), red since ",
-        page(&master, &red),
-        red["number"],
-        page(&master, &again),
-        again["number"]
-    );
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 3, "{text}");
-    assert!(lines[1].starts_with(&failed_line), "{text}");
-    assert_eq!(lines[2], "✅ <b>runtests</b>: 2 builds", "{text}");
-    assert!(
-        digest
-            .params
-            .get("disable_notification")
-            .is_none_or(|v| v == false),
-        "the night is over: the digest makes a sound"
-    );
-    assert_failed_builds_are_buttons(&master, digest, &[&red, &again]);
+    let digest = wait_for_the_digests(&fake, mark, end).await;
+    assert_the_night(&master, &digest, &red, &again);
     let group = &digests(&fake, mark, GROUP)[0];
-    assert_eq!(group.text(), text, "the group heard of the same builds");
+    assert_eq!(
+        group.text(),
+        digest.text(),
+        "the group heard of the same builds"
+    );
 
     // a start after the night finds nothing left to send: no second digest
     let before = looks(&bot);
@@ -159,6 +124,56 @@ async fn the_night_ends_in_one_digest_per_chat_even_across_a_kill() {
         let sent = fake.sent_since(mark, "sendMessage", chat);
         assert_eq!(sent.len(), 1, "one message in all, the digest: {sent:?}");
     }
+}
+
+/// Waits for the window's `end`, failing on a digest before it, then for both chats' digests;
+/// returns Alice's.
+async fn wait_for_the_digests(fake: &FakeTelegram, mark: usize, end: u64) -> Call {
+    loop {
+        // read before the clock: a digest seen here came before the time read after it
+        let early = digests(fake, mark, ALICE.id);
+        if epoch() >= end {
+            break;
+        }
+        assert!(early.is_empty(), "a digest before the end: {early:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for chat in [GROUP, ALICE.id] {
+        fake.wait_for(mark, "sendMessage", |c| {
+            c.chat_id() == Some(chat) && c.text().starts_with("🌙")
+        })
+        .await;
+    }
+    digests(fake, mark, ALICE.id).remove(0)
+}
+
+/// Two runs of runtests and two failures of `failing`: the counts, the red builder with
+/// links to both failures, and a sound, since the night is over.
+fn assert_the_night(master: &Master, digest: &Call, red: &Value, again: &Value) {
+    let text = digest.text();
+    assert!(
+        text.starts_with("🌙 Overnight: 4 builds, 2 failed — <b>failing</b> red since "),
+        "{text}"
+    );
+    let failed_line = format!(
+        "❌ <b>failing</b>: 2 builds, 2 failed (<a href=\"{}\">#{}</a>, <a href=\"{}\">#{}</a>), red since ",
+        page(master, red),
+        red["number"],
+        page(master, again),
+        again["number"]
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[1].starts_with(&failed_line), "{text}");
+    assert_eq!(lines[2], "✅ <b>runtests</b>: 2 builds", "{text}");
+    assert!(
+        digest
+            .params
+            .get("disable_notification")
+            .is_none_or(|v| v == false),
+        "the night is over: the digest makes a sound"
+    );
+    assert_failed_builds_are_buttons(master, digest, &[red, again]);
 }
 
 /// URL buttons to the failed builds, two a row, where Telegram takes them: a master whose
