@@ -6,8 +6,8 @@
 //!
 //! ```text
 //! Buildbot /ws ──▶ buildbot::events ──▶ notify::Notifier ──▶ delivery::Outbox ──┐
-//!                                  (quiet hours, digest) │          ▲            │
-//!                                            storage digest ──▶ app::digest       ├──▶ Telegram
+//!                                        │ digest mode               ▲          ├──▶ Telegram
+//!                                        └▶ storage ─▶ app::digest ──┘          │
 //! Telegram updates ──▶ telegram::schema ──▶ handlers ──▶ delivery::Delivery ─────┘
 //! ```
 
