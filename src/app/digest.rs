@@ -109,3 +109,107 @@ impl DigestTimer {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delivery::Delivery;
+    use crate::outcome::Outcome;
+    use crate::settings::Limits;
+
+    fn entry(buildid: i64) -> DigestEntry {
+        DigestEntry {
+            buildid,
+            builder: "runtests".into(),
+            number: buildid,
+            result: Outcome::Success,
+            previous: None,
+            complete_at: 1_000,
+            owner: None,
+            url: format!("http://bb.example/#/builders/1/builds/{buildid}"),
+        }
+    }
+
+    /// A timer over a fresh store with results waiting for chats 1 and 2, whose shutdown is
+    /// already triggered: [`DigestTimer::run`] looks once, then stops.
+    async fn timer(dir: &tempfile::TempDir, window: Option<QuietHours>) -> DigestTimer {
+        let store = Store::open(dir.path().join("s.sqlite").to_str().unwrap()).unwrap();
+        let delivery = Delivery::new(teloxide::Bot::new("1:x"), Limits::default());
+        let shutdown = Shutdown::new();
+        let (outbox, _worker) = Outbox::new(
+            store.clone(),
+            delivery,
+            Duration::from_secs(60),
+            window,
+            shutdown.clone(),
+        );
+        for buildid in [1, 2] {
+            let chats = [Chat::Id(1), Chat::Id(2)];
+            store.digest_add(&chats, &entry(buildid)).await.unwrap();
+        }
+        shutdown.trigger();
+        DigestTimer {
+            store,
+            outbox,
+            window,
+            shutdown,
+        }
+    }
+
+    /// A window around now (`around`), or one that ended a minute ago.
+    fn window(around: bool) -> QuietHours {
+        let second = |epoch: i64| u32::try_from(epoch.rem_euclid(86_400)).unwrap();
+        let now = now();
+        match around {
+            true => QuietHours {
+                from: second(now - 60),
+                until: second(now + 3600),
+            },
+            false => QuietHours {
+                from: second(now - 3600),
+                until: second(now - 60),
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn in_the_window_results_wait_and_after_it_each_chat_gets_one_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let night = timer(&dir, Some(window(true))).await;
+        night.clone().run().await;
+        assert_eq!(night.store.digest_waiting().await.unwrap().len(), 4);
+        assert!(night.store.outbox_pending(10).await.unwrap().is_empty());
+
+        let morning = DigestTimer {
+            window: Some(window(false)),
+            ..night
+        };
+        morning.clone().run().await;
+        assert!(morning.store.digest_waiting().await.unwrap().is_empty());
+        let queued = morning.store.outbox_pending(10).await.unwrap();
+        let chats: Vec<&Chat> = queued.iter().map(|r| &r.chat).collect();
+        assert_eq!(chats, [&Chat::Id(1), &Chat::Id(2)]);
+        assert!(
+            queued[0]
+                .text
+                .starts_with("🌙 Overnight: 2 builds, none failed.")
+        );
+        morning.run().await;
+        assert_eq!(dir_rows(&dir).await, 2, "sent once");
+    }
+
+    #[tokio::test]
+    async fn back_in_silent_mode_what_waited_is_sent_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let silent = timer(&dir, None).await;
+        silent.clone().run().await;
+        assert!(silent.store.digest_waiting().await.unwrap().is_empty());
+        assert_eq!(dir_rows(&dir).await, 2);
+    }
+
+    /// The rows in the outbox of the store in `dir`.
+    async fn dir_rows(dir: &tempfile::TempDir) -> usize {
+        let store = Store::open(dir.path().join("s.sqlite").to_str().unwrap()).unwrap();
+        store.outbox_pending(100).await.unwrap().len()
+    }
+}
