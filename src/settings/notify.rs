@@ -262,7 +262,8 @@ fn parse_quiet_hours_mode(
     text: &str,
     quiet_hours: Option<QuietHours>,
 ) -> Result<QuietHoursMode, SettingsError> {
-    let mode = match text.trim() {
+    // ASCII case ignored, as for notify.events
+    let mode = match text.trim().to_ascii_lowercase().as_str() {
         "" | "silent" => QuietHoursMode::Silent,
         "digest" => QuietHoursMode::Digest,
         _ => {
@@ -451,6 +452,10 @@ mod tests {
         assert_eq!(
             mode(&format!("{night}quiet_hours_mode = \"silent\"\n")).unwrap(),
             QuietHoursMode::Silent
+        );
+        assert_eq!(
+            mode(&format!("{night}quiet_hours_mode = \" Digest \"\n")).unwrap(),
+            QuietHoursMode::Digest
         );
         let err = error_text(&with_token(&format!(
             "{night}quiet_hours_mode = \"loud\"\n"
