@@ -98,14 +98,6 @@ impl Store {
         .await
     }
 
-    /// Whether any result waits for a digest: a cheap look, for a timer.
-    pub async fn digest_any(&self) -> Result<bool, StorageError> {
-        self.with(|conn| {
-            conn.query_row("SELECT EXISTS (SELECT 1 FROM digest)", [], |row| row.get(0))
-        })
-        .await
-    }
-
     /// Queues `chat`'s digest in the outbox and deletes the rows it sums up (those up to
     /// `through`; one kept meanwhile waits for the next), in one transaction: a crash leaves
     /// either the rows or the message, never both, never neither.
@@ -190,7 +182,6 @@ mod tests {
             [(&two, &failed), (&one, &failed), (&one, &odd)],
             "by chat key"
         );
-        assert!(store.digest_any().await.unwrap());
     }
 
     #[tokio::test]
