@@ -105,7 +105,7 @@ impl DigestTimer {
             let message = digest::compose(&entries);
             self.outbox.enqueue_digest(&chat, &message, through).await?;
         }
-        log::info!("digest for {count} chat(s): {} builds", builds.len());
+        log::info!("digest for {count} chat(s): {} build(s)", builds.len());
         Ok(())
     }
 }

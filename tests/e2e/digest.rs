@@ -115,7 +115,9 @@ async fn the_night_ends_in_one_digest_per_chat_even_across_a_kill() {
     wait_for_a_look(&bot, before).await;
     fake.ask(&BOB, "/hello").await; // the outbox had its chance to send anything queued
     assert_eq!(
-        bot.log().matches("digest for 2 chat(s): 4 builds").count(),
+        bot.log()
+            .matches("digest for 2 chat(s): 4 build(s)")
+            .count(),
         1,
         "{}",
         bot.log()
