@@ -30,7 +30,7 @@
 //!   `Authz`, owns Telegram's `Limits`, parses routes and quiet hours into types.
 //! - [`storage`]: the SQLite file, one file per table on one connection: subscriptions,
 //!   outbox, announcements and the catch-up cursor, live messages, mutes, watches, workers,
-//!   conversations.
+//!   conversations, and the build results of the quiet hours waiting for a digest.
 //! - [`buildbot`]: the REST client, the event websocket, the models, `mirror` (the master's
 //!   live state as the event stream tells it, loaded by REST after each catch-up: what
 //!   `/status`, `/last` and `/list` answer from without asking the master), `control` (how
@@ -42,7 +42,9 @@
 //!   `retry_after`, splitting, plain-text fallback, the persistent outbox, and the buttons a
 //!   notification's actions become.
 //! - [`notify`]: Buildbot events → classify → who asked (routing) → a `Notification` (text and
-//!   actions) for the outbox. It knows nothing of Telegram's keyboards.
+//!   actions) for the outbox; in the quiet hours of digest mode, a result kept in storage
+//!   instead, and `digest` composing each chat's summary. It knows nothing of Telegram's
+//!   keyboards.
 //! - [`telegram`]: `telegram::schema()` shows every route: each command, each button family,
 //!   each conversation step. Handlers live in `commands/`, `conversations/`, `buttons.rs` and
 //!   `rebuild.rs` (Rebuild asks first) and share a `Context`; a tap counts only when the
@@ -53,7 +55,8 @@
 //!   secret before a body is read, caps bodies and requests at once, and logs refusals at
 //!   most once a minute.
 //! - [`app`]: the composition root: builds every part, spawns and supervises the tasks
-//!   (restarted, with a log line, if they end or panic), owns the shutdown; and `--check`.
+//!   (restarted, with a log line, if they end or panic) — among them the digest timer, which
+//!   sends each chat's digest when the quiet hours end — owns the shutdown; and `--check`.
 
 pub mod app;
 pub mod authz;

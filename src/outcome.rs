@@ -37,6 +37,17 @@ impl Outcome {
             .unwrap_or(Outcome::Unknown(code))
     }
 
+    /// The number Buildbot gives the result: what [`Outcome::from_code`] reads back.
+    pub fn code(self) -> i64 {
+        match self {
+            Outcome::Unknown(code) => code,
+            known => Outcome::KNOWN
+                .iter()
+                .position(|k| *k == known)
+                .map_or(-1, |i| i as i64),
+        }
+    }
+
     /// The word Buildbot's UI uses; `None` for a code this version does not know.
     pub fn word(self) -> Option<&'static str> {
         Some(match self {
@@ -49,17 +60,6 @@ impl Outcome {
             Outcome::Cancelled => "cancelled",
             Outcome::Unknown(_) => return None,
         })
-    }
-
-    /// Buildbot's number for it.
-    pub fn code(self) -> i64 {
-        match self {
-            Outcome::Unknown(code) => code,
-            known => Outcome::KNOWN
-                .iter()
-                .position(|k| *k == known)
-                .map_or(-1, |i| i as i64),
-        }
     }
 
     /// A failure or an exception: what a failure message, with the log, is about.
@@ -106,6 +106,9 @@ mod tests {
             .map(Some)
         );
         assert_eq!(Outcome::from_code(7), Outcome::Unknown(7));
+        for code in -1..9 {
+            assert_eq!(Outcome::from_code(code).code(), code);
+        }
         assert_eq!(Outcome::from_code(-1), Outcome::Unknown(-1));
         assert_eq!(Outcome::Unknown(7).word(), None);
         let decoded: Option<Outcome> = serde_json::from_str("4").unwrap();

@@ -7,7 +7,8 @@
 //! - the event stream closes its socket; the notifier finishes the event in hand (what it
 //!   queued is in the outbox; what it had not reached is found again by the catch-up);
 //! - the outbox starts no new sends, gives those in flight a few seconds, and leaves the rest
-//!   in the storage for the next start.
+//!   in the storage for the next start;
+//! - the digest timer stops sleeping; results kept for a digest stay in the storage.
 
 use tokio_util::sync::CancellationToken;
 

@@ -6,15 +6,18 @@
 //!
 //! ```text
 //! Buildbot /ws ──▶ buildbot::events ──▶ notify::Notifier ──▶ delivery::Outbox ──┐
-//!                                                                                 ├──▶ Telegram
+//!                                        │ digest mode               ▲          ├──▶ Telegram
+//!                                        └▶ storage ─▶ app::digest ──┘          │
 //! Telegram updates ──▶ telegram::schema ──▶ handlers ──▶ delivery::Delivery ─────┘
 //! ```
 
 mod chats;
 pub mod check;
+mod digest;
 mod supervise;
 
 use chats::{apply_configured_chats, close_subscriptions};
+use digest::DigestTimer;
 use supervise::{AbortOnDrop, supervise};
 
 use std::sync::Arc;
@@ -138,7 +141,7 @@ fn start_notifications(
     store: &Store,
     delivery: &Delivery,
     shutdown: &Shutdown,
-) -> [(&'static str, JoinHandle<()>); 2] {
+) -> [(&'static str, JoinHandle<()>); 3] {
     let (outbox, worker) = Outbox::new(
         store.clone(),
         delivery.clone(),
@@ -148,6 +151,15 @@ fn start_notifications(
     );
     let outbox_worker = tokio::spawn(supervise("the outbox", shutdown.clone(), move || {
         worker.run()
+    }));
+    let timer = DigestTimer {
+        store: store.clone(),
+        outbox: outbox.clone(),
+        window: settings.notify.digest_window(),
+        shutdown: shutdown.clone(),
+    };
+    let digests = tokio::spawn(supervise("the digest timer", shutdown.clone(), move || {
+        timer.clone().run()
     }));
     // The event stream feeds the notifier: they fail and start again together, and a new
     // stream begins with a catch-up, so nothing that happened meanwhile is missed.
@@ -186,6 +198,7 @@ fn start_notifications(
     [
         ("the notifier", notifications),
         ("the outbox", outbox_worker),
+        ("the digest timer", digests),
     ]
 }
 

@@ -17,7 +17,12 @@ pub enum Action {
     OpenLog(String),
     /// Rebuild this build; authorised like `/force` when tapped.
     Rebuild(i64),
+    /// Open a build's page: `label` is the button's text (the morning digest's failed builds).
+    OpenBuild { label: String, url: String },
 }
+
+/// Telegram takes at most this many buttons under a message.
+pub const MAX_BUTTONS: usize = 100;
 
 /// A notification: HTML text and what it offers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +43,10 @@ impl Notification {
                 Action::OpenLog(url) if button_url(&url).is_none() => {
                     body.push('\n');
                     body.push_str(&text::button_as_link(&text::full_log_button(), &url));
+                }
+                Action::OpenBuild { label, url } if button_url(&url).is_none() => {
+                    body.push('\n');
+                    body.push_str(&text::button_as_link(&label, &url));
                 }
                 action => kept.push(action),
             }
@@ -96,21 +105,32 @@ pub fn url_buttons_as_lines(
     (lines, keyboard)
 }
 
-/// The actions as one row of buttons; `None` when there is nothing to offer.
+/// The actions as buttons: logs and rebuilds in one row, builds to open two a row under it,
+/// at most [`MAX_BUTTONS`] in all; `None` when there is nothing to offer.
 pub fn keyboard(actions: &[Action]) -> Option<InlineKeyboardMarkup> {
-    let row: Vec<InlineKeyboardButton> = actions
-        .iter()
-        .filter_map(|action| match action {
-            Action::OpenLog(url) => {
-                button_url(url).map(|url| InlineKeyboardButton::url(text::full_log_button(), url))
-            }
-            Action::Rebuild(buildid) => Some(InlineKeyboardButton::callback(
+    let mut row = Vec::new();
+    let mut builds = Vec::new();
+    for action in actions {
+        match action {
+            Action::OpenLog(url) => row.extend(
+                button_url(url).map(|url| InlineKeyboardButton::url(text::full_log_button(), url)),
+            ),
+            Action::Rebuild(buildid) => row.push(InlineKeyboardButton::callback(
                 text::rebuild_button(),
                 Callback::Rebuild(*buildid).encode(),
             )),
-        })
-        .collect();
-    (!row.is_empty()).then(|| InlineKeyboardMarkup::new([row]))
+            Action::OpenBuild { label, url } => builds
+                .extend(button_url(url).map(|url| InlineKeyboardButton::url(label.clone(), url))),
+        }
+    }
+    row.truncate(MAX_BUTTONS);
+    builds.truncate(MAX_BUTTONS - row.len());
+    let mut rows: Vec<Vec<InlineKeyboardButton>> = Vec::new();
+    if !row.is_empty() {
+        rows.push(row);
+    }
+    rows.extend(builds.chunks(2).map(<[_]>::to_vec));
+    (!rows.is_empty()).then(|| InlineKeyboardMarkup::new(rows))
 }
 
 /// The actions as the outbox stores them.
@@ -154,6 +174,45 @@ mod tests {
             None,
             "a link that is not a URL is left out"
         );
+    }
+
+    #[test]
+    fn builds_to_open_go_two_a_row_and_no_more_than_telegram_takes() {
+        let open = |n: usize| Action::OpenBuild {
+            label: format!("❌ b #{n}"),
+            url: format!("http://bb.example/#/builders/1/builds/{n}"),
+        };
+        let mut actions = vec![Action::Rebuild(1)];
+        actions.extend((0..150).map(open));
+        let keyboard = keyboard(&actions).unwrap();
+        let rows = &keyboard.inline_keyboard;
+        assert_eq!(rows[0].len(), 1, "the rebuild row");
+        assert_eq!(rows[1].len(), 2);
+        let buttons: usize = rows.iter().map(Vec::len).sum();
+        assert_eq!(buttons, MAX_BUTTONS);
+        assert!(
+            matches!(&rows[1][0].kind, InlineKeyboardButtonKind::Url(u) if u.as_str().ends_with("/builds/0"))
+        );
+        assert_eq!(rows[1][0].text, "❌ b #0");
+
+        // on localhost: no button, a link in the text
+        let local = Notification::new(
+            "🌙",
+            vec![Action::OpenBuild {
+                label: "❌ b #3".into(),
+                url: "http://localhost:8010/#/builders/1/builds/3".into(),
+            }],
+        );
+        assert!(local.actions.is_empty());
+        assert!(
+            local
+                .text
+                .ends_with(r#"<a href="http://localhost:8010/#/builders/1/builds/3">❌ b #3</a>"#),
+            "{}",
+            local.text
+        );
+        let stored = store(&[open(3)]).unwrap();
+        assert_eq!(stored_keyboard(&stored), super::keyboard(&[open(3)]));
     }
 
     #[test]

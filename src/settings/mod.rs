@@ -32,7 +32,9 @@ mod webhook;
 pub use authz::closed_notice;
 pub use buildbot::{BuildbotSettings, Credentials, MasterControlSettings};
 pub use error::{SettingsError, env_name};
-pub use notify::{ChatTarget, FlakySettings, NotifySettings, QuietHours, Route, RouteTarget};
+pub use notify::{
+    ChatTarget, FlakySettings, NotifySettings, QuietHours, QuietHoursMode, Route, RouteTarget,
+};
 pub use secrets::secrets_in_environment;
 pub use storage::StorageSettings;
 pub use telegram::{Limits, TelegramSettings};

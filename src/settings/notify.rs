@@ -16,6 +16,8 @@ pub struct NotifySettings {
     pub routes: Vec<Route>,
     /// When notifications arrive without a sound.
     pub quiet_hours: Option<QuietHours>,
+    /// What quiet hours do to build results: arrive silently, or wait for a morning digest.
+    pub quiet_hours_mode: QuietHoursMode,
     /// Lines of the failing step's log shown in failure messages (0: none).
     pub log_tail_lines: usize,
     pub chat_ids: Vec<ChatTarget>,
@@ -86,7 +88,7 @@ impl NotifySettings {
     }
 }
 
-/// `notify.quiet_hours`: every day from `from` to `until` (minutes of the day, UTC),
+/// `notify.quiet_hours`: every day from `from` to `until` (seconds of the day, UTC),
 /// notifications arrive without a sound. Read once at start, so the outbox only compares
 /// numbers for each message it sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,15 +97,44 @@ pub struct QuietHours {
     pub until: u32,
 }
 
+/// The seconds in a day: quiet hours repeat every day.
+const DAY: i64 = 86_400;
+
 impl QuietHours {
     /// Is `epoch` inside the window? A window may wrap midnight (22:00-07:00).
     pub fn contains(&self, epoch: i64) -> bool {
-        let minute = u32::try_from(epoch.rem_euclid(86_400) / 60).unwrap_or(0);
+        let second = u32::try_from(epoch.rem_euclid(DAY)).unwrap_or(0);
         if self.from < self.until {
-            (self.from..self.until).contains(&minute)
+            (self.from..self.until).contains(&second)
         } else {
-            minute >= self.from || minute < self.until
+            second >= self.from || second < self.until
         }
+    }
+
+    /// Seconds from `epoch` to the next end of the window (1 to a day): when a digest of
+    /// what the window held is due.
+    pub fn seconds_to_end(&self, epoch: i64) -> i64 {
+        let left = (i64::from(self.until) - epoch.rem_euclid(DAY)).rem_euclid(DAY);
+        if left == 0 { DAY } else { left }
+    }
+}
+
+/// `notify.quiet_hours_mode`: what a build result in the quiet hours does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QuietHoursMode {
+    /// Sent at once, without a sound.
+    #[default]
+    Silent,
+    /// Kept, and summed up in one message per chat when the window ends.
+    Digest,
+}
+
+impl NotifySettings {
+    /// The quiet hours whose build results wait for a digest: none unless the mode is
+    /// `digest`.
+    pub fn digest_window(&self) -> Option<QuietHours> {
+        self.quiet_hours
+            .filter(|_| self.quiet_hours_mode == QuietHoursMode::Digest)
     }
 }
 
@@ -132,6 +163,7 @@ pub(super) fn validate_notify(raw: RawNotify) -> Result<NotifySettings, Settings
         .collect();
     let log_tail_lines = count_in_range("notify.log_tail_lines", raw.log_tail_lines, 0, 100)?;
     let quiet_hours = parse_quiet_hours(&raw.quiet_hours)?;
+    let quiet_hours_mode = parse_quiet_hours_mode(&raw.quiet_hours_mode, quiet_hours)?;
     let routes = parse_routes(&raw.routes)?;
     let flaky = validate_flaky(&raw.flaky)?;
     Ok(NotifySettings {
@@ -140,6 +172,7 @@ pub(super) fn validate_notify(raw: RawNotify) -> Result<NotifySettings, Settings
         live: raw.live,
         routes,
         quiet_hours,
+        quiet_hours_mode,
         log_tail_lines,
         chat_ids,
         chat_terms,
@@ -215,28 +248,68 @@ fn validate_flaky(raw: &RawFlaky) -> Result<FlakySettings, SettingsError> {
     })
 }
 
-/// "22:00-07:00" → minutes of the day (UTC); empty → none.
+/// "22:00-07:00" (or "22:00:30-07:00:00") → seconds of the day (UTC); empty → none.
 fn parse_quiet_hours(text: &str) -> Result<Option<QuietHours>, SettingsError> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);
     }
-    let minute = |hhmm: &str| -> Option<u32> {
-        let (h, m) = hhmm.trim().split_once(':')?;
-        let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
-        (h < 24 && m < 60).then_some(h * 60 + m)
-    };
     text.split_once('-')
-        .and_then(|(from, to)| Some((minute(from)?, minute(to)?)))
+        .and_then(|(from, to)| Some((second_of_day(from)?, second_of_day(to)?)))
         .filter(|(from, to)| from != to)
         .map(|(from, until)| Some(QuietHours { from, until }))
         .ok_or_else(|| {
             SettingsError::invalid(
                 "notify.quiet_hours",
                 format!("{text:?}"),
-                "empty, or HH:MM-HH:MM in UTC, e.g. 22:00-07:00",
+                "empty, or HH:MM-HH:MM in UTC, e.g. 22:00-07:00 (HH:MM:SS for seconds: 22:00:30-07:00:00)",
             )
         })
+}
+
+/// "07:30" or "07:30:15" → seconds since midnight.
+fn second_of_day(text: &str) -> Option<u32> {
+    let number = |part: &str, below: u32| -> Option<u32> {
+        let digits = (1..=2).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_digit());
+        digits
+            .then(|| part.parse().ok())
+            .flatten()
+            .filter(|n| *n < below)
+    };
+    let parts: Vec<&str> = text.trim().split(':').collect();
+    let (h, m, s) = match parts[..] {
+        [h, m] => (h, m, "0"),
+        [h, m, s] => (h, m, s),
+        _ => return None,
+    };
+    Some(number(h, 24)? * 3600 + number(m, 60)? * 60 + number(s, 60)?)
+}
+
+/// "silent" (the default) or "digest"; a digest needs quiet hours to end.
+fn parse_quiet_hours_mode(
+    text: &str,
+    quiet_hours: Option<QuietHours>,
+) -> Result<QuietHoursMode, SettingsError> {
+    // ASCII case ignored, as for notify.events
+    let mode = match text.trim().to_ascii_lowercase().as_str() {
+        "" | "silent" => QuietHoursMode::Silent,
+        "digest" => QuietHoursMode::Digest,
+        _ => {
+            return Err(SettingsError::invalid(
+                "notify.quiet_hours_mode",
+                format!("{text:?}"),
+                "\"silent\" (results in the quiet hours arrive without a sound) or \"digest\" (one summary per chat when they end)",
+            ));
+        }
+    };
+    if mode == QuietHoursMode::Digest && quiet_hours.is_none() {
+        return Err(SettingsError::invalid(
+            "notify.quiet_hours_mode",
+            format!("{text:?}"),
+            "\"digest\" only with notify.quiet_hours set, since the digest is sent when they end: set quiet_hours (e.g. \"22:00-07:00\"), or quiet_hours_mode = \"silent\"",
+        ));
+    }
+    Ok(mode)
 }
 
 /// One entry of `notify.chat_ids`: a chat, and in a string, filter terms after it
@@ -389,15 +462,83 @@ mod tests {
         assert_eq!(
             s.notify.quiet_hours,
             Some(QuietHours {
-                from: 22 * 60,
-                until: 7 * 60 + 30
+                from: 22 * 3600,
+                until: 7 * 3600 + 30 * 60
             })
         );
-        let err = error_text(&with_token("[notify]\nquiet_hours = \"late\"\n"));
+        assert_eq!(s.notify.quiet_hours_mode, QuietHoursMode::Silent);
+        let s = load_toml(&with_token(
+            "[notify]\nquiet_hours = \" 9:05:07 - 09:05:37 \"\n",
+        ))
+        .unwrap();
+        let from = 9 * 3600 + 5 * 60 + 7;
+        assert_eq!(
+            s.notify.quiet_hours,
+            Some(QuietHours {
+                from,
+                until: from + 30
+            }),
+            "to the second, for a window that ends soon"
+        );
+        for bad in [
+            "late",
+            "22:00",
+            "24:00-07:00",
+            "22:60-07:00",
+            "22:00:60-07:00",
+            "22:00:00:00-07:00",
+            "22:+1-07:00",
+            "07:00-07:00:00",
+        ] {
+            let err = error_text(&with_token(&format!("[notify]\nquiet_hours = \"{bad}\"\n")));
+            assert!(
+                err.contains("notify.quiet_hours")
+                    && err.contains("22:00-07:00")
+                    && err.contains("HH:MM:SS"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn quiet_hours_mode() {
+        let mode = |toml: &str| load_toml(&with_token(toml)).map(|s| s.notify.quiet_hours_mode);
+        let night = "[notify]\nquiet_hours = \"22:00-07:00\"\n";
+        assert_eq!(
+            mode(&format!("{night}quiet_hours_mode = \"digest\"\n")).unwrap(),
+            QuietHoursMode::Digest
+        );
+        assert_eq!(
+            mode(&format!("{night}quiet_hours_mode = \"silent\"\n")).unwrap(),
+            QuietHoursMode::Silent
+        );
+        assert_eq!(
+            mode(&format!("{night}quiet_hours_mode = \" Digest \"\n")).unwrap(),
+            QuietHoursMode::Digest
+        );
+        let err = error_text(&with_token(&format!(
+            "{night}quiet_hours_mode = \"loud\"\n"
+        )));
         assert!(
-            err.contains("notify.quiet_hours") && err.contains("22:00-07:00"),
+            err.contains("notify.quiet_hours_mode")
+                && err.contains("\"loud\"")
+                && err.contains("\"silent\"")
+                && err.contains("\"digest\""),
             "{err}"
         );
+        let err = error_text(&with_token("[notify]\nquiet_hours_mode = \"digest\"\n"));
+        assert!(
+            err.contains("notify.quiet_hours_mode")
+                && err.contains("set quiet_hours (e.g. \"22:00-07:00\")"),
+            "what to do: {err}"
+        );
+        let digest = load_toml(&with_token(&format!(
+            "{night}quiet_hours_mode = \"digest\"\n"
+        )))
+        .unwrap();
+        assert_eq!(digest.notify.digest_window(), digest.notify.quiet_hours);
+        let silent = load_toml(&with_token(night)).unwrap();
+        assert_eq!(silent.notify.digest_window(), None);
     }
 
     #[test]
@@ -405,12 +546,30 @@ mod tests {
         let at = |h: i64, m: i64| 1_795_564_800 + h * 3600 + m * 60; // a midnight UTC
         let window = |from: u32, until: u32| Some(QuietHours { from, until });
         let quiet = |w: Option<QuietHours>, epoch: i64| w.is_some_and(|w| w.contains(epoch));
-        let night = window(22 * 60, 7 * 60);
+        let night = window(22 * 3600, 7 * 3600);
         assert!(quiet(night, at(23, 0)) && quiet(night, at(3, 0)));
         assert!(!quiet(night, at(7, 0)) && !quiet(night, at(12, 0)));
-        let lunch = window(12 * 60, 13 * 60);
+        assert!(quiet(night, at(7, 0) - 1), "the last second is inside");
+        let lunch = window(12 * 3600, 13 * 3600);
         assert!(quiet(lunch, at(12, 30)) && !quiet(lunch, at(13, 0)));
         assert!(!quiet(None, at(3, 0)));
+    }
+
+    #[test]
+    fn the_end_of_the_window_is_due_in_seconds() {
+        let midnight = 1_795_564_800;
+        let night = QuietHours {
+            from: 22 * 3600,
+            until: 7 * 3600,
+        };
+        assert_eq!(night.seconds_to_end(midnight + 23 * 3600), 8 * 3600);
+        assert_eq!(night.seconds_to_end(midnight + 7 * 3600 - 1), 1);
+        assert_eq!(
+            night.seconds_to_end(midnight + 7 * 3600),
+            86_400,
+            "at the end, the next one is a day away"
+        );
+        assert_eq!(night.seconds_to_end(midnight + 12 * 3600), 19 * 3600);
     }
 
     fn notify(toml: &str) -> NotifySettings {

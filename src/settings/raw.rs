@@ -87,6 +87,7 @@ pub(super) struct RawNotify {
     pub use_revisions: bool,
     pub log_tail_lines: i64,
     pub quiet_hours: String,
+    pub quiet_hours_mode: String,
     pub live: bool,
     pub quiet_repeats: bool,
     pub flaky: RawFlaky,

@@ -25,14 +25,17 @@
 //! | `subscribing`     | whether anybody could subscribe at the last start      | `subscriptions.rs` |
 //! | `filters`         | which builders, tags and branches a chat hears about   | `filters.rs`       |
 //! | `chat_options`    | whether a chat hears repeated failures without a sound | `options.rs`       |
+//! | `digest`          | build results of the quiet hours, for the digest       | `digest.rs`        |
 //!
 //! `schema.rs` opens the file and holds the migrations that create the tables. Forgetting or
-//! moving a chat (`subscriptions.rs`) takes its `watches`, filters and options along, so a watch never outlives its
-//! chat; claiming a build's end (`announcements.rs`) ends the build's watches in the same
+//! moving a chat (`subscriptions.rs`) takes its `watches`, filters, options and kept `digest`
+//! results along, so none outlives its chat; claiming a build's end (`announcements.rs`) ends
+//! the build's watches in the same
 //! transaction, so a watch ends exactly when its announcement is made.
 
 mod announcements;
 mod dialogues;
+mod digest;
 mod filters;
 mod live;
 mod mutes;
@@ -50,6 +53,7 @@ use rusqlite::Connection;
 use tokio::sync::Mutex;
 
 pub use announcements::Announcement;
+pub use digest::{DigestEntry, DigestRow};
 pub use outbox::{OutboxRow, Queued};
 
 /// Where a message goes: a numeric chat id, or a public channel's `@username`.

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use rusqlite::params;
+use rusqlite::{Transaction, params};
 
 use super::{Chat, StorageError, Store};
 
@@ -66,11 +66,13 @@ impl Store {
         let live_build = message.live_build;
         self.with(move |conn| {
             let tx = conn.transaction()?;
+            let message = Queued {
+                text: &text,
+                markup: markup.as_deref(),
+                live_build,
+            };
             for (key, silent) in rows {
-                tx.execute(
-                    "INSERT INTO outbox (chat, text, created_at, markup, live_build, silent) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![key, text, now, markup, live_build, silent],
-                )?;
+                insert(&tx, &key, message, silent, now)?;
             }
             tx.commit()
         })
@@ -150,6 +152,21 @@ impl Store {
         })
         .await
     }
+}
+
+/// Queues one message for the chat whose key is `key`, inside the caller's transaction.
+pub(super) fn insert(
+    tx: &Transaction<'_>,
+    key: &str,
+    message: Queued<'_>,
+    silent: bool,
+    now: i64,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO outbox (chat, text, created_at, markup, live_build, silent) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![key, message.text, now, message.markup, message.live_build, silent],
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

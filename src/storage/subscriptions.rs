@@ -116,6 +116,7 @@ impl Store {
             conn.execute("DELETE FROM filters WHERE chat = ?1", [&key])?;
             conn.execute("DELETE FROM chat_options WHERE chat = ?1", [&key])?;
             conn.execute("DELETE FROM watches WHERE chat = ?1", [&key])?;
+            conn.execute("DELETE FROM digest WHERE chat = ?1", [&key])?;
             Ok(())
         })
         .await
@@ -146,6 +147,7 @@ impl Store {
             tx.execute("DELETE FROM filters WHERE chat = ?1", [&from])?;
             tx.execute("DELETE FROM chat_options WHERE chat = ?1", [&from])?;
             tx.execute("DELETE FROM watches WHERE chat = ?1", [&from])?;
+            super::digest::move_digest(&tx, &from, &to)?;
             tx.commit()
         })
         .await

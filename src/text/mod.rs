@@ -23,6 +23,7 @@
 //! - `status`: `/status` and `/last`.
 //! - `builds`: notifications about builds and workers.
 //! - `history`: what a result says of the builder's past (new, still failing, flaky), `/flaky`.
+//! - `digest`: the morning digest of what the quiet hours held.
 //! - `subscriptions`: `/notify`, `/mute`, `/unmute`, `/watch`.
 //! - `conversations`: `/nay`, who owns a conversation, expiry, `/stop`.
 //! - `force`: `/force`, its parameters' problems, and rebuilds.
@@ -32,6 +33,7 @@
 mod builds;
 mod buttons;
 mod conversations;
+mod digest;
 mod errors;
 mod force;
 mod help;
@@ -48,6 +50,7 @@ mod time;
 pub use builds::*;
 pub use buttons::*;
 pub use conversations::*;
+pub use digest::*;
 pub use errors::*;
 pub use force::*;
 pub use help::*;

@@ -7,6 +7,7 @@ mod access;
 mod builds;
 mod control;
 mod delivery;
+mod digest;
 mod fake_selftest;
 mod filters;
 mod forged_taps;

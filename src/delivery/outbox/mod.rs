@@ -129,6 +129,22 @@ impl Outbox {
         self.enqueue_live(chats, notification, None).await
     }
 
+    /// Queues `chat`'s morning digest and deletes the kept results it sums up (those up to
+    /// `through`) in one transaction, so it is neither lost nor queued twice; wakes the worker.
+    pub async fn enqueue_digest(
+        &self,
+        chat: &Chat,
+        digest: &Notification,
+        through: i64,
+    ) -> Result<(), StorageError> {
+        let actions = actions::store(&digest.actions);
+        self.store
+            .digest_send(chat, through, &digest.text, actions.as_deref(), now())
+            .await?;
+        self.wake.notify_one();
+        Ok(())
+    }
+
     /// Like [`Outbox::enqueue`]; with `live_build`, where each message goes is remembered so
     /// that the build's progress and result can edit it.
     pub async fn enqueue_live(

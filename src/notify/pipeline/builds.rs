@@ -45,7 +45,7 @@ impl Notifier {
                 .await?;
             return Ok(());
         };
-        let chats = self.subscribers(&[Event::Started]).await?;
+        let chats = self.unless_digesting(self.subscribers(&[Event::Started]).await?);
         let chats = self.filtered(chats, &builder, build).await?;
         if !chats.is_empty() {
             log::info!(
@@ -109,6 +109,10 @@ impl Notifier {
         if let Some(builder) = &builder {
             chats = self.filtered(chats, builder, build).await?;
         }
+        let kept = (result, previous);
+        chats = self
+            .held_for_digest(chats, builder.as_ref(), build, kept)
+            .await?;
         chats.extend(watchers.iter().cloned());
         let live = self.live_messages(build.buildid).await?;
         if let (Some(builder), false) = (builder, chats.is_empty() && live.is_empty()) {

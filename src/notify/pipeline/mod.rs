@@ -41,6 +41,7 @@ mod builds;
 mod catch_up;
 mod failure;
 mod live;
+mod overnight;
 mod past;
 mod retry;
 mod settle;
