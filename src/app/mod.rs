@@ -132,6 +132,25 @@ fn shared_views(settings: &Settings) -> (Mirror, Histories) {
     (mirror, Histories::default())
 }
 
+/// The timer that sends each chat's digest when the quiet hours end (digest mode), or what an
+/// earlier run left (any mode).
+fn start_digests(
+    settings: &Settings,
+    store: &Store,
+    outbox: &Outbox,
+    shutdown: &Shutdown,
+) -> JoinHandle<()> {
+    let timer = DigestTimer {
+        store: store.clone(),
+        outbox: outbox.clone(),
+        window: settings.notify.digest_window(),
+        shutdown: shutdown.clone(),
+    };
+    tokio::spawn(supervise("the digest timer", shutdown.clone(), move || {
+        timer.clone().run()
+    }))
+}
+
 /// Buildbot events → notifier → outbox, beside the dispatcher, until `shutdown`: the tasks,
 /// named for the log, to await at the end.
 fn start_notifications(
@@ -152,15 +171,7 @@ fn start_notifications(
     let outbox_worker = tokio::spawn(supervise("the outbox", shutdown.clone(), move || {
         worker.run()
     }));
-    let timer = DigestTimer {
-        store: store.clone(),
-        outbox: outbox.clone(),
-        window: settings.notify.digest_window(),
-        shutdown: shutdown.clone(),
-    };
-    let digests = tokio::spawn(supervise("the digest timer", shutdown.clone(), move || {
-        timer.clone().run()
-    }));
+    let digests = start_digests(settings, store, &outbox, shutdown);
     // The event stream feeds the notifier: they fail and start again together, and a new
     // stream begins with a catch-up, so nothing that happened meanwhile is missed.
     let (client, store, delivery) = (client.clone(), store.clone(), delivery.clone());

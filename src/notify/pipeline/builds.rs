@@ -72,16 +72,9 @@ impl Notifier {
     /// was claimed already. Every call that can fail comes before the claim, which also ends
     /// the watches (one transaction): a failure leaves the build as it was, for a retry.
     pub(super) async fn finished(&mut self, build: &Build) -> Result<()> {
-        let Some(result) = build.results.filter(|_| build.complete) else {
+        let Some(result) = self.unclaimed_result(build).await? else {
             return Ok(());
         };
-        if self
-            .store
-            .is_claimed(build.buildid, Announcement::Finished)
-            .await?
-        {
-            return Ok(());
-        }
         self.remember(build, result);
         // read, not taken: the claim below ends them, so a failure before it keeps them
         let watchers: BTreeSet<Chat> = self
@@ -132,6 +125,18 @@ impl Notifier {
         self.store.claim_finished(build.buildid, now()).await?;
         self.mirror.forget(build.buildid);
         Ok(())
+    }
+
+    /// The result of a finished build whose end was not announced yet.
+    async fn unclaimed_result(&self, build: &Build) -> Result<Option<Outcome>> {
+        let Some(result) = build.results.filter(|_| build.complete) else {
+            return Ok(None);
+        };
+        let claimed = self
+            .store
+            .is_claimed(build.buildid, Announcement::Finished)
+            .await?;
+        Ok((!claimed).then_some(result))
     }
 
     /// The result message: live messages become it, every other chat gets it new.
