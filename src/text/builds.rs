@@ -190,8 +190,8 @@ mod tests {
     use super::*;
     use crate::text::fixtures::{NOW, build, builder};
 
-    #[test]
-    fn build_notifications() {
+    /// Build #7 of a builder whose name needs escaping, failed after 95 s.
+    fn failed_build() -> (Builder, Build) {
         let b = builder(3, "lint_*[x]<&>", &["lint"], true);
         let failed = build(
             12,
@@ -201,6 +201,12 @@ mod tests {
             Some(NOW),
             "failed 'sh -c ...' (failure)",
         );
+        (b, failed)
+    }
+
+    #[test]
+    fn build_notifications() {
+        let (b, failed) = failed_build();
         let note = BuildNote {
             builder: &b,
             build: &failed,
@@ -223,15 +229,7 @@ mod tests {
 
     #[test]
     fn finished_with_its_past() {
-        let b = builder(3, "lint_*[x]<&>", &["lint"], true);
-        let failed = build(
-            12,
-            7,
-            Some(2),
-            NOW - 95,
-            Some(NOW),
-            "failed 'sh -c ...' (failure)",
-        );
+        let (b, failed) = failed_build();
         let note = BuildNote {
             builder: &b,
             build: &failed,

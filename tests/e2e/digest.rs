@@ -181,18 +181,7 @@ fn assert_the_night(master: &Master, digest: &Call, red: &Value, again: &Value) 
 /// URL buttons to the failed builds, two a row, where Telegram takes them: a master whose
 /// host has a dot. On `localhost` they are links in the text only.
 fn assert_failed_builds_are_buttons(master: &Master, digest: &Call, failed: &[&Value]) {
-    let buttons: Vec<(String, String)> = digest.params["reply_markup"]["inline_keyboard"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|row| row.as_array().into_iter().flatten())
-        .map(|b| {
-            (
-                b["text"].as_str().unwrap_or("").to_owned(),
-                b["url"].as_str().unwrap_or("").to_owned(),
-            )
-        })
-        .collect();
+    let buttons = digest.url_buttons();
     let host_has_dot = reqwest::Url::parse(&master.url)
         .ok()
         .and_then(|u| u.host_str().map(|h| h.contains('.')))

@@ -32,6 +32,16 @@ async fn told(fake: &FakeTelegram, mark: usize, chat: i64, reference: &str) -> C
     .await
 }
 
+/// Asserts that `call`'s text contains `needle`, showing the text when not.
+#[track_caller]
+fn says(call: &Call, needle: &str) {
+    assert!(
+        call.text().contains(needle),
+        "{needle:?} in:\n{}",
+        call.text()
+    );
+}
+
 fn silent(call: &Call) -> bool {
     call.params.get("disable_notification") == Some(&Value::Bool(true))
 }
@@ -72,11 +82,9 @@ async fn a_failure_says_what_is_new_and_a_recovery_how_long_it_was_red() {
     let broken_ref = build_ref(&broken, "toggle");
     for chat in [GROUP, ALICE.id] {
         let new = told(&fake, mark, chat, &format!("{broken_ref}: failure")).await;
-        assert!(
-            new.text()
-                .contains(&format!("🆕 New failure: build #{green} before it passed.")),
-            "{}",
-            new.text()
+        says(
+            &new,
+            &format!("🆕 New failure: build #{green} before it passed."),
         );
         assert!(!silent(&new), "a new failure pings: {}", new.params);
     }
@@ -109,14 +117,8 @@ async fn a_failure_says_what_is_new_and_a_recovery_how_long_it_was_red() {
     let (fixed_ref, _) = toggle(&master, json!({"exit_code": "0"})).await;
     for chat in [GROUP, ALICE.id] {
         let fixed = told(&fake, mark, chat, &format!("{fixed_ref}: success")).await;
-        assert!(
-            fixed
-                .text()
-                .contains(&format!("🩹 Recovered: red since #{first} for ")),
-            "{}",
-            fixed.text()
-        );
-        assert!(fixed.text().contains(", 2 builds."), "{}", fixed.text());
+        says(&fixed, &format!("🩹 Recovered: red since #{first} for "));
+        says(&fixed, ", 2 builds.");
         assert!(!fixed.text().contains("Flaky"), "{}", fixed.text());
         assert!(!silent(&fixed), "{}", fixed.params);
     }
@@ -130,11 +132,7 @@ async fn a_failure_says_what_is_new_and_a_recovery_how_long_it_was_red() {
     let mark = fake.mark();
     let (repeat_ref, _) = toggle(&master, json!({"exit_code": "1"})).await;
     let repeat = told(&fake, mark, ALICE.id, &format!("{repeat_ref}: failure")).await;
-    assert!(
-        repeat.text().contains("🔁 Still failing"),
-        "{}",
-        repeat.text()
-    );
+    says(&repeat, "🔁 Still failing");
     assert!(!silent(&repeat), "{}", repeat.params);
 }
 
@@ -160,12 +158,9 @@ async fn a_builder_that_fails_and_passes_on_one_revision_is_flaky() {
     let mark = fake.mark();
     let (passed_ref, _) = toggle(&master, json!({"exit_code": "0", "revision": "cafe0001"})).await;
     let passed = told(&fake, mark, GROUP, &format!("{passed_ref}: success")).await;
-    assert!(
-        passed
-            .text()
-            .contains("⚠️ Flaky: 1 of the last 2 builds failed, 1 passed on rebuild."),
-        "{}",
-        passed.text()
+    says(
+        &passed,
+        "⚠️ Flaky: 1 of the last 2 builds failed, 1 passed on rebuild.",
     );
     assert!(silent(&passed), "ping-pong is silent: {}", passed.params);
 
@@ -221,12 +216,9 @@ async fn a_history_the_master_cannot_give_costs_only_its_lines() {
     let mark = fake.mark();
     let (new_ref, _) = toggle(&master, json!({"exit_code": "1"})).await;
     let new = told(&fake, mark, GROUP, &format!("{new_ref}: failure")).await;
-    assert!(
-        new.text().contains(&format!(
-            "🆕 New failure: build #{passed} before it passed."
-        )),
-        "{}",
-        new.text()
+    says(
+        &new,
+        &format!("🆕 New failure: build #{passed} before it passed."),
     );
     assert!(!bot.log().contains("panicked"), "{}", bot.log());
 }
@@ -249,13 +241,6 @@ async fn a_run_of_failures_older_than_the_history_is_found_on_the_master() {
     let (eighth_ref, eighth) = toggle(&master, json!({"exit_code": "1"})).await;
     let told = told(&fake, mark, GROUP, &format!("{eighth_ref}: failure")).await;
     let first = green + 1;
-    assert!(
-        told.text()
-            .contains(&format!("🔁 Still failing since #{first} (",))
-            && told
-                .text()
-                .contains(&format!(", {} builds).", eighth - first + 1)),
-        "{}",
-        told.text()
-    );
+    says(&told, &format!("🔁 Still failing since #{first} ("));
+    says(&told, &format!(", {} builds).", eighth - first + 1));
 }

@@ -511,12 +511,25 @@ impl Master {
 
     /// Waits until the build for `request` exists (and, with `finished`, is complete).
     pub async fn wait_build(&self, request: i64, finished: bool) -> Value {
+        let query = format!("builds?buildrequestid={request}");
+        self.wait_first_build(&query, finished, &format!("build request {request}"))
+            .await
+    }
+
+    /// Waits until build `number` of `builder` exists and finished (a build a scheduler
+    /// started, not the test).
+    pub async fn wait_build_number(&self, builder: &str, number: i64) -> Value {
+        let builderid = self.builder_id(builder).await;
+        let query = format!("builders/{builderid}/builds?number={number}");
+        self.wait_first_build(&query, true, &format!("build {number} of {builder}"))
+            .await
+    }
+
+    /// Waits until `query` finds a build (and, with `finished`, a complete one).
+    async fn wait_first_build(&self, query: &str, finished: bool, what: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            let builds = self
-                .get(&format!("builds?buildrequestid={request}"))
-                .await
-                .unwrap();
+            let builds = self.get(query).await.unwrap();
             if let Some(build) = builds["builds"].as_array().and_then(|b| b.first())
                 && (!finished || build["complete"] == true)
             {
@@ -524,31 +537,7 @@ impl Master {
             }
             assert!(
                 Instant::now() < deadline,
-                "build request {request} did not get a build in time; master log:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    /// Waits until build `number` of `builder` exists and finished (a build a scheduler
-    /// started, not the test).
-    pub async fn wait_build_number(&self, builder: &str, number: i64) -> Value {
-        let builderid = self.builder_id(builder).await;
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let builds = self
-                .get(&format!("builders/{builderid}/builds?number={number}"))
-                .await
-                .unwrap();
-            if let Some(build) = builds["builds"].as_array().and_then(|b| b.first())
-                && build["complete"] == true
-            {
-                return build.clone();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "build {number} of {builder} did not finish in time; master log:\n{}",
+                "{what} did not get a build in time; master log:\n{}",
                 self.log()
             );
             tokio::time::sleep(Duration::from_millis(200)).await;

@@ -46,6 +46,16 @@ impl Call {
 
     /// The callback data of every inline button, row by row.
     pub fn buttons(&self) -> Vec<(String, String)> {
+        self.buttons_with("callback_data")
+    }
+
+    /// The URL of every inline link button, row by row.
+    pub fn url_buttons(&self) -> Vec<(String, String)> {
+        self.buttons_with("url")
+    }
+
+    /// Every inline button's label and its `field`, row by row.
+    fn buttons_with(&self, field: &str) -> Vec<(String, String)> {
         self.params["reply_markup"]["inline_keyboard"]
             .as_array()
             .into_iter()
@@ -54,7 +64,7 @@ impl Call {
             .map(|b| {
                 (
                     b["text"].as_str().unwrap_or("").to_owned(),
-                    b["callback_data"].as_str().unwrap_or("").to_owned(),
+                    b[field].as_str().unwrap_or("").to_owned(),
                 )
             })
             .collect()
