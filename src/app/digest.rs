@@ -21,6 +21,9 @@ use crate::storage::{Chat, DigestEntry, StorageError, Store};
 const LOOK_AGAIN: Duration = Duration::from_secs(60);
 /// How long after a failure (the storage) sending the digests is tried again.
 const RETRY: Duration = Duration::from_secs(30);
+/// The longest sleep: the wall clock may jump (NTP, a suspended host) while tokio's does not,
+/// and a result the notifier kept late is found within this.
+const AT_MOST: Duration = Duration::from_secs(300);
 
 /// Runs the timer; cloned for each (re)start by the supervisor.
 #[derive(Clone)]
@@ -30,6 +33,14 @@ pub(super) struct DigestTimer {
     /// The quiet hours, in digest mode only.
     pub window: Option<QuietHours>,
     pub shutdown: Shutdown,
+}
+
+/// What one chat kept: the rows, their results, whether it asked for any.
+#[derive(Default)]
+struct Kept {
+    ids: Vec<i64>,
+    entries: Vec<DigestEntry>,
+    heard: bool,
 }
 
 /// What the timer wakes for.
@@ -68,6 +79,10 @@ impl DigestTimer {
             let Some((wake, wait)) = next else {
                 return self.shutdown.triggered().await;
             };
+            let (wake, wait) = match wait > AT_MOST {
+                true => (Wake::LookAgain, AT_MOST),
+                false => (wake, wait),
+            };
             tokio::select! {
                 _ = tokio::time::sleep(wait) => woke_for = wake,
                 _ = self.shutdown.triggered() => return,
@@ -94,16 +109,20 @@ impl DigestTimer {
             return Ok(());
         }
         let builds: BTreeSet<i64> = rows.iter().map(|r| r.entry.buildid).collect();
-        let mut chats: BTreeMap<Chat, (i64, Vec<DigestEntry>)> = BTreeMap::new();
+        let mut chats: BTreeMap<Chat, Kept> = BTreeMap::new();
         for row in rows {
-            let (through, entries) = chats.entry(row.chat).or_default();
-            *through = (*through).max(row.id);
-            entries.push(row.entry);
+            let kept = chats.entry(row.chat).or_default();
+            kept.ids.push(row.id);
+            kept.heard |= row.heard;
+            kept.entries.push(row.entry);
         }
-        let count = chats.len();
-        for (chat, (through, entries)) in chats {
-            let message = digest::compose(&entries);
-            self.outbox.enqueue_digest(&chat, &message, through).await?;
+        let count = chats.values().filter(|k| k.heard).count();
+        for (chat, kept) in chats {
+            // a chat that asked for none of the night's results gets no digest of them
+            let message = kept.heard.then(|| digest::compose(&kept.entries));
+            (self.outbox)
+                .enqueue_digest(&chat, message.as_ref(), &kept.ids)
+                .await?;
         }
         log::info!("digest for {count} chat(s): {} build(s)", builds.len());
         Ok(())
@@ -144,7 +163,7 @@ mod tests {
             shutdown.clone(),
         );
         for buildid in [1, 2] {
-            let chats = [Chat::Id(1), Chat::Id(2)];
+            let chats = [(Chat::Id(1), true), (Chat::Id(2), true)];
             store.digest_add(&chats, &entry(buildid)).await.unwrap();
         }
         shutdown.trigger();
@@ -205,6 +224,19 @@ mod tests {
         silent.clone().run().await;
         assert!(silent.store.digest_waiting().await.unwrap().is_empty());
         assert_eq!(dir_rows(&dir).await, 2);
+    }
+
+    #[tokio::test]
+    async fn a_chat_that_asked_for_none_of_the_results_gets_no_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let morning = timer(&dir, None).await;
+        let quiet = [(Chat::Id(3), false)];
+        morning.store.digest_add(&quiet, &entry(1)).await.unwrap();
+        morning.clone().run().await;
+        assert!(morning.store.digest_waiting().await.unwrap().is_empty());
+        let queued = morning.store.outbox_pending(10).await.unwrap();
+        let chats: Vec<&Chat> = queued.iter().map(|r| &r.chat).collect();
+        assert_eq!(chats, [&Chat::Id(1), &Chat::Id(2)], "not chat 3");
     }
 
     /// The rows in the outbox of the store in `dir`.

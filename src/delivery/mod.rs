@@ -424,10 +424,17 @@ impl Delivery {
 
 /// `text` with `lines` added at its end (each line is self-contained markup).
 fn with_lines(text: &str, lines: &[String]) -> String {
-    std::iter::once(text.to_owned())
-        .chain(lines.iter().cloned())
-        .collect::<Vec<_>>()
-        .join("\n")
+    let mut out = text.to_owned();
+    for line in lines {
+        // what does not fit is left out: the message itself must not be refused as too long
+        if out.chars().count() + 1 + line.chars().count() > MESSAGE_LIMIT {
+            log::warn!("a refused link button's line does not fit in its message; left out");
+            continue;
+        }
+        out.push('\n');
+        out.push_str(line);
+    }
+    out
 }
 
 /// Failures after which Telegram surely has not taken the message: its servers answered 5xx,
@@ -464,6 +471,19 @@ fn no_preview() -> LinkPreviewOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_buttons_links_are_added_while_they_fit() {
+        let lines = vec!["a".repeat(10), "b".repeat(10)];
+        assert_eq!(
+            with_lines("text", &lines),
+            format!("text\n{}\n{}", lines[0], lines[1])
+        );
+        let full = "x".repeat(MESSAGE_LIMIT - 11);
+        let added = with_lines(&full, &lines);
+        assert_eq!(added, format!("{full}\n{}", lines[0]), "only what fits");
+        assert!(added.chars().count() <= MESSAGE_LIMIT);
+    }
 
     #[test]
     fn only_failures_that_surely_did_not_deliver_are_tried_again() {

@@ -59,19 +59,26 @@ fn order(night: &NightOfBuilder) -> (u8, i64, String) {
     (group, since, night.name.clone())
 }
 
-/// One builder's night from its builds, in build-number order (at least one).
+/// One builder's night from its builds, in build-number order (at least one). Builds that
+/// say nothing about the code (cancelled, skipped, retried) neither start nor end a run.
 fn night_of(builds: &[&DigestEntry]) -> NightOfBuilder {
     let failed_before = builds
         .first()
         .and_then(|b| b.previous)
         .is_some_and(Outcome::is_failure);
     let last = builds.last().map_or(Outcome::Unknown(-1), |b| b.result);
-    // where the run of failures that ends the night begins
-    let run = builds
+    let judged: Vec<&&DigestEntry> = builds
         .iter()
-        .rposition(|b| !b.result.is_failure())
+        .filter(|b| b.result.is_good() || b.result.is_failure())
+        .collect();
+    let red_now = judged.last().is_some_and(|b| b.result.is_failure());
+    // where the run of failures that ends the night begins
+    let run = judged
+        .iter()
+        .rposition(|b| b.result.is_good())
         .map_or(0, |i| i + 1);
-    let red = match builds.get(run) {
+    let red = match judged.get(run) {
+        Some(_) if !red_now => None,
         Some(_) if run == 0 && failed_before => Some(RedSince::Before),
         Some(first) => Some(RedSince::At(first.complete_at, first.owner.clone())),
         None => None,
@@ -81,6 +88,7 @@ fn night_of(builds: &[&DigestEntry]) -> NightOfBuilder {
         .filter(|b| b.result.is_failure())
         .map(|b| (b.number, b.url.clone()))
         .collect();
+    let passed_last = judged.last().is_some_and(|b| b.result.is_good());
     NightOfBuilder {
         name: builds
             .first()
@@ -88,7 +96,7 @@ fn night_of(builds: &[&DigestEntry]) -> NightOfBuilder {
             .unwrap_or_default(),
         builds: builds.len(),
         last,
-        recovered: red.is_none() && (failed_before || !failed.is_empty()),
+        recovered: passed_last && (failed_before || !failed.is_empty()),
         red,
         failed,
     }
@@ -187,7 +195,22 @@ mod tests {
         assert_eq!(ok.last, Warnings);
         let back = [entry("back", 1, Failure), entry("back", 2, Cancelled)];
         let [back] = &nights(&back)[..] else { panic!() };
-        assert!(back.recovered, "cancelled is not a failure");
+        assert!(
+            !back.recovered && matches!(back.red, Some(RedSince::At(..))),
+            "a cancelled build says nothing: still red"
+        );
+        let fixed = [
+            entry("fixed", 1, Failure),
+            entry("fixed", 2, Success),
+            entry("fixed", 3, Cancelled),
+        ];
+        let [fixed] = &nights(&fixed)[..] else {
+            panic!()
+        };
+        assert!(
+            fixed.recovered && fixed.red.is_none(),
+            "cancelled after the fix"
+        );
     }
 
     #[test]

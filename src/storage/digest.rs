@@ -4,6 +4,8 @@
 //! the outbox and are deleted in the same transaction, so a digest is neither lost nor sent
 //! twice.
 
+use std::collections::BTreeSet;
+
 use rusqlite::{Transaction, params};
 
 use super::{Chat, StorageError, Store, outbox};
@@ -32,6 +34,9 @@ pub struct DigestRow {
     pub id: i64,
     pub chat: Chat,
     pub entry: DigestEntry,
+    /// The chat asked for this result's events (else it is kept to tell the night right:
+    /// a pass between failures for a chat that hears failures).
+    pub heard: bool,
 }
 
 fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DigestRow> {
@@ -48,25 +53,27 @@ fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DigestRow> {
             owner: row.get(8)?,
             url: row.get(9)?,
         },
+        heard: row.get(10)?,
     })
 }
 
 impl Store {
-    /// Keeps a build's result for the digest of every chat in `chats`, all or none. A build
-    /// kept twice for a chat (its announcement tried again) is kept once.
+    /// Keeps a build's result for the digest of every chat in `chats` (with whether the chat
+    /// asked for it), all or none. A build kept twice for a chat (its announcement tried
+    /// again) is kept once.
     pub async fn digest_add(
         &self,
-        chats: &[Chat],
+        chats: &[(Chat, bool)],
         entry: &DigestEntry,
     ) -> Result<(), StorageError> {
-        let keys: Vec<String> = chats.iter().map(Chat::key).collect();
+        let keys: Vec<(String, bool)> = chats.iter().map(|(c, h)| (c.key(), *h)).collect();
         let e = entry.clone();
         self.with(move |conn| {
             let tx = conn.transaction()?;
-            for key in keys {
+            for (key, heard) in keys {
                 tx.execute(
-                    "INSERT OR IGNORE INTO digest (chat, buildid, builder, number, result, previous, complete_at, owner, url)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    "INSERT OR IGNORE INTO digest (chat, buildid, builder, number, result, previous, complete_at, owner, url, heard)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                     params![
                         key,
                         e.buildid,
@@ -76,7 +83,8 @@ impl Store {
                         e.previous.map(Outcome::code),
                         e.complete_at,
                         e.owner,
-                        e.url
+                        e.url,
+                        heard
                     ],
                 )?;
             }
@@ -89,7 +97,7 @@ impl Store {
     pub async fn digest_waiting(&self) -> Result<Vec<DigestRow>, StorageError> {
         self.with(|conn| {
             let mut statement = conn.prepare(
-                "SELECT id, chat, buildid, builder, number, result, previous, complete_at, owner, url
+                "SELECT id, chat, buildid, builder, number, result, previous, complete_at, owner, url, heard
                  FROM digest ORDER BY chat, id",
             )?;
             let rows = statement.query_map([], read_row)?;
@@ -98,33 +106,50 @@ impl Store {
         .await
     }
 
-    /// Queues `chat`'s digest in the outbox and deletes the rows it sums up (those up to
-    /// `through`; one kept meanwhile waits for the next), in one transaction: a crash leaves
-    /// either the rows or the message, never both, never neither.
+    /// The chats that keep the result of build `buildid`: an announcement tried again after
+    /// the window ended goes on to the digest for them, not to them one by one.
+    pub async fn digest_chats_of(&self, buildid: i64) -> Result<BTreeSet<Chat>, StorageError> {
+        self.with(move |conn| {
+            let mut statement = conn.prepare("SELECT chat FROM digest WHERE buildid = ?1")?;
+            let keys = statement.query_map([buildid], |row| row.get::<_, String>(0))?;
+            keys.map(|k| k.map(|k| Chat::from_key(&k))).collect()
+        })
+        .await
+    }
+
+    /// Deletes the rows `ids` a digest sums up and, if any was still there, queues `message`
+    /// (text, actions) for `chat` in the outbox — in one transaction: a crash leaves either
+    /// the rows or the message, never both, never neither; rows another send took already
+    /// (or moved with their chat meanwhile and sent there) queue nothing. `None`: the rows go
+    /// without a message (a chat that asked for none of them). True when it was queued.
     pub async fn digest_send(
         &self,
         chat: &Chat,
-        through: i64,
-        text: &str,
-        markup: Option<&str>,
+        ids: &[i64],
+        message: Option<(&str, Option<&str>)>,
         now: i64,
-    ) -> Result<(), StorageError> {
+    ) -> Result<bool, StorageError> {
         let key = chat.key();
-        let (text, markup) = (text.to_owned(), markup.map(str::to_owned));
+        let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+        let message = message.map(|(text, markup)| (text.to_owned(), markup.map(str::to_owned)));
         self.with(move |conn| {
             let tx = conn.transaction()?;
-            let digest = outbox::Queued {
-                text: &text,
-                markup: markup.as_deref(),
-                live_build: None,
-            };
-            // the morning's one message rings
-            outbox::insert(&tx, &key, digest, false, now)?;
-            tx.execute(
-                "DELETE FROM digest WHERE chat = ?1 AND id <= ?2",
-                params![key, through],
+            let deleted = tx.execute(
+                "DELETE FROM digest WHERE id IN (SELECT value FROM json_each(?1))",
+                [ids],
             )?;
-            tx.commit()
+            let queued = deleted > 0 && message.is_some();
+            if let (true, Some((text, markup))) = (queued, &message) {
+                let digest = outbox::Queued {
+                    text,
+                    markup: markup.as_deref(),
+                    live_build: None,
+                };
+                // the morning's one message rings
+                outbox::insert(&tx, &key, digest, false, now)?;
+            }
+            tx.commit()?;
+            Ok(queued)
         })
         .await
     }
@@ -158,35 +183,43 @@ mod tests {
         }
     }
 
+    /// Every chat in `chats` asked for the result.
+    fn heard(chats: &[&Chat]) -> Vec<(Chat, bool)> {
+        chats.iter().map(|c| ((*c).clone(), true)).collect()
+    }
+
     #[tokio::test]
     async fn kept_results_come_back_as_they_went_in_once_per_chat() {
         let (_dir, store) = temp_store();
         let (one, two) = (Chat::Id(1), Chat::Topic(-100, 7));
         let failed = entry(5, Outcome::Failure);
         store
-            .digest_add(&[one.clone(), two.clone()], &failed)
+            .digest_add(&[(one.clone(), true), (two.clone(), false)], &failed)
             .await
             .unwrap();
-        store
-            .digest_add(std::slice::from_ref(&one), &failed)
-            .await
-            .unwrap();
+        store.digest_add(&heard(&[&one]), &failed).await.unwrap();
         let odd = DigestEntry {
             previous: None,
             owner: None,
             result: Outcome::Unknown(42),
             ..entry(6, Outcome::Success)
         };
-        store
-            .digest_add(std::slice::from_ref(&one), &odd)
-            .await
-            .unwrap();
+        store.digest_add(&heard(&[&one]), &odd).await.unwrap();
         let rows = store.digest_waiting().await.unwrap();
-        let seen: Vec<(&Chat, &DigestEntry)> = rows.iter().map(|r| (&r.chat, &r.entry)).collect();
+        let seen: Vec<(&Chat, &DigestEntry, bool)> =
+            rows.iter().map(|r| (&r.chat, &r.entry, r.heard)).collect();
         assert_eq!(
             seen,
-            [(&two, &failed), (&one, &failed), (&one, &odd)],
+            [
+                (&two, &failed, false),
+                (&one, &failed, true),
+                (&one, &odd, true)
+            ],
             "by chat key"
+        );
+        assert_eq!(
+            store.digest_chats_of(5).await.unwrap(),
+            BTreeSet::from([one, two])
         );
     }
 
@@ -195,24 +228,22 @@ mod tests {
         let (_dir, store) = temp_store();
         let (one, two) = (Chat::Id(1), Chat::Id(2));
         store
-            .digest_add(&[one.clone(), two.clone()], &entry(5, Outcome::Failure))
+            .digest_add(&heard(&[&one, &two]), &entry(5, Outcome::Failure))
             .await
             .unwrap();
-        let through = store.digest_waiting().await.unwrap()[0].id;
+        let summed = [store.digest_waiting().await.unwrap()[0].id];
         // kept after the digest was composed: not summed up, so not deleted
         store
-            .digest_add(std::slice::from_ref(&one), &entry(6, Outcome::Success))
+            .digest_add(&heard(&[&one]), &entry(6, Outcome::Success))
             .await
             .unwrap();
-        store
-            .digest_send(&one, through, "🌙 digest", Some("[]"), 77)
-            .await
-            .unwrap();
+        let message = Some(("🌙 digest", Some("[]")));
+        assert!(store.digest_send(&one, &summed, message, 77).await.unwrap());
         let queued = store.outbox_pending(10).await.unwrap();
         assert_eq!(queued.len(), 1);
         assert_eq!(
-            (&queued[0].chat, queued[0].text.as_str()),
-            (&one, "🌙 digest")
+            (&queued[0].chat, queued[0].text.as_str(), queued[0].silent),
+            (&one, "🌙 digest", false)
         );
         assert_eq!(queued[0].markup.as_deref(), Some("[]"));
         let left: Vec<(Chat, i64)> = store
@@ -222,7 +253,14 @@ mod tests {
             .into_iter()
             .map(|r| (r.chat, r.entry.buildid))
             .collect();
-        assert_eq!(left, [(one, 6), (two, 5)]);
+        assert_eq!(left, [(one.clone(), 6), (two, 5)]);
+        // the same rows again (another send took them): nothing is queued twice
+        assert!(!store.digest_send(&one, &summed, message, 78).await.unwrap());
+        // rows of a chat that asked for none: deleted without a message
+        let rest = [store.digest_waiting().await.unwrap()[0].id];
+        assert!(!store.digest_send(&one, &rest, None, 79).await.unwrap());
+        assert_eq!(store.outbox_pending(10).await.unwrap().len(), 1);
+        assert_eq!(store.digest_waiting().await.unwrap().len(), 1);
     }
 
     #[tokio::test]
@@ -230,21 +268,17 @@ mod tests {
         let (_dir, store) = temp_store();
         let chat = Chat::Id(1);
         store
-            .digest_add(std::slice::from_ref(&chat), &entry(5, Outcome::Failure))
+            .digest_add(&heard(&[&chat]), &entry(5, Outcome::Failure))
             .await
             .unwrap();
-        let through = store.digest_waiting().await.unwrap()[0].id;
+        let ids = [store.digest_waiting().await.unwrap()[0].id];
         // the outbox insert fails half-way (a table gone): the delete is rolled back with it
         store
             .with(|conn| conn.execute_batch("ALTER TABLE outbox RENAME TO outbox_gone;"))
             .await
             .unwrap();
-        assert!(
-            store
-                .digest_send(&chat, through, "x", None, 1)
-                .await
-                .is_err()
-        );
+        let sent = store.digest_send(&chat, &ids, Some(("x", None)), 1).await;
+        assert!(sent.is_err());
         assert_eq!(store.digest_waiting().await.unwrap().len(), 1);
     }
 
@@ -253,15 +287,12 @@ mod tests {
         let (_dir, store) = temp_store();
         let (group, supergroup, other) = (Chat::Id(-5), Chat::Id(-1_000_000_000_005), Chat::Id(9));
         store
-            .digest_add(&[group.clone(), other.clone()], &entry(5, Outcome::Failure))
+            .digest_add(&heard(&[&group, &other]), &entry(5, Outcome::Failure))
             .await
             .unwrap();
         // the supergroup already kept this build: moving keeps one
         store
-            .digest_add(
-                &[group.clone(), supergroup.clone()],
-                &entry(6, Outcome::Success),
-            )
+            .digest_add(&heard(&[&group, &supergroup]), &entry(6, Outcome::Success))
             .await
             .unwrap();
         store.move_chat(&group, &supergroup).await.unwrap();

@@ -32,7 +32,7 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE filters (chat TEXT NOT NULL, term TEXT NOT NULL, PRIMARY KEY (chat, term));",
     "ALTER TABLE outbox ADD COLUMN silent INTEGER NOT NULL DEFAULT 0;
      CREATE TABLE chat_options (chat TEXT PRIMARY KEY, quiet_repeats INTEGER NOT NULL);",
-    "CREATE TABLE digest (id INTEGER PRIMARY KEY AUTOINCREMENT, chat TEXT NOT NULL, buildid INTEGER NOT NULL, builder TEXT NOT NULL, number INTEGER NOT NULL, result INTEGER NOT NULL, previous INTEGER, complete_at INTEGER NOT NULL, owner TEXT, url TEXT NOT NULL, UNIQUE (chat, buildid));",
+    "CREATE TABLE digest (id INTEGER PRIMARY KEY AUTOINCREMENT, chat TEXT NOT NULL, buildid INTEGER NOT NULL, builder TEXT NOT NULL, number INTEGER NOT NULL, result INTEGER NOT NULL, previous INTEGER, complete_at INTEGER NOT NULL, owner TEXT, url TEXT NOT NULL, heard INTEGER NOT NULL DEFAULT 1, UNIQUE (chat, buildid));",
 ];
 
 impl Store {

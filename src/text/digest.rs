@@ -40,6 +40,18 @@ pub enum RedSince {
     Before,
 }
 
+/// The longest builder or person name shown: a name is said, not quoted in full, so that
+/// one long name cannot crowd the night out of its one message.
+const NAME_MAX: usize = 64;
+
+/// `text` cut to [`NAME_MAX`] characters, with "…" when cut.
+fn short(text: &str) -> String {
+    match text.char_indices().nth(NAME_MAX) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
 fn units(text: &str) -> usize {
     text.chars().map(char::len_utf16).sum()
 }
@@ -61,7 +73,9 @@ fn time_of_day(epoch: i64) -> String {
 /// "red since 03:12 (alice)", "red since before the quiet hours".
 fn red_since(red: &RedSince) -> String {
     match red {
-        RedSince::At(at, Some(who)) => format!("red since {} ({})", time_of_day(*at), escape(who)),
+        RedSince::At(at, Some(who)) => {
+            format!("red since {} ({})", time_of_day(*at), escape(&short(who)))
+        }
         RedSince::At(at, None) => format!("red since {}", time_of_day(*at)),
         RedSince::Before => "red since before the quiet hours".to_owned(),
     }
@@ -81,8 +95,12 @@ fn headline(builders: &[NightOfBuilder]) -> String {
     let news: Vec<String> = builders
         .iter()
         .filter_map(|b| match (&b.red, b.recovered) {
-            (Some(red), _) => Some(format!("<b>{}</b> {}", escape(&b.name), red_since(red))),
-            (None, true) => Some(format!("<b>{}</b> recovered", escape(&b.name))),
+            (Some(red), _) => Some(format!(
+                "<b>{}</b> {}",
+                escape(&short(&b.name)),
+                red_since(red)
+            )),
+            (None, true) => Some(format!("<b>{}</b> recovered", escape(&short(&b.name)))),
             (None, false) => None,
         })
         .collect();
@@ -107,7 +125,7 @@ fn builder_line(builder: &NightOfBuilder) -> String {
     let mut out = format!(
         "{} <b>{}</b>: {}",
         result_emoji(builder.last),
-        escape(&builder.name),
+        escape(&short(&builder.name)),
         plural(builder.builds, "build", "builds")
     );
     if !builder.failed.is_empty() {
@@ -168,7 +186,7 @@ pub fn overnight_digest(builders: &[NightOfBuilder]) -> String {
 
 /// The button under a digest that opens a failed build.
 pub fn digest_build_button(builder: &str, number: i64, result: Outcome) -> String {
-    format!("{} {builder} #{number}", result_emoji(result))
+    format!("{} {} #{number}", result_emoji(result), short(builder))
 }
 
 #[cfg(test)]
@@ -253,5 +271,30 @@ mod tests {
         // exactly full: the last line fits without the reserve
         let one = overnight_digest(&builders[..1]);
         assert!(!one.contains("more builder"), "{one}");
+    }
+
+    #[test]
+    fn a_long_name_is_cut_not_the_night() {
+        let long = "x".repeat(5_000);
+        let night = NightOfBuilder {
+            name: long.clone(),
+            builds: 2,
+            last: Outcome::Failure,
+            failed: vec![(2, "http://bb.example/#/builders/1/builds/2".into())],
+            red: Some(RedSince::At(NIGHT + 60, Some(long.clone()))),
+            recovered: false,
+        };
+        let text = overnight_digest(&[night]);
+        assert!(units(&text) < LIMIT, "{} units", units(&text));
+        assert!(
+            text.contains(&format!("{}…", "x".repeat(NAME_MAX))),
+            "{text}"
+        );
+        assert!(
+            text.contains("(#2)") || text.contains("#2</a>"),
+            "its line stays: {text}"
+        );
+        let button = digest_build_button(&long, 2, Outcome::Failure);
+        assert!(button.chars().count() < 80, "{button}");
     }
 }

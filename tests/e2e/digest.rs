@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::support::bot::BotProcess;
 use crate::support::buildbot::{self, Master};
-use crate::support::fake_telegram::{ALICE, BOB, Call, FakeTelegram};
+use crate::support::fake_telegram::{ALICE, BOB, CAROL, Call, FakeTelegram};
 
 /// A group that gets notifications from the settings, beside Alice's private chat.
 const GROUP: i64 = -5401;
@@ -77,6 +77,10 @@ async fn the_night_ends_in_one_digest_per_chat_even_across_a_kill() {
         time_of_day(end)
     );
     let bot = BotProcess::start(&fake, &master.url, &settings).await;
+    // Carol hears failures only: her digest tells the whole night all the same (the passes
+    // say when it went red); Bob hears cancelled builds only: there were none, no digest
+    fake.ask(&CAROL, "/notify on failure").await;
+    fake.ask(&BOB, "/notify on cancelled").await;
     let mark = fake.mark();
 
     master.build("runtests").await;
@@ -107,6 +111,12 @@ async fn the_night_ends_in_one_digest_per_chat_even_across_a_kill() {
         digest.text(),
         "the group heard of the same builds"
     );
+    let carol = fake
+        .wait_for(mark, "sendMessage", |c| {
+            c.chat_id() == Some(CAROL.id) && c.text().starts_with("🌙")
+        })
+        .await;
+    assert_eq!(carol.text(), digest.text(), "failures only, the same night");
 
     // a start after the night finds nothing left to send: no second digest
     let before = looks(&bot);
@@ -116,16 +126,20 @@ async fn the_night_ends_in_one_digest_per_chat_even_across_a_kill() {
     fake.ask(&BOB, "/hello").await; // the outbox had its chance to send anything queued
     assert_eq!(
         bot.log()
-            .matches("digest for 2 chat(s): 4 build(s)")
+            .matches("digest for 3 chat(s): 4 build(s)")
             .count(),
         1,
         "{}",
         bot.log()
     );
-    for chat in [ALICE.id, GROUP] {
+    for chat in [ALICE.id, GROUP, CAROL.id] {
         let sent = fake.sent_since(mark, "sendMessage", chat);
         assert_eq!(sent.len(), 1, "one message in all, the digest: {sent:?}");
     }
+    assert!(
+        digests(&fake, mark, BOB.id).is_empty(),
+        "Bob asked for none"
+    );
 }
 
 /// Waits for the window's `end`, failing on a digest before it, then for both chats' digests;

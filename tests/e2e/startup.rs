@@ -160,8 +160,8 @@ async fn registers_commands_polls_and_stops_on_sigterm() {
     assert_eq!(
         names,
         [
-            "commands", "force", "getid", "hello", "help", "last", "list", "mute", "nay", "notify",
-            "shutdown", "source", "status", "stop", "unmute", "version", "watch"
+            "commands", "flaky", "force", "getid", "hello", "help", "last", "list", "mute", "nay",
+            "notify", "shutdown", "source", "status", "stop", "unmute", "version", "watch"
         ]
     );
     let polls: Vec<_> = calls.iter().filter(|c| c.method == "getupdates").collect();

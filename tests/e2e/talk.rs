@@ -7,6 +7,7 @@ use crate::support::fake_telegram::{ALICE, BOB, Fault};
 /// The text Buildbot's documentation tells admins to paste into BotFather's /setcommands,
 /// plus this bot's /mute and /unmute.
 const BOTFATHER: &str = "commands - list available commands
+flaky - list flaky builders
 force - force a build
 getid - get user and chat ID
 hello - say hello
@@ -50,7 +51,7 @@ async fn start_help_and_command_lists() {
     let help = fake.ask(&ALICE, "/help").await;
     assert_eq!(
         help.text().lines().filter(|l| l.starts_with('/')).count(),
-        17,
+        18,
         "{}",
         help.text()
     );
@@ -84,7 +85,7 @@ async fn start_help_and_command_lists() {
     let commands = fake.ask(&ALICE, "/commands").await;
     assert!(
         commands.text().starts_with(
-            "Buildbot commands: /commands, /force, /getid, /hello, /help, /last, /list"
+            "Buildbot commands: /commands, /flaky, /force, /getid, /hello, /help, /last, /list"
         ),
         "{}",
         commands.text()

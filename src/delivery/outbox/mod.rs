@@ -129,19 +129,20 @@ impl Outbox {
         self.enqueue_live(chats, notification, None).await
     }
 
-    /// Queues `chat`'s morning digest and deletes the kept results it sums up (those up to
-    /// `through`) in one transaction, so it is neither lost nor queued twice; wakes the worker.
+    /// Queues `chat`'s morning digest (`None`: no message, the chat asked for none of the
+    /// results) and deletes the kept results `ids` it sums up in one transaction, so it is
+    /// neither lost nor queued twice; wakes the worker.
     pub async fn enqueue_digest(
         &self,
         chat: &Chat,
-        digest: &Notification,
-        through: i64,
+        digest: Option<&Notification>,
+        ids: &[i64],
     ) -> Result<(), StorageError> {
-        let actions = actions::store(&digest.actions);
-        self.store
-            .digest_send(chat, through, &digest.text, actions.as_deref(), now())
-            .await?;
-        self.wake.notify_one();
+        let actions = digest.and_then(|d| actions::store(&d.actions));
+        let message = digest.map(|d| (d.text.as_str(), actions.as_deref()));
+        if self.store.digest_send(chat, ids, message, now()).await? {
+            self.wake.notify_one();
+        }
         Ok(())
     }
 

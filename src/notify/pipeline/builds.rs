@@ -93,7 +93,9 @@ impl Notifier {
             BTreeMap::new()
         };
         let comparing = [Event::Worse, Event::Better, Event::Problem, Event::Recovery];
-        let wants_comparison = !routing::wanting(&subscriptions, &comparing).is_empty();
+        // a digest tells a recovery by the result before the night
+        let wants_comparison =
+            !routing::wanting(&subscriptions, &comparing).is_empty() || self.digesting();
         let previous = self
             .previous_result(build, result, wants_comparison)
             .await?;
@@ -104,7 +106,7 @@ impl Notifier {
         }
         let kept = (result, previous);
         chats = self
-            .held_for_digest(chats, builder.as_ref(), build, kept)
+            .held_for_digest(chats, &subscriptions, builder.as_ref(), build, kept)
             .await?;
         chats.extend(watchers.iter().cloned());
         let live = self.live_messages(build.buildid).await?;

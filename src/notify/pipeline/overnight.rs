@@ -8,17 +8,33 @@
 //! that started before the window, which is still edited into its result (an edit makes no
 //! sound).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Notifier, Result};
 use crate::buildbot::models::{Build, Builder};
 use crate::clock::now;
+use crate::event::Event;
+use crate::notify::routing;
 use crate::outcome::Outcome;
 use crate::storage::{Chat, DigestEntry};
 
+/// The events of a build's end: a chat subscribed to any hears results.
+const RESULTS: [Event; 10] = [
+    Event::Finished,
+    Event::Success,
+    Event::Warnings,
+    Event::Failure,
+    Event::Exception,
+    Event::Cancelled,
+    Event::Problem,
+    Event::Recovery,
+    Event::Worse,
+    Event::Better,
+];
+
 impl Notifier {
     /// Is it now the quiet hours of digest mode?
-    fn digesting(&self) -> bool {
+    pub(super) fn digesting(&self) -> bool {
         self.settings
             .digest_window()
             .is_some_and(|window| window.contains(now()))
@@ -34,20 +50,37 @@ impl Notifier {
         chats
     }
 
-    /// In the quiet hours of digest mode, keeps the result of `build` for the digest of
-    /// `chats` and hands back none of them; otherwise hands them all back, to hear it now.
-    /// Keeping a result twice (an announcement tried again) keeps it once.
+    /// In the quiet hours of digest mode, keeps the result of `build` for the digest of the
+    /// chats that hear about builds like it — `heard`, those that asked for its events, and the
+    /// others that hear results of its builder (so that the night is told right: the pass
+    /// between two failures of a chat that hears failures) — and hands back none of them.
+    /// Otherwise hands `heard` back, to hear it now, but for the chats that kept it already
+    /// (an announcement tried again after the window ended). Kept twice is kept once.
     pub(super) async fn held_for_digest(
         &self,
-        chats: BTreeSet<Chat>,
+        heard: BTreeSet<Chat>,
+        subscriptions: &BTreeMap<Chat, BTreeSet<Event>>,
         builder: Option<&Builder>,
         build: &Build,
         (result, previous): (Outcome, Option<Outcome>),
     ) -> Result<BTreeSet<Chat>> {
-        let Some(builder) = builder.filter(|_| !chats.is_empty() && self.digesting()) else {
-            return Ok(chats);
+        let Some(builder) = builder.filter(|_| self.settings.digest_window().is_some()) else {
+            return Ok(heard);
         };
+        if !self.digesting() {
+            let kept = self.store.digest_chats_of(build.buildid).await?;
+            return Ok(heard.difference(&kept).cloned().collect());
+        }
+        let results = routing::wanting(subscriptions, &RESULTS);
+        let results = self.filtered(results, builder, build).await?;
+        if results.is_empty() && heard.is_empty() {
+            return Ok(heard);
+        }
         let notes = self.mirror.notes(build.buildid, &self.client).await?;
+        if !self.digesting() {
+            // the window ended while the master answered: heard now, as after it
+            return Ok(heard);
+        }
         let owner = notes.owner.clone().or_else(|| {
             let authors = notes.authors.as_ref();
             authors.and_then(|a| a.first().cloned())
@@ -62,7 +95,10 @@ impl Notifier {
             owner,
             url: self.client.build_url(build.builderid, build.number),
         };
-        let chats: Vec<Chat> = chats.into_iter().collect();
+        let chats: Vec<(Chat, bool)> = results
+            .union(&heard)
+            .map(|chat| (chat.clone(), heard.contains(chat)))
+            .collect();
         self.store.digest_add(&chats, &entry).await?;
         log::info!(
             "build {} of {} finished in the quiet hours: kept for the digest of {} chat(s)",
