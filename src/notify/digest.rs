@@ -95,6 +95,7 @@ fn night_of(builds: &[&DigestEntry]) -> NightOfBuilder {
             .map(|b| b.builder.clone())
             .unwrap_or_default(),
         builds: builds.len(),
+        numbers: builds.iter().map(|b| b.number).collect(),
         last,
         recovered: passed_last && (failed_before || !failed.is_empty()),
         red,

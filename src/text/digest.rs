@@ -15,12 +15,16 @@ const LIMIT: usize = 4096;
 const NAMED: usize = 3;
 /// Failed builds linked on a builder's line; the others are counted.
 const LINKED: usize = 5;
+/// Runs of build numbers written on a builder's line; the others are counted.
+const RUNS: usize = 10;
 
 /// One builder's night, as the digest tells it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NightOfBuilder {
     pub name: String,
     pub builds: usize,
+    /// The numbers of its builds, in order: every build is named, in runs ("#41–#45").
+    pub numbers: Vec<i64>,
     /// The result of its newest build.
     pub last: Outcome,
     /// Its failed builds (failure or exception), oldest first: number and page.
@@ -120,7 +124,31 @@ fn headline(builders: &[NightOfBuilder]) -> String {
     out
 }
 
-/// "❌ <b>linux-x64</b>: 3 builds, 2 failed (#4, #5), red since 03:12 (alice)".
+/// Build numbers in runs: "#3–#5, #8". At most [`RUNS`] runs are written; the rest are
+/// counted.
+fn runs(numbers: &[i64]) -> String {
+    let mut runs: Vec<(i64, i64)> = Vec::new();
+    for &number in numbers {
+        match runs.last_mut() {
+            Some((_, last)) if number == last.saturating_add(1) => *last = number,
+            _ => runs.push((number, number)),
+        }
+    }
+    let mut shown: Vec<String> = runs
+        .iter()
+        .take(RUNS)
+        .map(|&(first, last)| match first == last {
+            true => format!("#{first}"),
+            false => format!("#{first}–#{last}"),
+        })
+        .collect();
+    if runs.len() > RUNS {
+        shown.push(format!("{} more", runs.len() - RUNS));
+    }
+    shown.join(", ")
+}
+
+/// "❌ <b>linux-x64</b>: 3 builds (#3–#5), 2 failed (#4, #5), red since 03:12 (alice)".
 fn builder_line(builder: &NightOfBuilder) -> String {
     let mut out = format!(
         "{} <b>{}</b>: {}",
@@ -128,6 +156,9 @@ fn builder_line(builder: &NightOfBuilder) -> String {
         escape(&short(&builder.name)),
         plural(builder.builds, "build", "builds")
     );
+    if !builder.numbers.is_empty() {
+        let _ = write!(out, " ({})", runs(&builder.numbers));
+    }
     if !builder.failed.is_empty() {
         let links: Vec<String> = builder
             .failed
@@ -196,9 +227,16 @@ mod tests {
     const NIGHT: i64 = 1_795_564_800; // a midnight UTC
 
     fn night(name: &str, builds: usize, last: Outcome, failed: &[i64]) -> NightOfBuilder {
+        // the newest build is the last failed one, or the one after it when the night ends well
+        let after = i64::from(!last.is_failure());
+        let newest = failed
+            .iter()
+            .max()
+            .map_or(builds as i64, |n| (n + after).max(builds as i64));
         NightOfBuilder {
             name: name.to_owned(),
             builds,
+            numbers: (newest + 1 - builds as i64..=newest).collect(),
             last,
             failed: failed
                 .iter()
@@ -279,6 +317,7 @@ mod tests {
         let night = NightOfBuilder {
             name: long.clone(),
             builds: 2,
+            numbers: vec![1, 2],
             last: Outcome::Failure,
             failed: vec![(2, "http://bb.example/#/builders/1/builds/2".into())],
             red: Some(RedSince::At(NIGHT + 60, Some(long.clone()))),
@@ -296,5 +335,18 @@ mod tests {
         );
         let button = digest_build_button(&long, 2, Outcome::Failure);
         assert!(button.chars().count() < 80, "{button}");
+    }
+
+    #[test]
+    fn every_build_is_named_in_runs() {
+        assert_eq!(runs(&[1, 2, 3, 5, 7, 8]), "#1–#3, #5, #7–#8");
+        assert_eq!(runs(&[4]), "#4");
+        let apart: Vec<i64> = (0..25).map(|i| i * 2).collect();
+        let text = runs(&apart);
+        assert!(text.ends_with(", #18, 15 more"), "{text}");
+        assert_eq!(
+            runs(&[i64::MAX - 1, i64::MAX]),
+            format!("#{}–#{}", i64::MAX - 1, i64::MAX)
+        );
     }
 }

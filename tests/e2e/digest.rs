@@ -83,7 +83,7 @@ async fn the_night_ends_in_one_digest_per_chat_even_across_a_kill() {
     fake.ask(&BOB, "/notify on cancelled").await;
     let mark = fake.mark();
 
-    master.build("runtests").await;
+    let ok = master.build("runtests").await;
     let red = master.build("failing").await;
     // a SIGKILL in the middle of the night: what was kept is in the storage
     let bot = bot.kill_and_restart(&fake).await;
@@ -104,7 +104,13 @@ async fn the_night_ends_in_one_digest_per_chat_even_across_a_kill() {
     }
 
     let digest = wait_for_the_digests(&fake, mark, end).await;
-    assert_the_night(&master, &digest, &red, &again);
+    assert_the_night(
+        &master,
+        &digest,
+        &red,
+        &again,
+        ok["number"].as_i64().unwrap(),
+    );
     let group = &digests(&fake, mark, GROUP)[0];
     assert_eq!(
         group.text(),
@@ -163,16 +169,19 @@ async fn wait_for_the_digests(fake: &FakeTelegram, mark: usize, end: u64) -> Cal
     digests(fake, mark, ALICE.id).remove(0)
 }
 
-/// Two runs of runtests and two failures of `failing`: the counts, the red builder with
-/// links to both failures, and a sound, since the night is over.
-fn assert_the_night(master: &Master, digest: &Call, red: &Value, again: &Value) {
+/// Two runs of runtests (the first numbered `ok`) and two failures of `failing`: the counts,
+/// every build named, the red builder with links to both failures, and a sound, since the
+/// night is over.
+fn assert_the_night(master: &Master, digest: &Call, red: &Value, again: &Value, ok: i64) {
     let text = digest.text();
     assert!(
         text.starts_with("🌙 Overnight: 4 builds, 2 failed — <b>failing</b> red since "),
         "{text}"
     );
     let failed_line = format!(
-        "❌ <b>failing</b>: 2 builds, 2 failed (<a href=\"{}\">#{}</a>, <a href=\"{}\">#{}</a>), red since ",
+        "❌ <b>failing</b>: 2 builds (#{}–#{}), 2 failed (<a href=\"{}\">#{}</a>, <a href=\"{}\">#{}</a>), red since ",
+        red["number"],
+        again["number"],
         page(master, red),
         red["number"],
         page(master, again),
@@ -181,7 +190,8 @@ fn assert_the_night(master: &Master, digest: &Call, red: &Value, again: &Value) 
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3, "{text}");
     assert!(lines[1].starts_with(&failed_line), "{text}");
-    assert_eq!(lines[2], "✅ <b>runtests</b>: 2 builds", "{text}");
+    let runtests = format!("✅ <b>runtests</b>: 2 builds (#{ok}–#{})", ok + 1);
+    assert_eq!(lines[2], runtests, "{text}");
     assert!(
         digest
             .params
