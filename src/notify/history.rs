@@ -27,6 +27,13 @@ impl Histories {
         self.lock().insert(builderid, history);
     }
 
+    /// Keeps the authors of build `buildid`, a run's first failure, in its builder's history.
+    pub fn set_culprits(&self, builderid: i64, buildid: i64, authors: Vec<String>) {
+        if let Some(history) = self.lock().get_mut(&builderid) {
+            history.set_culprits(buildid, authors);
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, History>> {
         // a panic elsewhere leaves the map as it was: still usable
         self.0

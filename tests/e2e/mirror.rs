@@ -283,7 +283,8 @@ async fn a_builds_end_is_announced_with_what_was_read_when_it_started() {
         bot.log()
     );
 
-    // a failure: only its log is read besides, for the tail shown
+    // a failure: only its log is read besides, for the tail shown, and its builder's
+    // history; the authors of a new failure are read in the background, for the next one
     let rest = proxy.mark();
     let (_, notice) = announced(&master, &fake, "failing").await;
     assert!(
@@ -291,8 +292,12 @@ async fn a_builds_end_is_announced_with_what_was_read_when_it_started() {
         "{}",
         notice.text()
     );
+    let (ahead, asked): (Vec<String>, Vec<String>) = asked_since(&proxy, rest)
+        .into_iter()
+        .partition(|path| path == "/api/v2/builds/N/changes");
+    assert!(ahead.len() <= 1, "{ahead:?}");
     assert_eq!(
-        asked_since(&proxy, rest),
+        asked,
         [
             "/api/v2/builds/N",
             "/api/v2/steps/N/logs",

@@ -81,7 +81,29 @@ impl Notifier {
             flaky: history.flaky(&self.settings.flaky),
         };
         self.histories.put(build.builderid, history);
+        if matches!(past.story, Some(Story::NewFailure { .. })) {
+            self.culprits_ahead(build, notes);
+        }
         Ok(past)
+    }
+
+    /// A new failure starts a run: the next failure names its authors. They are known when
+    /// the notes have them, else read now in the background, so that the next failure's
+    /// message does not wait for them (it reads them itself if they are not there yet).
+    fn culprits_ahead(&self, build: &Build, notes: &Notes) {
+        let (builderid, buildid) = (build.builderid, build.buildid);
+        if let Some(authors) = &notes.authors {
+            self.histories
+                .set_culprits(builderid, buildid, authors.clone());
+            return;
+        }
+        let (client, histories) = (self.client.clone(), self.histories.clone());
+        tokio::spawn(async move {
+            match client.build_authors(buildid).await {
+                Ok(authors) => histories.set_culprits(builderid, buildid, authors),
+                Err(error) => log::debug!("authors of build {buildid} not read ahead: {error}"),
+            }
+        });
     }
 
     /// Adds a build that ended to its builder's history, if the bot keeps one, without
