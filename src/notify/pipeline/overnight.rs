@@ -18,20 +18,6 @@ use crate::notify::routing;
 use crate::outcome::Outcome;
 use crate::storage::{Chat, DigestEntry};
 
-/// The events of a build's end: a chat subscribed to any hears results.
-const RESULTS: [Event; 10] = [
-    Event::Finished,
-    Event::Success,
-    Event::Warnings,
-    Event::Failure,
-    Event::Exception,
-    Event::Cancelled,
-    Event::Problem,
-    Event::Recovery,
-    Event::Worse,
-    Event::Better,
-];
-
 impl Notifier {
     /// Is it now the quiet hours of digest mode?
     pub(super) fn digesting(&self) -> bool {
@@ -71,7 +57,11 @@ impl Notifier {
             let kept = self.store.digest_chats_of(build.buildid).await?;
             return Ok(heard.difference(&kept).cloned().collect());
         }
-        let results = routing::wanting(subscriptions, &RESULTS);
+        // a chat subscribed to any event of a build's end hears results
+        let ends: Vec<Event> = (Event::ALL.into_iter())
+            .filter(|e| !matches!(e, Event::Started | Event::Worker))
+            .collect();
+        let results = routing::wanting(subscriptions, &ends);
         let results = self.filtered(results, builder, build).await?;
         if results.is_empty() && heard.is_empty() {
             return Ok(heard);
