@@ -95,19 +95,10 @@ async fn a_failure_says_what_is_new_and_a_recovery_how_long_it_was_red() {
     let first = green + 1;
     for (chat, hushed) in [(GROUP, false), (ALICE.id, true)] {
         let again = told(&fake, mark, chat, &format!("{again_ref}: failure")).await;
-        assert!(
-            again
-                .text()
-                .contains(&format!("🔁 Still failing since #{first} (")),
-            "{}",
-            again.text()
-        );
-        assert!(
-            again
-                .text()
-                .contains(", 2 builds), first failed with Alice's change <code>deadbee</code>."),
-            "{}",
-            again.text()
+        says(&again, &format!("🔁 Still failing since #{first} ("));
+        says(
+            &again,
+            ", 2 builds), first failed with Alice's change <code>deadbee</code>.",
         );
         assert_eq!(silent(&again), hushed, "chat {chat}: {}", again.params);
     }
@@ -203,13 +194,7 @@ async fn a_history_the_master_cannot_give_costs_only_its_lines() {
     let mark = fake.mark();
     let (again_ref, _) = toggle(&master, json!({"exit_code": "1"})).await;
     let again = told(&fake, mark, GROUP, &format!("{again_ref}: failure")).await;
-    assert!(
-        again
-            .text()
-            .contains(&format!("🔁 Still failing since #{first} (")),
-        "{}",
-        again.text()
-    );
+    says(&again, &format!("🔁 Still failing since #{first} ("));
 
     // a pass nobody here hears of still counts: the failure after it is new
     let (_, passed) = toggle(&master, json!({"exit_code": "0"})).await;
