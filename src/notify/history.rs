@@ -187,7 +187,6 @@ impl History {
             (false, Some(true)) => Ok(Some(Story::NewFailure {
                 last_good: before.map(|b| b.number),
             })),
-            (false, None) if self.from_start => Ok(Some(Story::NewFailure { last_good: None })),
             (false, _) => match self.first_failure(at)? {
                 // only builds that say nothing since the last pass: this one is the first
                 Some(first) if first.number < number => {
@@ -198,7 +197,10 @@ impl History {
             (true, Some(false)) => Ok(self
                 .first_failure(at)?
                 .filter(|first| first.number < number)
-                .map(|first| Story::Recovered(recovered(first, build)))),
+                .map(|first| {
+                    let builds = build.number.saturating_sub(first.number);
+                    Story::Recovered(streak(first, build, builds, Vec::new()))
+                })),
             (true, _) => Ok(None),
         }
     }
@@ -209,13 +211,8 @@ impl History {
             Some((id, authors)) if *id == first.buildid => authors.clone(),
             _ => return Err(Needs::Culprits(first.buildid)),
         };
-        Ok(Streak {
-            since: first.number,
-            seconds: build.complete_at.saturating_sub(first.complete_at),
-            builds: build.number.saturating_sub(first.number).saturating_add(1),
-            authors,
-            revision: first.revision.clone(),
-        })
+        let builds = build.number.saturating_sub(first.number).saturating_add(1);
+        Ok(streak(first, build, builds, authors))
     }
 
     /// Is the builder flaky, judged on the builds held? `None` when not (or detection off).
@@ -264,13 +261,13 @@ impl History {
     }
 }
 
-/// A recovery's run of failures: the authors are not said, so not asked for.
-fn recovered(first: &PastBuild, build: &PastBuild) -> Streak {
+/// A run of failures from `first` to `build`, counted as `builds`, started by `authors`' changes.
+fn streak(first: &PastBuild, build: &PastBuild, builds: i64, authors: Vec<String>) -> Streak {
     Streak {
         since: first.number,
         seconds: build.complete_at.saturating_sub(first.complete_at),
-        builds: build.number.saturating_sub(first.number),
-        authors: Vec::new(),
+        builds,
+        authors,
         revision: first.revision.clone(),
     }
 }

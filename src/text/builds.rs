@@ -22,7 +22,7 @@ pub struct BuildNote<'a> {
 }
 
 /// Hashes are shortened to 7 characters, as Buildbot's bot promises.
-fn short_revision(revision: &str) -> &str {
+pub(super) fn short_revision(revision: &str) -> &str {
     let is_hash = revision.len() > 7 && revision.bytes().all(|b| b.is_ascii_hexdigit());
     if is_hash { &revision[..7] } else { revision }
 }

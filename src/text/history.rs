@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use super::builds::short_revision;
 use super::html::{code, escape, link};
 use super::time::duration;
 
@@ -59,15 +60,9 @@ fn name_of(author: &str) -> &str {
     }
 }
 
-/// Hashes shortened to 7 characters, as build names show them.
-fn short(revision: &str) -> &str {
-    let is_hash = revision.len() > 7 && revision.bytes().all(|b| b.is_ascii_hexdigit());
-    if is_hash { &revision[..7] } else { revision }
-}
-
 /// ", first failed with alice's change abc1234" and its variants; empty when nothing is known.
 fn first_failed_with(streak: &Streak) -> String {
-    let revision = streak.revision.as_deref().map(|r| code(short(r)));
+    let revision = streak.revision.as_deref().map(|r| code(short_revision(r)));
     let names: Vec<String> = streak.authors.iter().map(|a| escape(name_of(a))).collect();
     match (names.as_slice(), revision) {
         ([], None) => String::new(),
