@@ -34,6 +34,7 @@ pub use buildbot::{BuildbotSettings, Credentials, MasterControlSettings};
 pub use error::{SettingsError, env_name};
 pub use notify::{
     ChatTarget, FlakySettings, NotifySettings, QuietHours, QuietHoursMode, Route, RouteTarget,
+    tags_show,
 };
 pub use secrets::secrets_in_environment;
 pub use storage::StorageSettings;

@@ -84,8 +84,13 @@ impl NotifySettings {
     /// `[notify].tags`: with tags set, only builders carrying one of them exist for the bot
     /// (listed, reported); with none set, every builder does.
     pub fn shows(&self, tags: &[String]) -> bool {
-        self.tags.is_empty() || tags.iter().any(|t| self.tags.contains(t))
+        tags_show(&self.tags, tags)
     }
+}
+
+/// With `shown` tags set, only builders carrying one of them are shown; with none, every one.
+pub fn tags_show(shown: &[String], tags: &[String]) -> bool {
+    shown.is_empty() || tags.iter().any(|t| shown.contains(t))
 }
 
 /// `notify.quiet_hours`: every day from `from` to `until` (seconds of the day, UTC),

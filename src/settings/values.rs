@@ -40,17 +40,26 @@ pub(super) fn shown_url(value: &str) -> String {
     }
 }
 
-/// A number within `min..=max`. The message speaks of seconds, which most of these keys count.
-pub(super) fn in_range(key: &str, value: i64, min: i64, max: i64) -> Result<u32, SettingsError> {
-    if (min..=max).contains(&value) {
-        Ok(value as u32)
-    } else {
-        Err(SettingsError::invalid(
+/// `value` when within `min..=max` (never negative), else the error naming `what` it counts.
+fn bounded<T: TryFrom<i64>>(
+    key: &str,
+    value: i64,
+    (min, max): (i64, i64),
+    what: &str,
+) -> Result<T, SettingsError> {
+    match T::try_from(value) {
+        Ok(fits) if (min..=max).contains(&value) => Ok(fits),
+        _ => Err(SettingsError::invalid(
             key,
             value,
-            format!("a whole number of seconds from {min} to {max}"),
-        ))
+            format!("a whole number{what} from {min} to {max}"),
+        )),
     }
+}
+
+/// A number of seconds within `min..=max`.
+pub(super) fn in_range(key: &str, value: i64, min: i64, max: i64) -> Result<u32, SettingsError> {
+    bounded(key, value, (min, max), " of seconds")
 }
 
 /// A count (lines, builds) that must lie in `min..=max`.
@@ -60,14 +69,7 @@ pub(super) fn count_in_range(
     min: i64,
     max: i64,
 ) -> Result<usize, SettingsError> {
-    match usize::try_from(value) {
-        Ok(count) if (min..=max).contains(&value) => Ok(count),
-        _ => Err(SettingsError::invalid(
-            key,
-            value,
-            format!("a whole number from {min} to {max}"),
-        )),
-    }
+    bounded(key, value, (min, max), "")
 }
 
 #[cfg(test)]

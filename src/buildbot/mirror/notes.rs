@@ -43,7 +43,7 @@ pub struct Wanted {
 
 impl Wanted {
     fn shows(&self, tags: &[String]) -> bool {
-        self.tags.is_empty() || tags.iter().any(|t| self.tags.contains(t))
+        crate::settings::tags_show(&self.tags, tags)
     }
 }
 
