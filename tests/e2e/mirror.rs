@@ -164,8 +164,13 @@ async fn builds_run_while_the_websocket_is_down_are_shown_once_it_is_back() {
         last.text()
     );
 
+    // the reload finds `slow` running and reads its notes in the background, for its end's
+    // message: wait for that read, so only the command's own calls are counted
+    let notes = format!("/api/v2/builds/{}", running["buildid"]);
+    let read = proxy.requests(&notes);
     proxy.heal(WS);
     loaded(&bot, 2).await;
+    proxy.wait_requests(&notes, read + 1).await;
     let before = rest_calls(&proxy);
     let status = fake.ask(&ALICE, "/status").await;
     let text = status.text();
