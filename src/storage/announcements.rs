@@ -1,8 +1,7 @@
 //! What was already announced, and where the catch-up after a reconnect starts: together they
 //! keep a build event from being announced twice or skipped.
 
-use rusqlite::{OptionalExtension, params};
-
+use super::sql::params;
 use super::watches::end_watches;
 use super::{Cursor, StorageError, Store};
 
@@ -35,7 +34,7 @@ impl Store {
         let kind = kind.key();
         self.with(move |conn| {
             let inserted = conn.execute(
-                "INSERT OR IGNORE INTO announced (buildid, kind, at) VALUES (?1, ?2, ?3)",
+                "INSERT INTO announced (buildid, kind, at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
                 params![buildid, kind, now],
             )?;
             Ok(inserted == 1)
@@ -50,14 +49,14 @@ impl Store {
     pub async fn claim_finished(&self, buildid: i64, now: i64) -> Result<bool, StorageError> {
         let kind = Announcement::Finished.key();
         self.with(move |conn| {
-            let tx = conn.transaction()?;
-            let inserted = tx.execute(
-                "INSERT OR IGNORE INTO announced (buildid, kind, at) VALUES (?1, ?2, ?3)",
-                params![buildid, kind, now],
-            )?;
-            end_watches(&tx, buildid)?;
-            tx.commit()?;
-            Ok(inserted == 1)
+            conn.transaction(|tx| {
+                let inserted = tx.execute(
+                    "INSERT INTO announced (buildid, kind, at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                    params![buildid, kind, now],
+                )?;
+                end_watches(tx, buildid)?;
+                Ok(inserted == 1)
+            })
         })
         .await
     }
@@ -67,13 +66,11 @@ impl Store {
     pub async fn is_claimed(&self, buildid: i64, kind: Announcement) -> Result<bool, StorageError> {
         let kind = kind.key();
         self.with(move |conn| {
-            conn.query_row(
+            let row = conn.query_opt(
                 "SELECT 1 FROM announced WHERE buildid = ?1 AND kind = ?2",
                 params![buildid, kind],
-                |_| Ok(()),
-            )
-            .optional()
-            .map(|row| row.is_some())
+            )?;
+            Ok(row.is_some())
         })
         .await
     }
@@ -81,17 +78,17 @@ impl Store {
     /// `None` on a fresh file: the first start announces from now on, since history is not news.
     pub async fn cursor(&self) -> Result<Option<Cursor>, StorageError> {
         self.with(|conn| {
-            conn.query_row(
+            let row = conn.query_opt(
                 "SELECT last_buildid, last_complete_at FROM cursor WHERE id = 1",
-                [],
-                |row| {
-                    Ok(Cursor {
-                        last_buildid: row.get(0)?,
-                        last_complete_at: row.get(1)?,
-                    })
-                },
-            )
-            .optional()
+                &[],
+            )?;
+            row.map(|row| {
+                Ok(Cursor {
+                    last_buildid: row.int(0)?,
+                    last_complete_at: row.int(1)?,
+                })
+            })
+            .transpose()
         })
         .await
     }
@@ -101,14 +98,15 @@ impl Store {
         self.with(move |conn| {
             conn.execute(
                 "INSERT INTO cursor (id, last_buildid, last_complete_at) VALUES (1, ?1, ?2)
-                 ON CONFLICT (id) DO UPDATE SET last_buildid = max(last_buildid, ?1),
-                                                last_complete_at = max(last_complete_at, ?2)",
+                 ON CONFLICT (id) DO UPDATE SET
+                     last_buildid = CASE WHEN cursor.last_buildid > ?1 THEN cursor.last_buildid ELSE ?1 END,
+                     last_complete_at = CASE WHEN cursor.last_complete_at > ?2 THEN cursor.last_complete_at ELSE ?2 END",
                 params![to.last_buildid, to.last_complete_at],
             )?;
             // a week of announcements is plenty to recognise repeats after any outage
             conn.execute(
                 "DELETE FROM announced WHERE at < ?1",
-                [to.last_complete_at - 7 * 86_400],
+                params![to.last_complete_at - 7 * 86_400],
             )?;
             Ok(())
         })

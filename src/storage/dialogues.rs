@@ -3,8 +3,7 @@
 
 use std::sync::Arc;
 
-use rusqlite::{OptionalExtension, params};
-
+use super::sql::params;
 use super::{StorageError, Store};
 
 /// Conversations (teloxide dialogues) in the same file, as JSON. A state this version cannot
@@ -21,7 +20,7 @@ where
     ) -> futures::future::BoxFuture<'static, Result<(), Self::Error>> {
         Box::pin(async move {
             self.with(move |conn| {
-                conn.execute("DELETE FROM dialogues WHERE chat = ?1", [chat_id.0])
+                conn.execute("DELETE FROM dialogues WHERE chat = ?1", params![chat_id.0])
                     .map(|_| ())
             })
             .await
@@ -54,12 +53,11 @@ where
         Box::pin(async move {
             let json: Option<String> = self
                 .with(move |conn| {
-                    conn.query_row(
+                    let row = conn.query_opt(
                         "SELECT state FROM dialogues WHERE chat = ?1",
-                        [chat_id.0],
-                        |row| row.get(0),
-                    )
-                    .optional()
+                        params![chat_id.0],
+                    )?;
+                    row.map(|row| row.text(0)).transpose()
                 })
                 .await?;
             Ok(json.and_then(|json| match serde_json::from_str(&json) {

@@ -6,8 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use rusqlite::{Transaction, params};
-
+use super::sql::{Conn, DbError, Row, params};
 use super::{Chat, StorageError, Store, outbox};
 use crate::outcome::Outcome;
 
@@ -39,21 +38,21 @@ pub struct DigestRow {
     pub heard: bool,
 }
 
-fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DigestRow> {
+fn read_row(row: &Row) -> Result<DigestRow, DbError> {
     Ok(DigestRow {
-        id: row.get(0)?,
-        chat: Chat::from_key(&row.get::<_, String>(1)?),
+        id: row.int(0)?,
+        chat: Chat::from_key(&row.text(1)?),
         entry: DigestEntry {
-            buildid: row.get(2)?,
-            builder: row.get(3)?,
-            number: row.get(4)?,
-            result: Outcome::from_code(row.get(5)?),
-            previous: row.get::<_, Option<i64>>(6)?.map(Outcome::from_code),
-            complete_at: row.get(7)?,
-            owner: row.get(8)?,
-            url: row.get(9)?,
+            buildid: row.int(2)?,
+            builder: row.text(3)?,
+            number: row.int(4)?,
+            result: Outcome::from_code(row.int(5)?),
+            previous: row.opt_int(6)?.map(Outcome::from_code),
+            complete_at: row.int(7)?,
+            owner: row.opt_text(8)?,
+            url: row.text(9)?,
         },
-        heard: row.get(10)?,
+        heard: row.flag(10)?,
     })
 }
 
@@ -69,26 +68,27 @@ impl Store {
         let keys: Vec<(String, bool)> = chats.iter().map(|(c, h)| (c.key(), *h)).collect();
         let e = entry.clone();
         self.with(move |conn| {
-            let tx = conn.transaction()?;
-            for (key, heard) in keys {
-                tx.execute(
-                    "INSERT OR IGNORE INTO digest (chat, buildid, builder, number, result, previous, complete_at, owner, url, heard)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                    params![
-                        key,
-                        e.buildid,
-                        e.builder,
-                        e.number,
-                        e.result.code(),
-                        e.previous.map(Outcome::code),
-                        e.complete_at,
-                        e.owner,
-                        e.url,
-                        heard
-                    ],
-                )?;
-            }
-            tx.commit()
+            conn.transaction(|tx| {
+                for (key, heard) in keys {
+                    tx.execute(
+                        "INSERT INTO digest (chat, buildid, builder, number, result, previous, complete_at, owner, url, heard)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING",
+                        params![
+                            key,
+                            e.buildid,
+                            &e.builder,
+                            e.number,
+                            e.result.code(),
+                            e.previous.map(Outcome::code),
+                            e.complete_at,
+                            e.owner.as_deref(),
+                            &e.url,
+                            heard
+                        ],
+                    )?;
+                }
+                Ok(())
+            })
         })
         .await
     }
@@ -96,12 +96,12 @@ impl Store {
     /// Every kept result, chat by chat, each chat's in the order they were kept.
     pub async fn digest_waiting(&self) -> Result<Vec<DigestRow>, StorageError> {
         self.with(|conn| {
-            let mut statement = conn.prepare(
+            let rows = conn.query(
                 "SELECT id, chat, buildid, builder, number, result, previous, complete_at, owner, url, heard
                  FROM digest ORDER BY chat, id",
+                &[],
             )?;
-            let rows = statement.query_map([], read_row)?;
-            rows.collect()
+            rows.iter().map(read_row).collect()
         })
         .await
     }
@@ -110,9 +110,13 @@ impl Store {
     /// the window ended goes on to the digest for them, not to them one by one.
     pub async fn digest_chats_of(&self, buildid: i64) -> Result<BTreeSet<Chat>, StorageError> {
         self.with(move |conn| {
-            let mut statement = conn.prepare("SELECT chat FROM digest WHERE buildid = ?1")?;
-            let keys = statement.query_map([buildid], |row| row.get::<_, String>(0))?;
-            keys.map(|k| k.map(|k| Chat::from_key(&k))).collect()
+            let rows = conn.query(
+                "SELECT chat FROM digest WHERE buildid = ?1",
+                params![buildid],
+            )?;
+            rows.iter()
+                .map(|row| Ok(Chat::from_key(&row.text(0)?)))
+                .collect()
         })
         .await
     }
@@ -130,38 +134,39 @@ impl Store {
         now: i64,
     ) -> Result<bool, StorageError> {
         let key = chat.key();
-        let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+        let ids = ids.to_vec();
         let message = message.map(|(text, markup)| (text.to_owned(), markup.map(str::to_owned)));
         self.with(move |conn| {
-            let tx = conn.transaction()?;
-            let deleted = tx.execute(
-                "DELETE FROM digest WHERE id IN (SELECT value FROM json_each(?1))",
-                [ids],
-            )?;
-            let queued = deleted > 0 && message.is_some();
-            if let (true, Some((text, markup))) = (queued, &message) {
-                let digest = outbox::Queued {
-                    text,
-                    markup: markup.as_deref(),
-                    live_build: None,
-                };
-                // the morning's one message rings
-                outbox::insert(&tx, &key, digest, false, now)?;
-            }
-            tx.commit()?;
-            Ok(queued)
+            conn.transaction(|tx| {
+                let mut deleted = 0;
+                for id in ids {
+                    deleted += tx.execute("DELETE FROM digest WHERE id = ?1", params![id])?;
+                }
+                let queued = deleted > 0 && message.is_some();
+                if let (true, Some((text, markup))) = (queued, &message) {
+                    let digest = outbox::Queued {
+                        text,
+                        markup: markup.as_deref(),
+                        live_build: None,
+                    };
+                    // the morning's one message rings
+                    outbox::insert(tx, &key, digest, false, now)?;
+                }
+                Ok(queued)
+            })
         })
         .await
     }
 }
 
 /// A group that became a supergroup takes its kept results along (`move_chat`).
-pub(super) fn move_digest(tx: &Transaction<'_>, from: &str, to: &str) -> rusqlite::Result<()> {
+pub(super) fn move_digest(tx: &mut Conn, from: &str, to: &str) -> Result<(), DbError> {
     tx.execute(
-        "UPDATE OR IGNORE digest SET chat = ?2 WHERE chat = ?1",
-        [from, to],
+        "UPDATE digest SET chat = ?2 WHERE chat = ?1 AND NOT EXISTS
+         (SELECT 1 FROM digest AS there WHERE there.chat = ?2 AND there.buildid = digest.buildid)",
+        params![from, to],
     )?;
-    tx.execute("DELETE FROM digest WHERE chat = ?1", [from])?;
+    tx.execute("DELETE FROM digest WHERE chat = ?1", params![from])?;
     Ok(())
 }
 
@@ -274,7 +279,7 @@ mod tests {
         let ids = [store.digest_waiting().await.unwrap()[0].id];
         // the outbox insert fails half-way (a table gone): the delete is rolled back with it
         store
-            .with(|conn| conn.execute_batch("ALTER TABLE outbox RENAME TO outbox_gone;"))
+            .with(|conn| conn.batch("ALTER TABLE outbox RENAME TO outbox_gone;"))
             .await
             .unwrap();
         let sent = store.digest_send(&chat, &ids, Some(("x", None)), 1).await;

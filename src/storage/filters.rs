@@ -3,8 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::params;
-
+use super::sql::params;
 use super::{Chat, StorageError, Store};
 use crate::filter::{Filter, Term};
 
@@ -13,9 +12,10 @@ impl Store {
     pub async fn filter(&self, chat: &Chat) -> Result<Filter, StorageError> {
         let key = chat.key();
         self.with(move |conn| {
-            let mut statement = conn.prepare("SELECT term FROM filters WHERE chat = ?1")?;
-            let terms = statement.query_map([key], |row| row.get::<_, String>(0))?;
-            Ok(Filter::new(terms.filter_map(|t| t.ok()?.parse().ok())))
+            let rows = conn.query("SELECT term FROM filters WHERE chat = ?1", params![key])?;
+            Ok(Filter::new(
+                rows.iter().filter_map(|row| row.text(0).ok()?.parse().ok()),
+            ))
         })
         .await
     }
@@ -31,22 +31,23 @@ impl Store {
         let add: Vec<String> = add.iter().map(Term::to_string).collect();
         let remove: Vec<String> = remove.iter().map(Term::to_string).collect();
         self.with(move |conn| {
-            let tx = conn.transaction()?;
-            // terms match without regard to ASCII case, and so are removed and not doubled
-            for term in remove {
-                tx.execute(
-                    "DELETE FROM filters WHERE chat = ?1 AND lower(term) = lower(?2)",
-                    params![key, term],
-                )?;
-            }
-            for term in add {
-                tx.execute(
-                    "INSERT INTO filters (chat, term) SELECT ?1, ?2 WHERE NOT EXISTS
-                     (SELECT 1 FROM filters WHERE chat = ?1 AND lower(term) = lower(?2))",
-                    params![key, term],
-                )?;
-            }
-            tx.commit()
+            conn.transaction(|tx| {
+                // terms match without regard to ASCII case, and so are removed and not doubled
+                for term in remove {
+                    tx.execute(
+                        "DELETE FROM filters WHERE chat = ?1 AND lower(term) = lower(?2)",
+                        params![&key, term],
+                    )?;
+                }
+                for term in add {
+                    tx.execute(
+                        "INSERT INTO filters (chat, term) SELECT ?1, ?2 WHERE NOT EXISTS
+                         (SELECT 1 FROM filters WHERE chat = ?1 AND lower(term) = lower(?2))",
+                        params![&key, term],
+                    )?;
+                }
+                Ok(())
+            })
         })
         .await?;
         self.filter(chat).await
@@ -55,13 +56,10 @@ impl Store {
     /// Every chat that has terms, with them.
     pub async fn filters(&self) -> Result<BTreeMap<Chat, Filter>, StorageError> {
         self.with(|conn| {
-            let mut statement = conn.prepare("SELECT chat, term FROM filters")?;
-            let rows = statement.query_map([], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-            })?;
+            let rows = conn.query("SELECT chat, term FROM filters", &[])?;
             let mut terms: BTreeMap<Chat, Vec<Term>> = BTreeMap::new();
             for row in rows {
-                let (chat, term) = row?;
+                let (chat, term) = (row.text(0)?, row.text(1)?);
                 if let Ok(term) = term.parse() {
                     terms.entry(Chat::from_key(&chat)).or_default().push(term);
                 }

@@ -1,7 +1,6 @@
 //! Live build messages: one message per build and chat, edited while the build runs.
 
-use rusqlite::params;
-
+use super::sql::params;
 use super::{Chat, StorageError, Store};
 
 impl Store {
@@ -16,7 +15,8 @@ impl Store {
         let key = chat.key();
         self.with(move |conn| {
             conn.execute(
-                "INSERT OR REPLACE INTO live_messages (buildid, chat, message_id) VALUES (?1, ?2, ?3)",
+                "INSERT INTO live_messages (buildid, chat, message_id) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (buildid, chat) DO UPDATE SET message_id = excluded.message_id",
                 params![buildid, key, message_id],
             )
             .map(|_| ())
@@ -27,12 +27,17 @@ impl Store {
     /// The live messages of a build: `(chat, message_id)`.
     pub async fn live_of(&self, buildid: i64) -> Result<Vec<(Chat, i32)>, StorageError> {
         self.with(move |conn| {
-            let mut statement =
-                conn.prepare("SELECT chat, message_id FROM live_messages WHERE buildid = ?1")?;
-            let rows = statement.query_map([buildid], |row| {
-                Ok((Chat::from_key(&row.get::<_, String>(0)?), row.get(1)?))
-            })?;
-            rows.collect()
+            let rows = conn.query(
+                "SELECT chat, message_id FROM live_messages WHERE buildid = ?1",
+                params![buildid],
+            )?;
+            rows.iter()
+                .map(|row| {
+                    let id = row.int(1)?;
+                    // written from an i32 by live_put
+                    Ok((Chat::from_key(&row.text(0)?), id as i32))
+                })
+                .collect()
         })
         .await
     }
@@ -40,9 +45,8 @@ impl Store {
     /// Builds that have live messages.
     pub async fn live_builds(&self) -> Result<Vec<i64>, StorageError> {
         self.with(|conn| {
-            let mut statement = conn.prepare("SELECT DISTINCT buildid FROM live_messages")?;
-            let rows = statement.query_map([], |row| row.get(0))?;
-            rows.collect()
+            let rows = conn.query("SELECT DISTINCT buildid FROM live_messages", &[])?;
+            rows.iter().map(|row| row.int(0)).collect()
         })
         .await
     }
@@ -50,8 +54,11 @@ impl Store {
     /// Once a build's messages show its result (or the build is gone), nothing edits them again.
     pub async fn live_drop(&self, buildid: i64) -> Result<(), StorageError> {
         self.with(move |conn| {
-            conn.execute("DELETE FROM live_messages WHERE buildid = ?1", [buildid])
-                .map(|_| ())
+            conn.execute(
+                "DELETE FROM live_messages WHERE buildid = ?1",
+                params![buildid],
+            )
+            .map(|_| ())
         })
         .await
     }

@@ -1,12 +1,15 @@
-//! What the bot must remember across restarts, in one SQLite file (`[storage].path`).
+//! What the bot must remember across restarts: in one SQLite file, or in a PostgreSQL database
+//! that several replicas share (`[storage].url`).
 //!
 //! - which chat wants which notification events, and which builds a chat watches;
 //! - which build events were already announced, and where the catch-up after a reconnect
 //!   starts (the cursor), so that nothing is announced twice or skipped;
 //! - which workers were reported missing, so that "back online" is said once.
 //!
-//! The schema is versioned with `PRAGMA user_version` and migrated at start. rusqlite is
-//! blocking, so every call runs on tokio's blocking pool behind one connection.
+//! The schema is versioned (`PRAGMA user_version` in SQLite, a `schema_version` table in
+//! PostgreSQL) and migrated at start. Every query is written once for both databases
+//! (`sql.rs`); both clients block, so every call runs on tokio's blocking pool behind one
+//! connection.
 //!
 //! Every table has one file that owns its queries, each an `impl Store` block, so that a
 //! change to one table is a change to one file:
@@ -43,14 +46,16 @@ mod options;
 mod outbox;
 mod schema;
 pub mod sends;
+mod sql;
 mod subscriptions;
 mod watches;
 mod workers;
 
 use std::sync::Arc;
 
-use rusqlite::Connection;
 use tokio::sync::Mutex;
+
+use sql::{Conn, DbError};
 
 pub use announcements::Announcement;
 pub use digest::{DigestEntry, DigestRow};
@@ -138,42 +143,132 @@ pub enum StorageError {
         found: i64,
         known: i64,
     },
+    #[error(
+        "cannot use the PostgreSQL database {target}: {detail}. Check storage.url (host, port, database, user and password), and that the server runs and lets this host in."
+    )]
+    Connect { target: String, detail: String },
+    #[error(
+        "the PostgreSQL database {target} was written by a newer buildbot-telegram (schema {found}, this one knows {known}). Upgrade every replica to the same version."
+    )]
+    TooNewDatabase {
+        target: String,
+        found: i64,
+        known: i64,
+    },
     #[error("storage error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Query(#[from] DbError),
     #[error("storage task failed: {0}")]
     Task(String),
 }
 
 /// Clones share the one connection: SQLite takes one writer at a time anyway, and one
-/// connection behind a mutex keeps every caller's writes in one order.
+/// connection keeps every caller's writes in one order.
 ///
-/// The mutex is an async one, taken before the blocking pool is asked for a thread: callers
-/// wait for their turn as tasks (a few bytes each), not as blocked threads. With a lock taken
-/// on the pool instead, 2,000 chats writing at once kept tokio's 512 blocking threads busy
-/// waiting, and the memory their stacks and malloc arenas took stayed after they were gone.
+/// SQLite's connection is behind an async mutex, taken before the blocking pool is asked for
+/// a thread: callers wait for their turn as tasks (a few bytes each), not as blocked threads.
+/// With a lock taken on the pool instead, 2,000 chats writing at once kept tokio's 512
+/// blocking threads busy waiting, and the memory their stacks and malloc arenas took stayed
+/// after they were gone.
+///
+/// PostgreSQL's connection lives on a thread of its own that takes the calls in turn: its
+/// client drives a little runtime of its own, which may not run on tokio's threads.
 #[derive(Clone)]
 pub struct Store {
-    conn: Arc<Mutex<Connection>>,
+    backend: Backend,
 }
 
+#[derive(Clone)]
+enum Backend {
+    Sqlite(Arc<Mutex<Conn>>),
+    Postgres(std::sync::mpsc::Sender<Job>),
+}
+
+/// A call waiting for the PostgreSQL connection's thread.
+type Job = Box<dyn FnOnce(&mut Conn) + Send>;
+
 impl Store {
-    /// Runs `f` with the connection on the blocking pool, because rusqlite blocks and would
-    /// otherwise stall the async workers that also serve Telegram and Buildbot.
+    /// Runs `f` with the connection off tokio's workers, because both clients block and
+    /// would otherwise stall the async workers that also serve Telegram and Buildbot.
     async fn with<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+        f: impl FnOnce(&mut Conn) -> Result<T, DbError> + Send + 'static,
     ) -> Result<T, StorageError> {
-        let mut conn = self.conn.clone().lock_owned().await;
-        tokio::task::spawn_blocking(move || f(&mut conn).map_err(StorageError::from))
-            .await
-            .map_err(|e| StorageError::Task(e.to_string()))?
+        match &self.backend {
+            Backend::Sqlite(conn) => {
+                let mut conn = conn.clone().lock_owned().await;
+                tokio::task::spawn_blocking(move || f(&mut conn).map_err(StorageError::from))
+                    .await
+                    .map_err(|e| StorageError::Task(e.to_string()))?
+            }
+            Backend::Postgres(jobs) => {
+                let (done, answer) = tokio::sync::oneshot::channel();
+                let job: Job = Box::new(move |conn| {
+                    let _ = done.send(f(conn));
+                });
+                let gone =
+                    || StorageError::Task("the PostgreSQL connection's thread is gone".into());
+                jobs.send(job).map_err(|_| gone())?;
+                Ok(answer.await.map_err(|_| gone())??)
+            }
+        }
     }
 }
 
 /// A store in a directory that lives as long as the returned guard, for the tests of every table.
+///
+/// With `BBTG_TEST_POSTGRES_URL` set (a server's URL whose user may create databases), each
+/// store is a new database on that server instead: every table's tests then run on PostgreSQL.
 #[cfg(test)]
-fn temp_store() -> (tempfile::TempDir, Store) {
+fn temp_store() -> (TestPlace, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("s.sqlite").to_str().unwrap()).unwrap();
-    (dir, store)
+    let location = match std::env::var("BBTG_TEST_POSTGRES_URL") {
+        Ok(server) => test_database(&server),
+        Err(_) => dir.path().join("s.sqlite").to_str().unwrap().to_owned(),
+    };
+    let store = Store::open(&location).unwrap();
+    (
+        TestPlace {
+            _dir: dir,
+            location,
+        },
+        store,
+    )
+}
+
+/// Where a test's store lives, for as long as the test holds it.
+#[cfg(test)]
+struct TestPlace {
+    _dir: tempfile::TempDir,
+    location: String,
+}
+
+#[cfg(test)]
+impl TestPlace {
+    /// The store opened again, as after a restart.
+    fn reopen(&self) -> Store {
+        Store::open(&self.location).unwrap()
+    }
+}
+
+/// A new, empty database on the PostgreSQL server `server`: its URL.
+#[cfg(test)]
+fn test_database(server: &str) -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let name = format!(
+        "unit_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let (server_url, create) = (server.to_owned(), format!("CREATE DATABASE {name}"));
+    // the blocking client may not run on a thread that drives tokio
+    std::thread::spawn(move || {
+        let mut admin = postgres::Client::connect(&server_url, postgres::NoTls).unwrap();
+        admin.batch_execute(&create).unwrap();
+    })
+    .join()
+    .unwrap();
+    let mut url = url::Url::parse(server).unwrap();
+    url.set_path(&name);
+    url.to_string()
 }

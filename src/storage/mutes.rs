@@ -1,7 +1,6 @@
 //! Muted chats: their notifications still arrive, but silently.
 
-use rusqlite::{OptionalExtension, params};
-
+use super::sql::params;
 use super::{Chat, StorageError, Store};
 
 impl Store {
@@ -14,7 +13,7 @@ impl Store {
                     "INSERT INTO mutes (chat, until) VALUES (?1, ?2) ON CONFLICT (chat) DO UPDATE SET until = ?2",
                     params![key, until],
                 )?,
-                None => conn.execute("DELETE FROM mutes WHERE chat = ?1", [key])?,
+                None => conn.execute("DELETE FROM mutes WHERE chat = ?1", params![key])?,
             };
             Ok(())
         })
@@ -25,12 +24,11 @@ impl Store {
     pub async fn muted_until(&self, chat: &Chat, now: i64) -> Result<Option<i64>, StorageError> {
         let key = chat.key();
         self.with(move |conn| {
-            conn.query_row(
+            let row = conn.query_opt(
                 "SELECT until FROM mutes WHERE chat = ?1 AND until > ?2",
                 params![key, now],
-                |row| row.get(0),
-            )
-            .optional()
+            )?;
+            row.map(|row| row.int(0)).transpose()
         })
         .await
     }

@@ -4,8 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::params;
-
+use super::sql::params;
 use super::{Chat, StorageError, Store};
 
 impl Store {
@@ -27,10 +26,11 @@ impl Store {
     pub async fn quiet_repeats_of(&self, chat: &Chat) -> Result<Option<bool>, StorageError> {
         let key = chat.key();
         self.with(move |conn| {
-            let mut statement =
-                conn.prepare("SELECT quiet_repeats FROM chat_options WHERE chat = ?1")?;
-            let mut rows = statement.query_map([key], |row| row.get(0))?;
-            rows.next().transpose()
+            let row = conn.query_opt(
+                "SELECT quiet_repeats FROM chat_options WHERE chat = ?1",
+                params![key],
+            )?;
+            row.map(|row| row.flag(0)).transpose()
         })
         .await
     }
@@ -38,11 +38,10 @@ impl Store {
     /// The chats that chose, with their choice.
     pub async fn quiet_repeats(&self) -> Result<BTreeMap<Chat, bool>, StorageError> {
         self.with(|conn| {
-            let mut statement = conn.prepare("SELECT chat, quiet_repeats FROM chat_options")?;
-            let rows = statement.query_map([], |row| {
-                Ok((Chat::from_key(&row.get::<_, String>(0)?), row.get(1)?))
-            })?;
-            rows.collect()
+            let rows = conn.query("SELECT chat, quiet_repeats FROM chat_options", &[])?;
+            rows.iter()
+                .map(|row| Ok((Chat::from_key(&row.text(0)?), row.flag(1)?)))
+                .collect()
         })
         .await
     }

@@ -3,8 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use rusqlite::{Transaction, params};
-
+use super::sql::{Conn, DbError, Dialect, Row, params};
 use super::{Chat, StorageError, Store};
 
 /// A notification waiting in the outbox for one chat.
@@ -24,15 +23,15 @@ pub struct OutboxRow {
 }
 
 /// One row of `SELECT {COLUMNS} FROM outbox`.
-fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
+fn read_row(row: &Row) -> Result<OutboxRow, DbError> {
     Ok(OutboxRow {
-        id: row.get(0)?,
-        chat: Chat::from_key(&row.get::<_, String>(1)?),
-        text: row.get(2)?,
-        created_at: row.get(3)?,
-        markup: row.get(4)?,
-        live_build: row.get(5)?,
-        silent: row.get(6)?,
+        id: row.int(0)?,
+        chat: Chat::from_key(&row.text(1)?),
+        text: row.text(2)?,
+        created_at: row.int(3)?,
+        markup: row.opt_text(4)?,
+        live_build: row.opt_int(5)?,
+        silent: row.flag(6)?,
     })
 }
 
@@ -65,16 +64,17 @@ impl Store {
         let markup = message.markup.map(str::to_owned);
         let live_build = message.live_build;
         self.with(move |conn| {
-            let tx = conn.transaction()?;
             let message = Queued {
                 text: &text,
                 markup: markup.as_deref(),
                 live_build,
             };
-            for (key, silent) in rows {
-                insert(&tx, &key, message, silent, now)?;
-            }
-            tx.commit()
+            conn.transaction(|tx| {
+                for (key, silent) in rows {
+                    insert(tx, &key, message, silent, now)?;
+                }
+                Ok(())
+            })
         })
         .await
     }
@@ -82,11 +82,11 @@ impl Store {
     /// The oldest waiting messages.
     pub async fn outbox_pending(&self, limit: usize) -> Result<Vec<OutboxRow>, StorageError> {
         self.with(move |conn| {
-            let mut statement = conn.prepare(&format!(
-                "SELECT {COLUMNS} FROM outbox ORDER BY id LIMIT ?1"
-            ))?;
-            let rows = statement.query_map([limit as i64], read_row)?;
-            rows.collect()
+            let rows = conn.query(
+                &format!("SELECT {COLUMNS} FROM outbox ORDER BY id LIMIT ?1"),
+                params![limit as i64],
+            )?;
+            rows.iter().map(read_row).collect()
         })
         .await
     }
@@ -106,17 +106,28 @@ impl Store {
             .unwrap_or_else(|_| "[]".into());
         let skip = serde_json::to_string(skip).unwrap_or_else(|_| "[]".into());
         self.with(move |conn| {
-            let mut statement = conn.prepare(&format!(
-                "SELECT {COLUMNS} FROM outbox
-                 WHERE id IN (
-                     SELECT MIN(id) FROM outbox
-                     WHERE chat NOT IN (SELECT value FROM json_each(?1))
-                       AND id NOT IN (SELECT value FROM json_each(?2))
-                     GROUP BY chat)
-                 ORDER BY id LIMIT ?3"
-            ))?;
-            let rows = statement.query_map(params![held, skip, limit as i64], read_row)?;
-            rows.collect()
+            let (texts, ids) = match conn.dialect() {
+                Dialect::Sqlite => (
+                    "SELECT value FROM json_each(?1)",
+                    "SELECT value FROM json_each(?2)",
+                ),
+                Dialect::Postgres => (
+                    "SELECT json_array_elements_text(CAST(CAST(?1 AS TEXT) AS json))",
+                    "SELECT CAST(json_array_elements_text(CAST(CAST(?2 AS TEXT) AS json)) AS BIGINT)",
+                ),
+            };
+            let rows = conn.query(
+                &format!(
+                    "SELECT {COLUMNS} FROM outbox
+                     WHERE id IN (
+                         SELECT MIN(id) FROM outbox
+                         WHERE chat NOT IN ({texts}) AND id NOT IN ({ids})
+                         GROUP BY chat)
+                     ORDER BY id LIMIT ?3"
+                ),
+                params![held, skip, limit as i64],
+            )?;
+            rows.iter().map(read_row).collect()
         })
         .await
     }
@@ -124,7 +135,7 @@ impl Store {
     /// Telegram took the message; a row deleted only now is sent again after a crash, never lost.
     pub async fn outbox_done(&self, id: i64) -> Result<(), StorageError> {
         self.with(move |conn| {
-            conn.execute("DELETE FROM outbox WHERE id = ?1", [id])
+            conn.execute("DELETE FROM outbox WHERE id = ?1", params![id])
                 .map(|_| ())
         })
         .await
@@ -147,7 +158,7 @@ impl Store {
     pub async fn outbox_drop_chat(&self, chat: &Chat) -> Result<(), StorageError> {
         let key = chat.key();
         self.with(move |conn| {
-            conn.execute("DELETE FROM outbox WHERE chat = ?1", [key])
+            conn.execute("DELETE FROM outbox WHERE chat = ?1", params![key])
                 .map(|_| ())
         })
         .await
@@ -156,12 +167,12 @@ impl Store {
 
 /// Queues one message for the chat whose key is `key`, inside the caller's transaction.
 pub(super) fn insert(
-    tx: &Transaction<'_>,
+    tx: &mut Conn,
     key: &str,
     message: Queued<'_>,
     silent: bool,
     now: i64,
-) -> rusqlite::Result<()> {
+) -> Result<(), DbError> {
     tx.execute(
         "INSERT INTO outbox (chat, text, created_at, markup, live_build, silent) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![key, message.text, now, message.markup, message.live_build, silent],

@@ -1,14 +1,18 @@
-//! Opening the file and bringing its schema up to date.
+//! Opening the database and bringing its schema up to date.
 //!
-//! `PRAGMA user_version` counts the migrations a file has run, so a migration that shipped is
-//! never edited or reordered: new ones go at the end of [`MIGRATIONS`].
+//! `PRAGMA user_version` counts the migrations a SQLite file has run, the `schema_version`
+//! table those a PostgreSQL database has, so a migration that shipped is never edited or
+//! reordered: new ones go at the end of [`MIGRATIONS`] and [`PG_MIGRATIONS`]. PostgreSQL
+//! started later, so its first migration is the whole schema of its day; the two lists count
+//! separately.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use rusqlite::Connection;
 
-use super::{StorageError, Store};
+use super::sql::{Conn, Pg};
+use super::{Backend, Job, StorageError, Store};
 
 /// How long a second process waits for the file's lock before the start is refused.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -35,16 +39,166 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE digest (id INTEGER PRIMARY KEY AUTOINCREMENT, chat TEXT NOT NULL, buildid INTEGER NOT NULL, builder TEXT NOT NULL, number INTEGER NOT NULL, result INTEGER NOT NULL, previous INTEGER, complete_at INTEGER NOT NULL, owner TEXT, url TEXT NOT NULL, heard INTEGER NOT NULL DEFAULT 1, UNIQUE (chat, buildid));",
 ];
 
+/// Schema versions of a PostgreSQL database, as [`MIGRATIONS`] for SQLite. Every integer is a
+/// `BIGINT`, so the queries bind and read the same 64-bit integers as in SQLite.
+const PG_MIGRATIONS: &[&str] = &[
+    "CREATE TABLE subscriptions (chat TEXT NOT NULL, event TEXT NOT NULL, PRIMARY KEY (chat, event));
+     CREATE TABLE watches (chat TEXT NOT NULL, buildid BIGINT NOT NULL, PRIMARY KEY (chat, buildid));
+     CREATE TABLE announced (buildid BIGINT NOT NULL, kind TEXT NOT NULL, at BIGINT NOT NULL, PRIMARY KEY (buildid, kind));
+     CREATE TABLE missing_workers (workerid BIGINT PRIMARY KEY, name TEXT NOT NULL);
+     CREATE TABLE cursor (id BIGINT PRIMARY KEY CHECK (id = 1), last_buildid BIGINT NOT NULL, last_complete_at BIGINT NOT NULL);
+     CREATE TABLE dialogues (chat BIGINT PRIMARY KEY, state TEXT NOT NULL);
+     CREATE TABLE outbox (id BIGSERIAL PRIMARY KEY, chat TEXT NOT NULL, text TEXT NOT NULL, created_at BIGINT NOT NULL, markup TEXT, live_build BIGINT, silent BIGINT NOT NULL DEFAULT 0);
+     CREATE TABLE mutes (chat TEXT PRIMARY KEY, until BIGINT NOT NULL);
+     CREATE TABLE live_messages (buildid BIGINT NOT NULL, chat TEXT NOT NULL, message_id BIGINT NOT NULL, PRIMARY KEY (buildid, chat));
+     CREATE TABLE recent_sends (chat TEXT NOT NULL, at_ms BIGINT NOT NULL);
+     CREATE INDEX recent_sends_at ON recent_sends (at_ms);
+     CREATE TABLE subscribing (id BIGINT PRIMARY KEY CHECK (id = 1), open BIGINT NOT NULL);
+     CREATE TABLE filters (chat TEXT NOT NULL, term TEXT NOT NULL, PRIMARY KEY (chat, term));
+     CREATE TABLE chat_options (chat TEXT PRIMARY KEY, quiet_repeats BIGINT NOT NULL);
+     CREATE TABLE digest (id BIGSERIAL PRIMARY KEY, chat TEXT NOT NULL, buildid BIGINT NOT NULL, builder TEXT NOT NULL, number BIGINT NOT NULL, result BIGINT NOT NULL, previous BIGINT, complete_at BIGINT NOT NULL, owner TEXT, url TEXT NOT NULL, heard BIGINT NOT NULL DEFAULT 1, UNIQUE (chat, buildid));
+     CREATE TABLE lease (name TEXT PRIMARY KEY, holder TEXT NOT NULL, token BIGINT NOT NULL, expires_at TIMESTAMPTZ NOT NULL);",
+];
+
+/// Replicas starting together take turns to migrate: whoever comes second finds it done.
+const MIGRATION_LOCK: i64 = 0x6262_7467_6d69_6772; // "bbtgmigr"
+
+/// Whether `location` names a PostgreSQL database rather than a SQLite file.
+pub fn is_postgres(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
+/// Where a PostgreSQL URL points, for logs and errors: never its password.
+pub fn describe(location: &str) -> String {
+    let Ok(config) = location.parse::<postgres::Config>() else {
+        return "(an unreadable storage.url)".into();
+    };
+    let host = match config.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(host)) => host.clone(),
+        Some(postgres::config::Host::Unix(path)) => path.display().to_string(),
+        None => "localhost".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = config.get_user().unwrap_or("?");
+    let db = config.get_dbname().unwrap_or(user);
+    format!("postgres://{user}@{host}:{port}/{db}")
+}
+
 impl Store {
-    /// Opens (creating if needed) and migrates the database; refuses files it cannot trust.
-    pub fn open(path: &str) -> Result<Store, StorageError> {
-        let conn = connect(path)?;
-        check_and_configure(&conn, path)?;
-        migrate(&conn, path)?;
+    /// Opens (creating if needed) and migrates the database `location` names: a SQLite file,
+    /// or a `postgres://` URL. Refuses a database it cannot trust.
+    pub fn open(location: &str) -> Result<Store, StorageError> {
+        if is_postgres(location) {
+            return open_postgres_thread(location);
+        }
+        let conn = connect(location)?;
+        check_and_configure(&conn, location)?;
+        migrate(&conn, location)?;
         Ok(Store {
-            conn: Arc::new(tokio::sync::Mutex::new(conn)),
+            backend: Backend::Sqlite(Arc::new(tokio::sync::Mutex::new(Conn::Sqlite(conn)))),
         })
     }
+
+    /// Whether the state lives in PostgreSQL (so replicas may share it).
+    pub fn is_shared(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+}
+
+/// Connects on the thread that will own the connection, and runs its calls there until every
+/// clone of the store is gone. A call that panics is logged and the thread goes on.
+fn open_postgres_thread(location: &str) -> Result<Store, StorageError> {
+    let (jobs, calls) = std::sync::mpsc::channel::<Job>();
+    let (opened_tx, opened) = std::sync::mpsc::channel();
+    let location = location.to_owned();
+    std::thread::Builder::new()
+        .name("storage-postgres".into())
+        .spawn(move || {
+            let pg = match open_postgres(&location) {
+                Ok(pg) => {
+                    let _ = opened_tx.send(Ok(()));
+                    pg
+                }
+                Err(error) => {
+                    let _ = opened_tx.send(Err(error));
+                    return;
+                }
+            };
+            let mut conn = Conn::Postgres(Box::new(pg));
+            for job in calls {
+                let call = std::panic::AssertUnwindSafe(|| job(&mut conn));
+                if std::panic::catch_unwind(call).is_err() {
+                    log::error!("a storage call panicked; the next one goes on");
+                }
+            }
+        })
+        .map_err(|e| StorageError::Task(e.to_string()))?;
+    let gone = || StorageError::Task("the PostgreSQL connection's thread is gone".into());
+    opened.recv().map_err(|_| gone())??;
+    Ok(Store {
+        backend: Backend::Postgres(jobs),
+    })
+}
+
+/// Connects (within 10 s) and migrates, one replica at a time.
+pub(super) fn open_postgres(location: &str) -> Result<Pg, StorageError> {
+    let target = describe(location);
+    let failed = |detail: String| StorageError::Connect {
+        target: target.clone(),
+        detail,
+    };
+    let mut config: postgres::Config = location
+        .parse()
+        .map_err(|e: postgres::Error| failed(e.to_string()))?;
+    config
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .application_name("buildbot-telegram");
+    let mut conn = Conn::Postgres(Box::new(
+        Pg::connect(config).map_err(|e| failed(e.to_string()))?,
+    ));
+    migrate_postgres(&mut conn, &target).map_err(|error| match error {
+        StorageError::Query(e) => failed(e.to_string()),
+        other => other,
+    })?;
+    match conn {
+        Conn::Postgres(pg) => Ok(*pg),
+        Conn::Sqlite(_) => unreachable!("made as PostgreSQL above"),
+    }
+}
+
+fn migrate_postgres(conn: &mut Conn, target: &str) -> Result<(), StorageError> {
+    conn.batch("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
+    let known = PG_MIGRATIONS.len() as i64;
+    let migrated = conn.transaction(|tx| {
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(?1)",
+            super::sql::params![MIGRATION_LOCK],
+        )?;
+        let found = match tx.query_opt("SELECT version FROM schema_version", &[])? {
+            Some(row) => row.int(0)?,
+            None => {
+                tx.execute("INSERT INTO schema_version (version) VALUES (0)", &[])?;
+                0
+            }
+        };
+        if found > known {
+            return Ok(Err(found));
+        }
+        for (index, migration) in PG_MIGRATIONS.iter().enumerate().skip(found as usize) {
+            tx.batch(migration)?;
+            tx.execute(
+                "UPDATE schema_version SET version = ?1",
+                super::sql::params![index as i64 + 1],
+            )?;
+            log::info!("storage {target}: schema migrated to version {}", index + 1);
+        }
+        Ok(Ok(()))
+    })?;
+    migrated.map_err(|found| StorageError::TooNewDatabase {
+        target: target.to_owned(),
+        found,
+        known,
+    })
 }
 
 /// The file cannot be opened or written: a matter of `storage.path` and permissions.
@@ -150,7 +304,7 @@ fn migrate(conn: &Connection, path: &str) -> Result<(), StorageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::temp_store;
+    use crate::storage::test_database;
 
     fn schema_of(conn: &Connection) -> Vec<String> {
         let mut statement = conn
@@ -164,8 +318,10 @@ mod tests {
     /// from a new migration at the end, never from an edit of one that shipped.
     #[test]
     fn schema() {
-        let (dir, _store) = temp_store();
-        let conn = Connection::open(dir.path().join("s.sqlite")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        Store::open(path.to_str().unwrap()).unwrap();
+        let conn = Connection::open(&path).unwrap();
         insta::assert_snapshot!(schema_of(&conn).join(";\n"));
     }
 
@@ -259,5 +415,43 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(err.contains("storage.path"), "{err}");
+    }
+
+    /// PostgreSQL (with `BBTG_TEST_POSTGRES_URL`): a database of a newer version is refused
+    /// with what to do, a wrong password is refused without showing it, and two stores
+    /// opening one new database at once both find it migrated.
+    #[tokio::test]
+    async fn postgres_databases_are_checked_like_files() {
+        let Ok(server) = std::env::var("BBTG_TEST_POSTGRES_URL") else {
+            return;
+        };
+        let location = test_database(&server);
+        let (a, b) = (location.clone(), location.clone());
+        let both = [
+            std::thread::spawn(move || Store::open(&a)),
+            std::thread::spawn(move || Store::open(&b)),
+        ];
+        for opened in both {
+            opened.join().unwrap().expect("migrated once, opened twice");
+        }
+        let store = Store::open(&location).unwrap();
+        store
+            .with(|conn| conn.batch("UPDATE schema_version SET version = 99"))
+            .await
+            .unwrap();
+        let err = Store::open(&location).err().unwrap().to_string();
+        assert!(
+            err.contains("newer buildbot-telegram") && err.contains("schema 99"),
+            "{err}"
+        );
+
+        let mut wrong = url::Url::parse(&location).unwrap();
+        wrong.set_password(Some("not-the-password-42")).unwrap();
+        let err = Store::open(wrong.as_str()).err().unwrap().to_string();
+        assert!(
+            err.contains("storage.url") && err.contains("password"),
+            "{err}"
+        );
+        assert!(!err.contains("not-the-password-42"), "{err}");
     }
 }

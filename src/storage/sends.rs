@@ -1,8 +1,7 @@
 //! The messages sent to groups and channels in the last minute: Telegram allows 20 a minute
 //! to each, and counts across restarts, so a restarted bot must know what it sent before.
 
-use rusqlite::params;
-
+use super::sql::params;
 use super::{StorageError, Store};
 
 /// How long a send counts: Telegram's window, and a little more.
@@ -29,11 +28,13 @@ impl Store {
     /// The sends since `since_ms`, oldest first: `(chat, at_ms)`.
     pub async fn recent_sends(&self, since_ms: i64) -> Result<Vec<(String, i64)>, StorageError> {
         self.with(move |conn| {
-            let mut statement = conn
-                .prepare("SELECT chat, at_ms FROM recent_sends WHERE at_ms >= ?1 ORDER BY at_ms")?;
-            let rows =
-                statement.query_map(params![since_ms], |row| Ok((row.get(0)?, row.get(1)?)))?;
-            rows.collect()
+            let rows = conn.query(
+                "SELECT chat, at_ms FROM recent_sends WHERE at_ms >= ?1 ORDER BY at_ms",
+                params![since_ms],
+            )?;
+            rows.iter()
+                .map(|row| Ok((row.text(0)?, row.int(1)?)))
+                .collect()
         })
         .await
     }

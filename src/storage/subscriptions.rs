@@ -3,8 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rusqlite::{OptionalExtension, params};
-
+use super::sql::{Conn, DbError, params};
 use super::{Chat, StorageError, Store};
 use crate::event::Event;
 
@@ -14,9 +13,14 @@ impl Store {
     pub async fn events(&self, chat: &Chat) -> Result<BTreeSet<Event>, StorageError> {
         let key = chat.key();
         self.with(move |conn| {
-            let mut statement = conn.prepare("SELECT event FROM subscriptions WHERE chat = ?1")?;
-            let names = statement.query_map([key], |row| row.get::<_, String>(0))?;
-            Ok(names.filter_map(|n| n.ok()?.parse().ok()).collect())
+            let rows = conn.query(
+                "SELECT event FROM subscriptions WHERE chat = ?1",
+                params![key],
+            )?;
+            Ok(rows
+                .iter()
+                .filter_map(|row| row.text(0).ok()?.parse().ok())
+                .collect())
         })
         .await
     }
@@ -31,20 +35,21 @@ impl Store {
         let key = chat.key();
         let (on, off) = (on.to_vec(), off.to_vec());
         self.with(move |conn| {
-            let tx = conn.transaction()?;
-            for event in off {
-                tx.execute(
-                    "DELETE FROM subscriptions WHERE chat = ?1 AND event = ?2",
-                    params![key, event.name()],
-                )?;
-            }
-            for event in on {
-                tx.execute(
-                    "INSERT OR IGNORE INTO subscriptions (chat, event) VALUES (?1, ?2)",
-                    params![key, event.name()],
-                )?;
-            }
-            tx.commit()
+            conn.transaction(|tx| {
+                for event in off {
+                    tx.execute(
+                        "DELETE FROM subscriptions WHERE chat = ?1 AND event = ?2",
+                        params![&key, event.name()],
+                    )?;
+                }
+                for event in on {
+                    tx.execute(
+                        "INSERT INTO subscriptions (chat, event) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                        params![&key, event.name()],
+                    )?;
+                }
+                Ok(())
+            })
         })
         .await?;
         self.events(chat).await
@@ -53,13 +58,10 @@ impl Store {
     /// Every chat with its events.
     pub async fn subscriptions(&self) -> Result<BTreeMap<Chat, BTreeSet<Event>>, StorageError> {
         self.with(|conn| {
-            let mut statement = conn.prepare("SELECT chat, event FROM subscriptions")?;
-            let rows = statement.query_map([], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-            })?;
+            let rows = conn.query("SELECT chat, event FROM subscriptions", &[])?;
             let mut map: BTreeMap<Chat, BTreeSet<Event>> = BTreeMap::new();
             for row in rows {
-                let (chat, event) = row?;
+                let (chat, event) = (row.text(0)?, row.text(1)?);
                 if let Ok(event) = event.parse() {
                     map.entry(Chat::from_key(&chat)).or_default().insert(event);
                 }
@@ -72,11 +74,13 @@ impl Store {
     /// Every chat with a subscription or a watch: the chats the bot would tell something.
     pub async fn subscribed_chats(&self) -> Result<BTreeSet<Chat>, StorageError> {
         self.with(|conn| {
-            let mut statement =
-                conn.prepare("SELECT chat FROM subscriptions UNION SELECT chat FROM watches")?;
-            let keys = statement.query_map([], |row| row.get::<_, String>(0))?;
-            let keys = keys.collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(keys.iter().map(|k| Chat::from_key(k)).collect())
+            let rows = conn.query(
+                "SELECT chat FROM subscriptions UNION SELECT chat FROM watches",
+                &[],
+            )?;
+            rows.iter()
+                .map(|row| Ok(Chat::from_key(&row.text(0)?)))
+                .collect()
         })
         .await
     }
@@ -85,12 +89,8 @@ impl Store {
     /// never recorded it, since every version before the record let anybody.
     pub async fn subscribing_was_open(&self) -> Result<bool, StorageError> {
         self.with(|conn| {
-            let open = conn
-                .query_row("SELECT open FROM subscribing WHERE id = 1", [], |row| {
-                    row.get::<_, bool>(0)
-                })
-                .optional()?;
-            Ok(open.unwrap_or(true))
+            let row = conn.query_opt("SELECT open FROM subscribing WHERE id = 1", &[])?;
+            row.map_or(Ok(true), |row| row.flag(0))
         })
         .await
     }
@@ -101,7 +101,7 @@ impl Store {
             conn.execute(
                 "INSERT INTO subscribing (id, open) VALUES (1, ?1)
                  ON CONFLICT (id) DO UPDATE SET open = excluded.open",
-                [open],
+                params![open],
             )?;
             Ok(())
         })
@@ -112,11 +112,12 @@ impl Store {
     pub async fn remove_chat(&self, chat: &Chat) -> Result<(), StorageError> {
         let key = chat.key();
         self.with(move |conn| {
-            conn.execute("DELETE FROM subscriptions WHERE chat = ?1", [&key])?;
-            conn.execute("DELETE FROM filters WHERE chat = ?1", [&key])?;
-            conn.execute("DELETE FROM chat_options WHERE chat = ?1", [&key])?;
-            conn.execute("DELETE FROM watches WHERE chat = ?1", [&key])?;
-            conn.execute("DELETE FROM digest WHERE chat = ?1", [&key])?;
+            for table in CHAT_TABLES {
+                conn.execute(
+                    &format!("DELETE FROM {table} WHERE chat = ?1"),
+                    params![&key],
+                )?;
+            }
             Ok(())
         })
         .await
@@ -126,32 +127,48 @@ impl Store {
     pub async fn move_chat(&self, from: &Chat, to: &Chat) -> Result<(), StorageError> {
         let (from, to) = (from.key(), to.key());
         self.with(move |conn| {
-            let tx = conn.transaction()?;
-            tx.execute(
-                "UPDATE OR IGNORE subscriptions SET chat = ?2 WHERE chat = ?1",
-                [&from, &to],
-            )?;
-            tx.execute(
-                "UPDATE OR IGNORE watches SET chat = ?2 WHERE chat = ?1",
-                [&from, &to],
-            )?;
-            tx.execute(
-                "UPDATE OR IGNORE filters SET chat = ?2 WHERE chat = ?1",
-                [&from, &to],
-            )?;
-            tx.execute(
-                "UPDATE OR IGNORE chat_options SET chat = ?2 WHERE chat = ?1",
-                [&from, &to],
-            )?;
-            tx.execute("DELETE FROM subscriptions WHERE chat = ?1", [&from])?;
-            tx.execute("DELETE FROM filters WHERE chat = ?1", [&from])?;
-            tx.execute("DELETE FROM chat_options WHERE chat = ?1", [&from])?;
-            tx.execute("DELETE FROM watches WHERE chat = ?1", [&from])?;
-            super::digest::move_digest(&tx, &from, &to)?;
-            tx.commit()
+            conn.transaction(|tx| {
+                move_rows(tx, "subscriptions", "event", &from, &to)?;
+                move_rows(tx, "watches", "buildid", &from, &to)?;
+                move_rows(tx, "filters", "term", &from, &to)?;
+                move_rows(tx, "chat_options", "quiet_repeats", &from, &to)?;
+                super::digest::move_digest(tx, &from, &to)
+            })
         })
         .await
     }
+}
+
+/// The tables with a row per chat: forgetting a chat empties them of it.
+const CHAT_TABLES: [&str; 5] = [
+    "subscriptions",
+    "filters",
+    "chat_options",
+    "watches",
+    "digest",
+];
+
+/// Moves a chat's rows of `table` (keyed by `chat` and `column`) to another chat; a row the
+/// other chat has already stays as it was there.
+fn move_rows(
+    tx: &mut Conn,
+    table: &str,
+    column: &str,
+    from: &str,
+    to: &str,
+) -> Result<(), DbError> {
+    tx.execute(
+        &format!(
+            "INSERT INTO {table} (chat, {column}) SELECT ?2, {column} FROM {table} WHERE chat = ?1
+             ON CONFLICT DO NOTHING"
+        ),
+        params![from, to],
+    )?;
+    tx.execute(
+        &format!("DELETE FROM {table} WHERE chat = ?1"),
+        params![from],
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -178,7 +195,7 @@ mod tests {
             .await
             .unwrap();
         drop(store);
-        let store = Store::open(dir.path().join("s.sqlite").to_str().unwrap()).unwrap();
+        let store = dir.reopen();
         let all = store.subscriptions().await.unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(
@@ -222,7 +239,7 @@ mod tests {
         store.record_subscribing(false).await.unwrap();
         assert!(!store.subscribing_was_open().await.unwrap());
         drop(store);
-        let store = Store::open(dir.path().join("s.sqlite").to_str().unwrap()).unwrap();
+        let store = dir.reopen();
         assert!(
             !store.subscribing_was_open().await.unwrap(),
             "across a restart"

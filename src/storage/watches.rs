@@ -1,7 +1,6 @@
 //! `/watch`: chats that want to hear when one particular build ends.
 
-use rusqlite::{Transaction, params};
-
+use super::sql::{Conn, DbError, params};
 use super::{Chat, StorageError, Store};
 
 impl Store {
@@ -10,7 +9,7 @@ impl Store {
         let key = chat.key();
         self.with(move |conn| {
             conn.execute(
-                "INSERT OR IGNORE INTO watches (chat, buildid) VALUES (?1, ?2)",
+                "INSERT INTO watches (chat, buildid) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                 params![key, buildid],
             )?;
             Ok(())
@@ -23,10 +22,13 @@ impl Store {
     /// half-way still has its watchers when it is tried again.
     pub async fn watchers(&self, buildid: i64) -> Result<Vec<Chat>, StorageError> {
         self.with(move |conn| {
-            let mut statement = conn.prepare("SELECT chat FROM watches WHERE buildid = ?1")?;
-            let rows = statement.query_map([buildid], |row| row.get::<_, String>(0))?;
-            let keys = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(keys.iter().map(|k| Chat::from_key(k)).collect())
+            let rows = conn.query(
+                "SELECT chat FROM watches WHERE buildid = ?1",
+                params![buildid],
+            )?;
+            rows.iter()
+                .map(|row| Ok(Chat::from_key(&row.text(0)?)))
+                .collect()
         })
         .await
     }
@@ -34,8 +36,8 @@ impl Store {
 
 /// Ends every watch of a build, inside the transaction that claims its end: a build finishes
 /// once, so its watches are over exactly when its end is announced.
-pub(super) fn end_watches(tx: &Transaction<'_>, buildid: i64) -> rusqlite::Result<()> {
-    tx.execute("DELETE FROM watches WHERE buildid = ?1", [buildid])?;
+pub(super) fn end_watches(tx: &mut Conn, buildid: i64) -> Result<(), DbError> {
+    tx.execute("DELETE FROM watches WHERE buildid = ?1", params![buildid])?;
     Ok(())
 }
 

@@ -1,7 +1,6 @@
 //! Workers reported missing, so that "back online" is said once, and only after "missing".
 
-use rusqlite::params;
-
+use super::sql::params;
 use super::{StorageError, Store};
 
 impl Store {
@@ -10,7 +9,7 @@ impl Store {
         let name = name.to_owned();
         self.with(move |conn| {
             Ok(conn.execute(
-                "INSERT OR IGNORE INTO missing_workers (workerid, name) VALUES (?1, ?2)",
+                "INSERT INTO missing_workers (workerid, name) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                 params![workerid, name],
             )? == 1)
         })
@@ -22,7 +21,7 @@ impl Store {
         self.with(move |conn| {
             Ok(conn.execute(
                 "DELETE FROM missing_workers WHERE workerid = ?1",
-                [workerid],
+                params![workerid],
             )? == 1)
         })
         .await
