@@ -2,7 +2,12 @@
 //! any second, `chat_per_second` to one chat, `group_per_minute` to one group or channel.
 //!
 //! Sliding windows are exactly how Telegram states its limits, so staying inside them never
-//! earns a 429; a token bucket (GCRA, as in `governor`) would allow twice the rate over a
+//! earns a 429 — as long as each send is counted when Telegram may have counted it. A request
+//! reaches Telegram some time between the moment it is let go and its answer, and requests let
+//! go together can arrive in another order (one waits for a connection, the next does not): so
+//! a send counts as "now" while it is in flight and at its answer's time once answered, never
+//! at the moment it was let go. A 200-chat fan-out counted from the moments sends were let go
+//! drew a dozen 429s from a strict server; a token bucket (GCRA, as in `governor`) would allow twice the rate over a
 //! window after an idle spell. Two priorities share the windows: replies to people go first,
 //! a notification fan-out takes what is left. A 429 pauses everything for its `retry_after`.
 //!
@@ -32,8 +37,12 @@ const MARGIN: Duration = Duration::from_millis(50);
 
 #[derive(Default)]
 struct State {
+    /// Answered sends, by the time of their answer.
     overall: VecDeque<Instant>,
     chats: HashMap<String, VecDeque<Instant>>,
+    /// Sends not answered yet: each counts as made now.
+    in_flight: usize,
+    chats_in_flight: HashMap<String, usize>,
     paused_until: Option<Instant>,
     /// Chats of the urgent sends that are waiting.
     urgent: Vec<String>,
@@ -69,9 +78,11 @@ impl Limiter {
     /// When a message to `chat` may go, considering only that chat's own windows.
     fn chat_ready(&self, state: &State, chat: &str, group: bool, now: Instant) -> Instant {
         let (second, minute) = self.windows();
-        let Some(sent) = state.chats.get(chat) else {
+        let flying = state.chats_in_flight.get(chat).copied().unwrap_or(0);
+        let sent = with_in_flight(state.chats.get(chat), flying, now);
+        if sent.is_empty() {
             return now;
-        };
+        }
         let mut at = now;
         let in_second = sent
             .iter()
@@ -92,8 +103,9 @@ impl Limiter {
         let (second, _) = self.windows();
         let limit = self.limits.overall_per_second as usize;
         let mut at = state.paused_until.unwrap_or(now).max(now);
-        if state.overall.len() >= limit {
-            at = at.max(state.overall[state.overall.len() - limit] + second);
+        let sent = with_in_flight(Some(&state.overall), state.in_flight, now);
+        if sent.len() >= limit {
+            at = at.max(sent[sent.len() - limit] + second);
         }
         at
     }
@@ -118,14 +130,18 @@ impl Limiter {
         });
     }
 
-    /// Waits until a message to `chat` may be sent, and counts it as sent.
-    pub async fn acquire(&self, chat: &Recipient, priority: Priority) {
+    /// Waits until a message to `chat` may be sent, and counts it as in flight until the
+    /// returned [`InFlight`] is dropped (when Telegram answered, or the send was given up).
+    pub async fn acquire(&self, chat: &Recipient, priority: Priority) -> InFlight<'_> {
         let (chat, group) = key(chat);
         let mut registered = false;
         loop {
             let wait = {
                 let Ok(mut state) = self.state.lock() else {
-                    return;
+                    return InFlight {
+                        limiter: self,
+                        chat,
+                    };
                 };
                 let now = Instant::now();
                 self.forget_old(&mut state, now);
@@ -139,13 +155,16 @@ impl Limiter {
                             <= now
                     });
                 if ready <= now && !reply_waiting {
-                    state.overall.push_back(now);
-                    state.chats.entry(chat.clone()).or_default().push_back(now);
+                    state.in_flight += 1;
+                    *state.chats_in_flight.entry(chat.clone()).or_default() += 1;
                     if registered && let Some(index) = state.urgent.iter().position(|c| *c == chat)
                     {
                         state.urgent.swap_remove(index);
                     }
-                    return;
+                    return InFlight {
+                        limiter: self,
+                        chat,
+                    };
                 }
                 if priority == Priority::Urgent && !registered {
                     state.urgent.push(chat.clone());
@@ -159,6 +178,27 @@ impl Limiter {
             };
             tokio::time::sleep(wait).await;
         }
+    }
+
+    /// A send to `chat` was answered (or given up): it counts from now on as made now.
+    fn answered(&self, chat: &str) {
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        let now = Instant::now();
+        state.in_flight = state.in_flight.saturating_sub(1);
+        if let Some(flying) = state.chats_in_flight.get_mut(chat) {
+            *flying -= 1;
+            if *flying == 0 {
+                state.chats_in_flight.remove(chat);
+            }
+        }
+        state.overall.push_back(now);
+        state
+            .chats
+            .entry(chat.to_owned())
+            .or_default()
+            .push_back(now);
     }
 
     /// Counts a send made `ago` (by an earlier run of the bot) to the group or channel `chat`
@@ -192,6 +232,26 @@ impl Limiter {
     }
 }
 
+/// A send let go by [`Limiter::acquire`]: in flight until dropped.
+#[must_use = "a send counts as in flight until this is dropped"]
+pub struct InFlight<'a> {
+    limiter: &'a Limiter,
+    chat: String,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.limiter.answered(&self.chat);
+    }
+}
+
+/// `sent` (oldest first) with `flying` more sends made `now`.
+fn with_in_flight(sent: Option<&VecDeque<Instant>>, flying: usize, now: Instant) -> Vec<Instant> {
+    let mut times: Vec<Instant> = sent.into_iter().flatten().copied().collect();
+    times.extend(std::iter::repeat_n(now, flying));
+    times
+}
+
 #[cfg(test)]
 mod tests {
     use teloxide::types::ChatId;
@@ -223,7 +283,7 @@ mod tests {
             limiter.remember(&key, Duration::from_secs(10));
         }
         let start = Instant::now();
-        limiter.acquire(&group, Priority::Bulk).await;
+        drop(limiter.acquire(&group, Priority::Bulk).await);
         let waited = start.elapsed();
         assert!(
             waited >= Duration::from_secs(50) && waited < Duration::from_secs(52),
@@ -231,7 +291,7 @@ mod tests {
         );
         let other = Recipient::Id(ChatId(-6));
         let start = Instant::now();
-        limiter.acquire(&other, Priority::Bulk).await;
+        drop(limiter.acquire(&other, Priority::Bulk).await);
         assert!(
             start.elapsed() < Duration::from_secs(1),
             "another group is not held"
@@ -247,9 +307,11 @@ mod tests {
         });
         let mut times = Vec::new();
         for chat in 1..=100 {
-            limiter
-                .acquire(&Recipient::Id(ChatId(chat)), Priority::Bulk)
-                .await;
+            drop(
+                limiter
+                    .acquire(&Recipient::Id(ChatId(chat)), Priority::Bulk)
+                    .await,
+            );
             times.push(Instant::now());
         }
         assert!(count_in_windows(&times, Duration::from_secs(1)) <= 30);
@@ -265,8 +327,8 @@ mod tests {
         let limiter = Limiter::new(Limits::default());
         let private = Recipient::Id(ChatId(7));
         let start = Instant::now();
-        limiter.acquire(&private, Priority::Urgent).await;
-        limiter.acquire(&private, Priority::Urgent).await;
+        drop(limiter.acquire(&private, Priority::Urgent).await);
+        drop(limiter.acquire(&private, Priority::Urgent).await);
         assert!(
             Instant::now().duration_since(start) >= Duration::from_secs(1),
             "1/s per chat"
@@ -275,7 +337,7 @@ mod tests {
         let group = Recipient::Id(ChatId(-100));
         let mut times = Vec::new();
         for _ in 0..25 {
-            limiter.acquire(&group, Priority::Urgent).await;
+            drop(limiter.acquire(&group, Priority::Urgent).await);
             times.push(Instant::now());
         }
         assert!(
@@ -289,9 +351,39 @@ mod tests {
         let limiter = Limiter::new(Limits::default());
         limiter.pause(Duration::from_secs(5));
         let start = Instant::now();
-        limiter
-            .acquire(&Recipient::Id(ChatId(1)), Priority::Urgent)
-            .await;
+        drop(
+            limiter
+                .acquire(&Recipient::Id(ChatId(1)), Priority::Urgent)
+                .await,
+        );
         assert!(Instant::now().duration_since(start) >= Duration::from_secs(5));
+    }
+
+    /// A send counts while Telegram has not answered it: the 31st send waits until a second
+    /// after the answers, however long they took, not a second after the sends were let go.
+    #[tokio::test(start_paused = true)]
+    async fn sends_in_flight_count_until_answered() {
+        let limiter = Limiter::new(Limits::default());
+        let mut flying = Vec::new();
+        for chat in 1..=30 {
+            flying.push(
+                limiter
+                    .acquire(&Recipient::Id(ChatId(chat)), Priority::Bulk)
+                    .await,
+            );
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let answered = Instant::now();
+        drop(flying);
+        drop(
+            limiter
+                .acquire(&Recipient::Id(ChatId(31)), Priority::Bulk)
+                .await,
+        );
+        assert!(
+            answered.elapsed() >= Duration::from_secs(1),
+            "counted from the answers: {:?}",
+            answered.elapsed()
+        );
     }
 }

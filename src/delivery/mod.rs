@@ -396,9 +396,11 @@ impl Delivery {
         let mut attempt = 1;
         let mut again = REPLY_RETRIES.iter();
         loop {
-            self.limiter.acquire(chat, priority).await;
+            let in_flight = self.limiter.acquire(chat, priority).await;
             self.note_send(chat);
-            match request.clone().send().await {
+            let sent = request.clone().send().await;
+            drop(in_flight);
+            match sent {
                 Err(RequestError::RetryAfter(wait)) if attempt < ATTEMPTS => {
                     log::warn!(
                         "Telegram asks to slow down: pausing sends for {} s",
