@@ -20,7 +20,7 @@ VOLUME /data
 # Inside the container the webhook must listen on every interface of the container's own
 # network (publish the port only to the reverse proxy that terminates TLS, or set
 # telegram.webhook.tls_key); it is used only with telegram.use_webhook = true.
-ENV BBTG_STORAGE__PATH=/data/buildbot-telegram.sqlite \
+ENV BBTG_STORAGE__URL=/data/buildbot-telegram.sqlite \
     BBTG_TELEGRAM__WEBHOOK__LISTEN=0.0.0.0:8443 \
     RUST_LOG=info
 EXPOSE 8443

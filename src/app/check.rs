@@ -116,10 +116,16 @@ async fn websocket(client: &std::sync::Arc<buildbot::Client>) -> Result<String, 
     }
 }
 
-/// The storage file: it opens (and migrates), and its subscriptions can be read; and which of
-/// them the next start drops, now that nobody may subscribe who could before.
+/// The storage: it opens (and migrates), and its subscriptions can be read; which of them
+/// the next start drops, now that nobody may subscribe who could before; and with
+/// PostgreSQL, which replica is the active one.
 async fn storage(settings: &Settings) -> Result<String, String> {
-    let store = Store::open(&settings.storage.path).map_err(|e| e.to_string())?;
+    let location = settings.storage.url.clone();
+    // connecting blocks (up to 10 s for PostgreSQL): off the async workers
+    let store = tokio::task::spawn_blocking(move || Store::open(&location))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
     let subscriptions = store.subscriptions().await.map_err(|e| e.to_string())?;
     let dropped = super::chats::to_drop(&store, settings)
         .await
@@ -135,9 +141,25 @@ async fn storage(settings: &Settings) -> Result<String, String> {
             chats.join(", ")
         )
     };
+    let (what, active) = if store.is_shared() {
+        let active = match store.lease_holder().await.map_err(|e| e.to_string())? {
+            Some(holder) if holder.left_ms > 0 => {
+                format!("; the active replica is {}", holder.replica)
+            }
+            _ => "; no replica is active now".to_owned(),
+        };
+        (
+            format!(
+                "PostgreSQL {}",
+                crate::storage::describe(&settings.storage.url)
+            ),
+            active,
+        )
+    } else {
+        (settings.storage.url.clone(), String::new())
+    };
     Ok(format!(
-        "{} is usable ({} chat(s) subscribed){dropping}",
-        settings.storage.path,
+        "{what} is usable ({} chat(s) subscribed){active}{dropping}",
         subscriptions.len()
     ))
 }

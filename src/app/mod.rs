@@ -14,19 +14,21 @@
 mod chats;
 pub mod check;
 mod digest;
+mod replica;
 mod supervise;
 
 use chats::{apply_configured_chats, close_subscriptions};
 use digest::DigestTimer;
+use replica::{ActiveTasks, Replica};
 use supervise::{AbortOnDrop, supervise};
 
 use std::sync::Arc;
 
 use teloxide::dispatching::ShutdownToken;
-use teloxide::dispatching::dialogue::{RedisStorage, Storage, serializer::Json};
 use teloxide::error_handlers::LoggingErrorHandler;
 use teloxide::prelude::*;
 use teloxide::types::UpdateKind;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::buildbot::mirror::{Mirror, Wanted};
@@ -40,15 +42,13 @@ use crate::shutdown::Shutdown;
 use crate::storage::Store;
 use crate::telegram::bot::{self, BotError};
 use crate::telegram::context::Context;
+use teloxide::dispatching::dialogue::Storage;
+
 use crate::telegram::conversations::{ConversationStorage, State};
 use crate::telegram::listener::{self, OutageLog};
 use crate::telegram::schema;
 use crate::telegram::turns::ChatTurns;
 use crate::telegram::webhook::{self, ListenError};
-
-/// How long each background task may take to stop (the outbox drains its sends in flight
-/// for up to 5 s of it).
-const STOP_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Why the bot could not start.
 #[derive(Debug, thiserror::Error)]
@@ -59,15 +59,14 @@ pub enum StartError {
     Listen(#[from] ListenError),
     #[error(transparent)]
     Storage(#[from] crate::storage::StorageError),
-    #[error("cannot use Redis at storage.redis_url for conversations: {0}")]
-    Redis(String),
 }
 
 /// Starts the bot and runs it until SIGINT or SIGTERM.
 pub async fn run(settings: Settings) -> Result<(), StartError> {
     let shutdown = Shutdown::new();
     stop_on_signals(shutdown.clone());
-    let store = Store::open(&settings.storage.path)?;
+    let store = Store::open(&settings.storage.url)?;
+    report_storage(&settings);
     apply_configured_chats(&store, &settings).await?;
     close_subscriptions(&store, &settings).await?;
     let bot = bot::make_bot(&settings.telegram, bot::polling_timeout(&settings.telegram))?;
@@ -87,10 +86,21 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         .remembering(store.clone())
         .await;
     let (mirror, histories) = shared_views(&settings);
-    let shared = (&mirror, &histories);
-    let tasks = start_notifications(&settings, &client, shared, &store, &delivery, &shutdown);
+    let replica = Arc::new(Replica::new());
+    let leading = {
+        let (settings, client, store) = (settings.clone(), client.clone(), store.clone());
+        let (delivery, replica) = (delivery.clone(), replica.clone());
+        let (mirror, histories, shutdown) = (mirror.clone(), histories.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            let shared = (&mirror, &histories);
+            let start = |spell: &Shutdown| {
+                start_notifications(&settings, &client, shared, &store, &delivery, spell)
+            };
+            replica.lead(store.clone(), shutdown, start).await;
+        })
+    };
 
-    let conversations = conversation_storage(&store, &settings).await?;
+    let conversations = <Store as Storage<State>>::erase(Arc::new(store.clone()));
     let ctx = Arc::new(Context {
         buildbot: client,
         mirror,
@@ -102,22 +112,33 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         rebuild_answers: Default::default(),
         settings,
     });
-    let served = serve_until_shutdown(bot, ctx, conversations, &username, &shutdown).await;
+    let receiving = Receiving {
+        username: &username,
+        shutdown: &shutdown,
+        // polling replicas take turns: only the active one polls (Telegram answers a second
+        // poller 409); every replica serves the webhook it is given
+        active: (ctx.settings.telegram.webhook.is_none() && ctx.store.is_shared())
+            .then(|| replica.while_active()),
+    };
+    let served = serve_until_shutdown(bot, ctx, conversations, receiving).await;
     shutdown.trigger();
-    for (task, handle) in tasks {
-        match tokio::time::timeout(STOP_WITHIN, handle).await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => log::error!("{task} ended with an error: {error}"),
-            // e.g. the notifier in the middle of a long catch-up: what it queued is in the
-            // outbox, what it had not reached the next catch-up finds again
-            Err(_) => log::warn!(
-                "{task} did not stop within {} s; stopping anyway",
-                STOP_WITHIN.as_secs()
-            ),
-        }
+    if let Err(error) = leading.await {
+        log::error!("the replica's active work ended with an error: {error}");
     }
     log::info!("stopped");
     served
+}
+
+/// Says where the state lives (never a password).
+fn report_storage(settings: &Settings) {
+    if settings.storage.is_postgres() {
+        log::info!(
+            "state is kept in PostgreSQL at {}, shared by every replica",
+            crate::storage::describe(&settings.storage.url)
+        );
+    } else {
+        log::info!("state is kept in the SQLite file {}", settings.storage.url);
+    }
 }
 
 /// What the notifier keeps and the commands read: the mirror (fed by the event stream) and
@@ -160,7 +181,7 @@ fn start_notifications(
     store: &Store,
     delivery: &Delivery,
     shutdown: &Shutdown,
-) -> [(&'static str, JoinHandle<()>); 3] {
+) -> ActiveTasks {
     let (outbox, worker) = Outbox::new(
         store.clone(),
         delivery.clone(),
@@ -206,7 +227,7 @@ fn start_notifications(
             }
         },
     ));
-    [
+    vec![
         ("the notifier", notifications),
         ("the outbox", outbox_worker),
         ("the digest timer", digests),
@@ -225,27 +246,53 @@ async fn report_master(client: &buildbot::Client) {
     }
 }
 
+/// How updates are received: by whom, until when, and for a polling replica among several,
+/// when it is its turn.
+struct Receiving<'a> {
+    username: &'a str,
+    shutdown: &'a Shutdown,
+    /// `Some` when only the active replica may receive: its active spells.
+    active: Option<watch::Receiver<Option<Shutdown>>>,
+}
+
 /// Runs the dispatcher until the shutdown; if it ends by itself (its listener failed), it is
 /// started again, with a log line and a short pause. A start-up error (a webhook that cannot
-/// be set up) ends the bot.
+/// be set up) ends the bot. A polling replica polls only while it is the active one.
 async fn serve_until_shutdown(
     bot: Bot,
     ctx: Arc<Context>,
     conversations: Arc<ConversationStorage>,
-    username: &str,
-    shutdown: &Shutdown,
+    mut receiving: Receiving<'_>,
 ) -> Result<(), StartError> {
+    let shutdown = receiving.shutdown;
     loop {
+        let spell = match &mut receiving.active {
+            None => shutdown.clone(),
+            Some(active) => {
+                let turn = tokio::select! {
+                    turn = active.wait_for(Option::is_some) => turn.ok().and_then(|t| t.clone()),
+                    _ = shutdown.triggered() => return Ok(()),
+                };
+                let Some(spell) = turn else {
+                    return Ok(());
+                };
+                spell
+            }
+        };
         serve(
             bot.clone(),
             ctx.clone(),
             conversations.clone(),
-            username,
-            shutdown,
+            receiving.username,
+            &spell,
         )
         .await?;
         if shutdown.is_triggered() {
             return Ok(());
+        }
+        if spell.is_triggered() {
+            log::info!("no longer the active replica: stopped receiving updates");
+            continue;
         }
         log::error!("receiving updates stopped by itself; starting it again in 5 s");
         tokio::select! {
@@ -267,8 +314,13 @@ async fn serve(
     let warnings = warn_floods(ctx.delivery.clone());
     let webhook = match &telegram.webhook {
         Some(settings) => {
-            let listener =
-                webhook::webhook(bot.clone(), settings, telegram.certificate.as_deref()).await?;
+            let listener = webhook::webhook(
+                bot.clone(),
+                settings,
+                telegram.certificate.as_deref(),
+                ctx.store.is_shared(),
+            )
+            .await?;
             Some(listener::budgeted(listener, warnings.clone()))
         }
         None => None,
@@ -374,26 +426,6 @@ async fn until_shutdown<T>(
     }
     // the dispatcher stops only while it is polled: drive it to its end
     dispatching.await
-}
-
-/// Conversations live beside the subscriptions in SQLite, or in Redis when several replicas
-/// must share them.
-async fn conversation_storage(
-    store: &Store,
-    settings: &Settings,
-) -> Result<Arc<ConversationStorage>, StartError> {
-    let Some(url) = &settings.storage.redis_url else {
-        return Ok(Arc::new(store.clone()).erase());
-    };
-    let redis = RedisStorage::open(url, Json)
-        .await
-        .map_err(|e| StartError::Redis(e.to_string()))?;
-    // one round trip now, so that a wrong URL stops the start instead of every conversation
-    <RedisStorage<Json> as Storage<State>>::get_dialogue(redis.clone(), ChatId(0))
-        .await
-        .map_err(|e| StartError::Redis(e.to_string()))?;
-    log::info!("conversations are kept in Redis");
-    Ok(redis.erase())
 }
 
 /// SIGINT (Ctrl-C) and SIGTERM (service managers, containers) trigger the shutdown.

@@ -37,7 +37,7 @@ pub use notify::{
     tags_show,
 };
 pub use secrets::secrets_in_environment;
-pub use storage::StorageSettings;
+pub use storage::{StorageSettings, is_postgres_url};
 pub use telegram::{Limits, TelegramSettings};
 pub use webhook::{WebhookSettings, WebhookTls};
 
@@ -101,12 +101,24 @@ fn validate(raw: Raw) -> Result<Settings, SettingsError> {
     let notify = notify::validate_notify(raw.notify)?;
     // the login decides what commands without a key get
     let authz = authz::validate_authz(&raw.authz, &buildbot)?;
+    let storage = storage::validate_storage(raw.storage)?;
+    if storage.is_postgres()
+        && let Some(webhook) = &telegram.webhook
+        && webhook.secret_token.is_none()
+    {
+        // each replica would register a secret of its own, and refuse the others' posts
+        return Err(SettingsError::invalid(
+            "telegram.webhook.secret_token",
+            "\"\"",
+            "a secret every replica shares (16-256 letters, digits, _ or -, e.g. from `openssl rand -hex 32`): replicas sharing PostgreSQL serve one webhook",
+        ));
+    }
     Ok(Settings {
         telegram,
         buildbot,
         notify,
         authz,
-        storage: storage::validate_storage(raw.storage)?,
+        storage,
     })
 }
 
@@ -154,7 +166,7 @@ mod tests {
         assert_eq!(s.buildbot.url.as_str(), "http://localhost:8010/");
         assert!(s.buildbot.credentials.is_none());
         assert!(s.notify.events.is_empty());
-        assert_eq!(s.storage.path, "buildbot-telegram.sqlite");
+        assert_eq!(s.storage.url, "buildbot-telegram.sqlite");
     }
 
     #[test]

@@ -106,7 +106,10 @@ pub(super) struct RawFlaky {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawStorage {
+    pub url: String,
+    /// The old name of `url`.
     pub path: String,
+    /// Refused since conversations live in the storage; kept to say so.
     pub redis_url: String,
 }
 

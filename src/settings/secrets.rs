@@ -9,7 +9,7 @@ use super::{ENV_PREFIX, Settings};
 impl Settings {
     /// Every secret these settings hold: the bot token (whole, and the part after `:` that
     /// makes it secret), the webhook's secret token, the Buildbot password, and the password in
-    /// the Redis URL (as written and percent-decoded).
+    /// the storage's PostgreSQL URL (as written and percent-decoded).
     pub fn secrets(&self) -> Vec<String> {
         let mut secrets = token_secrets(&self.telegram.bot_token);
         if let Some(secret) = self
@@ -27,7 +27,7 @@ impl Settings {
         let urls = [
             Some(self.buildbot.url.as_str()),
             Some(self.telegram.api_url.as_str()),
-            self.storage.redis_url.as_deref(),
+            Some(self.storage.url.as_str()),
         ];
         secrets.extend(urls.into_iter().flatten().flat_map(url_password));
         secrets
@@ -110,7 +110,7 @@ mod tests {
             "use_webhook = true\n[telegram.webhook]\nurl = \"https://ci.example.org/tg\"\n\
              secret_token = \"hook-secret-0123456789\"\n\
              [buildbot]\nusername = \"tg\"\npassword = \"hunter2\"\n\
-             [storage]\nredis_url = \"redis://:p%40ss@127.0.0.1:6379/0\"\n",
+             [storage]\nurl = \"postgres://bbtg:p%40ss@127.0.0.1:5432/bbtg\"\n",
         ))
         .unwrap();
         let secrets = s.secrets();
@@ -134,7 +134,7 @@ mod tests {
         let vars = [
             ("BBTG_TELEGRAM__BOT_TOKEN", "42:tokenpart"),
             ("BBTG_BUILDBOT__PASSWORD", "hunter2"),
-            ("BBTG_STORAGE__REDIS_URL", "redis://u:redispw@h/0"),
+            ("BBTG_STORAGE__URL", "postgres://u:redispw@h/0"),
             ("BBTG_TELEGRAM__POLL_TIMEOUT", "5"),
             ("HOME_PASSWORD", "not ours"),
         ]

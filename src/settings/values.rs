@@ -122,11 +122,11 @@ mod tests {
                 "telegram.api_url",
             ),
             (
-                "[storage]\nredis_url = \"http://:hunter2@h/\"\n",
-                "storage.redis_url",
+                "[storage]\nurl = \"postgres://:hunter2@/x\"\n",
+                "storage.url",
             ),
             (
-                "[storage]\nredis_url = \"redis//:hunter2@h/\"\n",
+                "[storage]\nredis_url = \"redis://:hunter2@h/\"\n",
                 "storage.redis_url",
             ),
             (

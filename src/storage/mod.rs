@@ -29,6 +29,7 @@
 //! | `filters`         | which builders, tags and branches a chat hears about   | `filters.rs`       |
 //! | `chat_options`    | whether a chat hears repeated failures without a sound | `options.rs`       |
 //! | `digest`          | build results of the quiet hours, for the digest       | `digest.rs`        |
+//! | `lease`           | which replica is the active one (PostgreSQL only)      | `lease.rs`         |
 //!
 //! `schema.rs` opens the file and holds the migrations that create the tables. Forgetting or
 //! moving a chat (`subscriptions.rs`) takes its `watches`, filters, options and kept `digest`
@@ -40,6 +41,7 @@ mod announcements;
 mod dialogues;
 mod digest;
 mod filters;
+mod lease;
 mod live;
 mod mutes;
 mod options;
@@ -59,7 +61,9 @@ use sql::{Conn, DbError};
 
 pub use announcements::Announcement;
 pub use digest::{DigestEntry, DigestRow};
+pub use lease::Holder;
 pub use outbox::{OutboxRow, Queued};
+pub use schema::describe;
 
 /// Where a message goes: a numeric chat id, or a public channel's `@username`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -113,7 +117,7 @@ pub struct Cursor {
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     #[error(
-        "cannot open the storage file {path}: {source}. Check storage.path and that the directory exists and is writable."
+        "cannot open the storage file {path}: {source}. Check storage.url and that the directory exists and is writable."
     )]
     Open {
         path: String,
@@ -124,7 +128,7 @@ pub enum StorageError {
     )]
     Corrupt { path: String, detail: String },
     #[error(
-        "the storage file {path} is locked by another process, most likely another buildbot-telegram using the same file. Stop it, or give each bot its own storage.path (replicas share PostgreSQL, not one SQLite file). The file itself is fine: do not move it away."
+        "the storage file {path} is locked by another process, most likely another buildbot-telegram using the same file. Stop it, or give each bot its own storage.url (replicas share a PostgreSQL database, not one SQLite file). The file itself is fine: do not move it away."
     )]
     Locked { path: String },
     #[error(
@@ -136,7 +140,7 @@ pub enum StorageError {
     )]
     DiskFull { path: String },
     #[error(
-        "the storage file {path} was written by a newer buildbot-telegram (schema {found}, this one knows {known}). Upgrade the bot, or point storage.path elsewhere."
+        "the storage file {path} was written by a newer buildbot-telegram (schema {found}, this one knows {known}). Upgrade the bot, or point storage.url elsewhere."
     )]
     TooNew {
         path: String,

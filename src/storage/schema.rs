@@ -63,11 +63,6 @@ const PG_MIGRATIONS: &[&str] = &[
 /// Replicas starting together take turns to migrate: whoever comes second finds it done.
 const MIGRATION_LOCK: i64 = 0x6262_7467_6d69_6772; // "bbtgmigr"
 
-/// Whether `location` names a PostgreSQL database rather than a SQLite file.
-pub fn is_postgres(location: &str) -> bool {
-    location.starts_with("postgres://") || location.starts_with("postgresql://")
-}
-
 /// Where a PostgreSQL URL points, for logs and errors: never its password.
 pub fn describe(location: &str) -> String {
     let Ok(config) = location.parse::<postgres::Config>() else {
@@ -88,7 +83,7 @@ impl Store {
     /// Opens (creating if needed) and migrates the database `location` names: a SQLite file,
     /// or a `postgres://` URL. Refuses a database it cannot trust.
     pub fn open(location: &str) -> Result<Store, StorageError> {
-        if is_postgres(location) {
+        if crate::settings::is_postgres_url(location) {
             return open_postgres_thread(location);
         }
         let conn = connect(location)?;
@@ -201,7 +196,7 @@ fn migrate_postgres(conn: &mut Conn, target: &str) -> Result<(), StorageError> {
     })
 }
 
-/// The file cannot be opened or written: a matter of `storage.path` and permissions.
+/// The file cannot be opened or written: a matter of `storage.url` and permissions.
 fn open_error(path: &str) -> impl Fn(rusqlite::Error) -> StorageError {
     move |source| StorageError::Open {
         path: path.to_owned(),
@@ -414,7 +409,7 @@ mod tests {
             .err()
             .unwrap()
             .to_string();
-        assert!(err.contains("storage.path"), "{err}");
+        assert!(err.contains("storage.url"), "{err}");
     }
 
     /// PostgreSQL (with `BBTG_TEST_POSTGRES_URL`): a database of a newer version is refused

@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 use crate::support::bot::BotProcess;
 use crate::support::buildbot::{self, Master};
 use crate::support::fake_telegram::{ALICE, BOB, CAROL, Call, FakeTelegram, Person};
-use crate::support::redis::RedisServer;
 
 mod group_owner;
 mod old_questions;
@@ -441,31 +440,6 @@ async fn nay_expiry_and_a_restart_in_the_middle() {
     let mark = tap_label(&fake, &ALICE, &schedulers, "Force a build");
     next_screen(&fake, mark, ALICE.id, "Which builder").await;
     drop(bot);
-}
-
-#[tokio::test]
-async fn redis_shares_conversations_between_replicas() {
-    let redis = RedisServer::start().await;
-    let master = buildbot::shared().await;
-    let fake = FakeTelegram::start().await;
-    let storage = format!("{FORCERS}\n");
-    let first = BotProcess::start_with_storage(&fake, &master.url, &redis.url, &storage).await;
-    let mark = say(&fake, &ALICE, "/force");
-    let schedulers = next_screen(&fake, mark, ALICE.id, "Which force scheduler").await;
-    assert!(first.log().contains("conversations are kept in Redis"));
-    assert!(first.terminate().await);
-
-    // Another replica, with its own SQLite file, continues the conversation.
-    let _second = BotProcess::start_with_storage(&fake, &master.url, &redis.url, &storage).await;
-    let mark = tap_label(&fake, &ALICE, &schedulers, "Quick build");
-    // the quick scheduler has one builder: straight to its parameters
-    next_screen(
-        &fake,
-        mark,
-        ALICE.id,
-        "🚀 New build of <b>runtests</b> with <i>Quick build</i>",
-    )
-    .await;
 }
 
 #[tokio::test]

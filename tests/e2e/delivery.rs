@@ -409,3 +409,22 @@ async fn a_restarted_bot_keeps_to_a_groups_minute() {
         "Telegram never had to say 'too many requests'"
     );
 }
+
+/// Sends count from Telegram's answers, not from when they were let go: a 200-chat fan-out
+/// against a server that enforces the limits strictly draws no 429 (counted from the moments
+/// sends were let go, it drew a dozen: requests let go together arrive out of order).
+#[tokio::test]
+async fn a_200_chat_fan_out_draws_no_429() {
+    use crate::replicas::{CHATS, FIRST, everyone_got, fan_out_settings};
+    let master = buildbot::dedicated("fanout200").await;
+    let fake = FakeTelegram::start_with_limits().await;
+    let _bot = BotProcess::start(&fake, &master.url, &fan_out_settings()).await;
+    let mark = fake.mark();
+    let build = master.build("runtests").await;
+    let reference = format!("#{}</a> of <b>runtests</b>", build["number"]);
+    everyone_got(&fake, mark, &reference, Duration::from_secs(90)).await;
+    for chat in FIRST..FIRST + CHATS {
+        assert_eq!(fake.delivered(mark, chat, &reference), 1, "chat {chat}");
+    }
+    assert_eq!(fake.throttled(), 0, "no 429");
+}

@@ -18,6 +18,7 @@ mod notifications;
 mod postgres_server;
 mod proxy_selftest;
 mod rebuild;
+mod replicas;
 mod retries;
 mod secrets;
 mod startup;

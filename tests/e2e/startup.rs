@@ -286,11 +286,11 @@ fn unusable_storage_stops_the_start() {
         "{err}"
     );
 
-    let file = settings_file("[storage]\npath = \"/nonexistent-dir/bot.sqlite\"\n");
+    let file = settings_file("[storage]\nurl = \"/nonexistent-dir/bot.sqlite\"\n");
     let (code, _, err) = run_to_exit(
         &["--config", file.path().to_str().unwrap()],
         &[("BBTG_TELEGRAM__BOT_TOKEN", TOKEN)],
     );
     assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("storage.path"), "{err}");
+    assert!(err.contains("storage.url"), "{err}");
 }

@@ -28,29 +28,44 @@ pub enum ListenError {
 }
 
 /// Listens on `listen`, registers the webhook with Telegram, and serves it in a task until the
-/// dispatcher stops (which deletes the webhook). `certificate` is uploaded with setWebhook.
+/// dispatcher stops, which deletes the webhook — unless `replicas` serve it together: one
+/// replica stopping must not take the webhook from the others. `certificate` is uploaded
+/// with setWebhook.
 pub async fn webhook(
     bot: Bot,
     settings: &WebhookSettings,
     certificate: Option<&str>,
+    replicas: bool,
 ) -> Result<impl UpdateListener<Err = std::convert::Infallible>, ListenError> {
     let secret = settings.secret_token.clone().unwrap_or_else(random_secret);
     crate::logging::add_secret(&secret);
-    let mut options = webhooks::Options::new(settings.listen, settings.url.clone())
+    let options = webhooks::Options::new(settings.listen, settings.url.clone())
         .max_connections(settings.max_connections)
         .secret_token(secret.clone());
-    if let Some(path) = certificate {
-        options = options.certificate(teloxide::types::InputFile::file(path));
-    }
     let tcp = tokio::net::TcpListener::bind(settings.listen)
         .await
         .map_err(|e| ListenError::Listen {
             address: settings.listen.to_string(),
             reason: e.to_string(),
         })?;
-    let (listener, stop, router) = webhooks::axum_to_router(bot, options)
+    let mut register = bot
+        .set_webhook(settings.url.clone())
+        .max_connections(settings.max_connections)
+        .secret_token(secret.clone())
+        .drop_pending_updates(false);
+    if let Some(path) = certificate {
+        register = register.certificate(teloxide::types::InputFile::file(path));
+    }
+    register
         .await
         .map_err(|e| ListenError::Webhook(e.to_string()))?;
+    let (listener, stopped, router) = webhooks::axum_no_setup(options);
+    let stop = async move {
+        stopped.await;
+        if !replicas && let Err(error) = bot.delete_webhook().await {
+            log::error!("cannot delete the webhook: {error}");
+        }
+    };
     let refusals = refusals::Refusals::new(settings.listen);
     let guard = guard::Guard::new(&secret, settings.max_connections, refusals);
     let router = guard::guarded(router, guard);

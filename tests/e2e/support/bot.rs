@@ -11,7 +11,8 @@ use super::fake_telegram::{FakeTelegram, TOKEN};
 struct Sections<'a> {
     telegram: &'a str,
     buildbot: &'a str,
-    storage: &'a str,
+    /// `storage.url`, when not the bot's own SQLite file.
+    storage_url: Option<&'a str>,
 }
 
 /// The running binary. What it writes is kept: stderr (the log) in `bot.log`, stdout in
@@ -110,24 +111,23 @@ impl BotProcess {
         bot
     }
 
-    /// Like [`BotProcess::start`], keeping conversations in Redis at `redis_url`.
-    pub async fn start_with_storage(
+    /// One replica of several sharing the PostgreSQL database `storage_url`, with more keys
+    /// for `[telegram]`; waits until it is the active one or waits to become it.
+    pub async fn start_replica(
         fake: &FakeTelegram,
         buildbot_url: &str,
-        redis_url: &str,
+        storage_url: &str,
+        telegram_keys: &str,
         extra: &str,
     ) -> BotProcess {
-        let storage = format!("redis_url = \"{redis_url}\"\n");
-        BotProcess::launch(
-            fake,
-            buildbot_url,
-            Sections {
-                storage: &storage,
-                ..Sections::default()
-            },
-            extra,
-        )
-        .await
+        let sections = Sections {
+            telegram: telegram_keys,
+            storage_url: Some(storage_url),
+            ..Sections::default()
+        };
+        let bot = BotProcess::write_and_spawn(fake, buildbot_url, sections, extra);
+        bot.wait_for_log("waiting to become the active one").await;
+        bot
     }
 
     /// Starts the bot like [`BotProcess::start`] without waiting for anything.
@@ -214,6 +214,12 @@ impl BotProcess {
         self.child = spawn(&self.dir, &self.env);
         self.wait_until_polling(fake, since).await;
         self
+    }
+
+    /// Kills the bot with SIGKILL, as a machine that dies would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// The settings file the bot reads at each start: a test edits it between restarts.
@@ -426,12 +432,13 @@ fn write_settings(
     std::fs::write(
         &settings,
         format!(
-            "[telegram]\napi_url = \"{}\"\npoll_timeout = 1\nretry_delay = 1\n{}\n[buildbot]\nurl = \"{buildbot_url}\"\n{}\n[storage]\npath = \"{}\"\n{}\n{extra}\n",
+            "[telegram]\napi_url = \"{}\"\npoll_timeout = 1\nretry_delay = 1\n{}\n[buildbot]\nurl = \"{buildbot_url}\"\n{}\n[storage]\nurl = \"{}\"\n{extra}\n",
             fake.url,
             sections.telegram,
             sections.buildbot,
-            dir.path().join("bot.sqlite").display(),
-            sections.storage,
+            sections
+                .storage_url
+                .map_or_else(|| dir.path().join("bot.sqlite").display().to_string(), str::to_owned),
         ),
     )
     .unwrap();

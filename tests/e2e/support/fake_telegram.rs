@@ -344,6 +344,12 @@ impl FakeTelegram {
         id
     }
 
+    /// Takes back the update pushed last, not polled yet: to post it to a webhook instead.
+    pub fn pop_update(&self) -> Value {
+        let mut inner = self.shared.inner.lock().unwrap();
+        inner.updates.pop_back().expect("an update waits")
+    }
+
     fn message(&self, chat: Value, from: &Person, text: &str) -> Value {
         let message_id = {
             let mut inner = self.shared.inner.lock().unwrap();

@@ -1,13 +1,12 @@
 //! The real parts the end-to-end tests run against: a fake Telegram Bot API server, a real
-//! Buildbot master and worker, the real `buildbot-telegram` binary, and real redis and
-//! PostgreSQL servers.
+//! Buildbot master and worker, the real `buildbot-telegram` binary, and a real
+//! PostgreSQL server.
 
 pub mod bot;
 pub mod buildbot;
 pub mod fake_telegram;
 pub mod postgres;
 pub mod proxy;
-pub mod redis;
 pub mod webhook;
 
 use bot::BotProcess;

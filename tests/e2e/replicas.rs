@@ -1,0 +1,236 @@
+//! Two replicas of the real binary sharing one PostgreSQL database, against the real master:
+//! one bot as Telegram sees it. Only the active replica (the lease holder) reads Buildbot's
+//! events, works the outbox and polls; when it is SIGKILLed the other takes over, finishes
+//! the fan-out it left (at most one duplicate per chat) and announces what ended meanwhile;
+//! in webhook mode a conversation started on one replica goes on on the other.
+
+use std::time::{Duration, Instant};
+
+use crate::support::bot::BotProcess;
+use crate::support::buildbot::{self, Master};
+use crate::support::closed_port;
+use crate::support::fake_telegram::{ALICE, Call, FakeTelegram};
+use crate::support::postgres as pg;
+use crate::support::webhook::SECRET;
+
+pub const FIRST: i64 = 700_001;
+pub const CHATS: i64 = 200;
+
+/// Settings for a 200-chat fan-out of every build's end.
+pub fn fan_out_settings() -> String {
+    let chats: Vec<String> = (FIRST..FIRST + CHATS).map(|c| c.to_string()).collect();
+    format!(
+        "[notify]\nchat_ids = [{}]\nevents = [\"finished\"]\n",
+        chats.join(", ")
+    )
+}
+
+/// Starts replica `a` and waits until it is the active one, then starts `b` beside it.
+async fn two_replicas(
+    fake: &FakeTelegram,
+    master: &Master,
+    database: &str,
+    telegram: &str,
+    extra: &str,
+) -> (BotProcess, BotProcess) {
+    let a = BotProcess::start_replica(fake, &master.url, database, telegram, extra).await;
+    a.wait_for_log("is now the active one").await;
+    let b = BotProcess::start_replica(fake, &master.url, database, telegram, extra).await;
+    b.wait_for_log("is waiting:").await;
+    (a, b)
+}
+
+/// Waits (up to `within`) until every chat of the fan-out got `needle`.
+pub async fn everyone_got(fake: &FakeTelegram, mark: usize, needle: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let missing: Vec<i64> = (FIRST..FIRST + CHATS)
+            .filter(|c| fake.delivered(mark, *c, needle) == 0)
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} chats never got {needle}: {:?}…",
+            missing.len(),
+            &missing[..missing.len().min(10)]
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn two_replicas_send_each_notification_once() {
+    let master = buildbot::dedicated("replicasonce").await;
+    let fake = FakeTelegram::start_with_limits().await;
+    let database = pg::database("replicas_once").await;
+    let (a, b) = two_replicas(&fake, &master, &database, "", &fan_out_settings()).await;
+
+    let mark = fake.mark();
+    let build = master.build("runtests").await;
+    let reference = format!("#{}</a> of <b>runtests</b>", build["number"]);
+    everyone_got(&fake, mark, &reference, Duration::from_secs(90)).await;
+    // a second build, so that a late duplicate of the first would have had time to come
+    let next = master.build("runtests").await;
+    let second = format!("#{}</a> of <b>runtests</b>", next["number"]);
+    everyone_got(&fake, mark, &second, Duration::from_secs(90)).await;
+    for chat in FIRST..FIRST + CHATS {
+        assert_eq!(fake.delivered(mark, chat, &reference), 1, "chat {chat}");
+        assert_eq!(fake.delivered(mark, chat, &second), 1, "chat {chat}");
+    }
+    assert_eq!(
+        fake.throttled(),
+        0,
+        "Telegram's limits hold for the bot as a whole"
+    );
+    assert!(
+        !b.log().contains("is now the active one"),
+        "the second replica stayed in reserve:\n{}",
+        b.log()
+    );
+    let (_, out, err) = crate::support::bot::check_with(&a.settings_file()).await;
+    let said = format!("{out}{err}");
+    assert!(
+        said.contains("the active replica is")
+            && said.contains("PostgreSQL postgres://bbtg@127.0.0.1"),
+        "{said}"
+    );
+    assert!(!said.contains(pg::PASSWORD), "{said}");
+    a.assert_never_wrote(&[pg::PASSWORD]);
+    b.assert_never_wrote(&[pg::PASSWORD]);
+}
+
+#[tokio::test]
+async fn the_other_replica_takes_over_a_fan_out_when_the_active_one_is_killed() {
+    let master = buildbot::dedicated("replicaskill").await;
+    let fake = FakeTelegram::start_with_limits().await;
+    let database = pg::database("replicas_kill").await;
+    let (mut a, b) = two_replicas(&fake, &master, &database, "", &fan_out_settings()).await;
+
+    let mark = fake.mark();
+    let build = master.build("runtests").await;
+    let reference = format!("#{}</a> of <b>runtests</b>", build["number"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while (FIRST..FIRST + CHATS)
+        .filter(|c| fake.delivered(mark, *c, &reference) > 0)
+        .count()
+        < 40
+    {
+        assert!(Instant::now() < deadline, "the fan-out did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let killed = Instant::now();
+    a.kill();
+    // a build that ends while nobody is active: the next one's catch-up announces it
+    let meanwhile = master.build("runtests").await;
+    b.wait_for_log("is now the active one").await;
+    let took_over = killed.elapsed();
+    eprintln!(
+        "takeover {:.1} s after the SIGKILL",
+        took_over.as_secs_f64()
+    );
+    assert!(took_over < Duration::from_secs(30), "{took_over:?}");
+
+    everyone_got(&fake, mark, &reference, Duration::from_secs(120)).await;
+    let during = format!("#{}</a> of <b>runtests</b>", meanwhile["number"]);
+    everyone_got(&fake, mark, &during, Duration::from_secs(120)).await;
+    let mut duplicates = 0;
+    for chat in FIRST..FIRST + CHATS {
+        let count = fake.delivered(mark, chat, &reference);
+        assert!((1..=2).contains(&count), "chat {chat} got it {count} times");
+        duplicates += usize::from(count == 2);
+        assert_eq!(fake.delivered(mark, chat, &during), 1, "chat {chat}");
+    }
+    assert!(
+        duplicates <= 16,
+        "only sends in flight at the kill repeat: {duplicates}"
+    );
+    assert_eq!(fake.throttled(), 0);
+
+    // the master restarts under the new active replica: the next build is announced once
+    master.restart().await;
+    let after = master.build("runtests").await;
+    let after = format!("#{}</a> of <b>runtests</b>", after["number"]);
+    everyone_got(&fake, mark, &after, Duration::from_secs(120)).await;
+    for chat in FIRST..FIRST + CHATS {
+        assert_eq!(fake.delivered(mark, chat, &after), 1, "chat {chat}");
+    }
+}
+
+/// The update pushed last, posted to the replica listening on `port` instead of polled.
+async fn post_to(fake: &FakeTelegram, port: u16) {
+    let update = fake.pop_update();
+    let status = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/telegram"))
+        .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
+        .json(&update)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status.as_u16(), 200);
+}
+
+async fn webhook_replica(
+    fake: &FakeTelegram,
+    master: &Master,
+    database: &str,
+) -> (BotProcess, u16) {
+    let port = closed_port();
+    let telegram = format!(
+        "use_webhook = true\n[telegram.webhook]\nurl = \"https://bot.example.org/telegram\"\nlisten = \"127.0.0.1:{port}\"\nsecret_token = \"{SECRET}\"\n"
+    );
+    let forcers = format!("[authz]\nforce = [{}]\n", ALICE.id);
+    let bot = BotProcess::start_replica(fake, &master.url, database, &telegram, &forcers).await;
+    bot.wait_for_log("receiving updates through the webhook")
+        .await;
+    (bot, port)
+}
+
+fn button(screen: &Call, label: &str) -> String {
+    screen
+        .buttons()
+        .into_iter()
+        .find(|(text, _)| text == label)
+        .unwrap_or_else(|| panic!("no button {label:?} in {:?}", screen.buttons()))
+        .1
+}
+
+#[tokio::test]
+async fn a_conversation_started_on_one_webhook_replica_goes_on_on_the_other() {
+    let master = buildbot::shared().await;
+    let fake = FakeTelegram::start().await;
+    let database = pg::database("replicas_webhook").await;
+    let (first, first_port) = webhook_replica(&fake, &master, &database).await;
+    let (second, second_port) = webhook_replica(&fake, &master, &database).await;
+
+    let mark = fake.mark();
+    fake.private_message(&ALICE, "/force");
+    post_to(&fake, first_port).await;
+    let schedulers = fake
+        .wait_for(mark, "sendMessage", |c| {
+            c.text().contains("Which force scheduler")
+        })
+        .await;
+
+    // the tap lands on the other replica, which reads the conversation from PostgreSQL
+    let mark = fake.mark();
+    fake.tap(&ALICE, &schedulers, &button(&schedulers, "Quick build"));
+    post_to(&fake, second_port).await;
+    fake.wait_for_any(mark, &["editMessageText", "sendMessage"], |c| {
+        c.text()
+            .contains("New build of <b>runtests</b> with <i>Quick build</i>")
+    })
+    .await;
+    // and neither replica took the webhook away when the first one stopped
+    let mark = fake.mark();
+    assert!(first.terminate().await);
+    assert!(
+        fake.calls_since(mark)
+            .iter()
+            .all(|c| c.method != "deletewebhook"),
+        "a replica that stops leaves the webhook to the others"
+    );
+    drop(second);
+}
