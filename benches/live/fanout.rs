@@ -10,6 +10,7 @@ use crate::common::{
     Finished, Row, ask_timed, listen, mb, next_finished, person, row, spread, start_bot,
     status_kib, subscribe_in_storage,
 };
+use crate::support::bot::BotProcess;
 use crate::support::buildbot::Master;
 use crate::support::fake_telegram::FakeTelegram;
 
@@ -190,4 +191,70 @@ async fn one_build(master: &Master, fake: &FakeTelegram) -> (usize, Finished, St
     let finished = next_finished(&mut events, builderid).await;
     let needle = format!(">#{}</a> of <b>runtests</b>", finished.number);
     (mark, finished, needle)
+}
+
+/// Part 5: the same 1,000-chat fan-out from two replicas sharing PostgreSQL (only the active
+/// one sends), then a SIGKILL of the active one: how long until the other takes over.
+pub async fn two_replicas(master: &Master) -> Vec<Row> {
+    let fake = FakeTelegram::start_with_limits().await;
+    let database = crate::support::postgres::database("bench_replicas").await;
+    let chats: Vec<String> = (FIRST_CHAT..FIRST_CHAT + FAN_OUT)
+        .map(|c| c.to_string())
+        .collect();
+    let settings = format!(
+        "[notify]\nchat_ids = [{}]\nevents = [\"finished\"]\n",
+        chats.join(", ")
+    );
+    let env = [("RUST_LOG", "info")];
+    let start =
+        |_| BotProcess::start_replica_with_env(&fake, &master.url, &database, "", &settings, &env);
+    let mut a = start(()).await;
+    a.wait_for_log("is now the active one").await;
+    let b = start(()).await;
+    b.wait_for_log("is waiting:").await;
+
+    let (mark, finished, needle) = one_build(master, &fake).await;
+    let (delivered, last) = delivered_to(
+        &fake,
+        mark,
+        &needle,
+        (FIRST_CHAT, FAN_OUT),
+        Duration::from_secs(120),
+        || {},
+    )
+    .await;
+    let wall = last.map_or(Duration::ZERO, |l| l.duration_since(finished.at));
+    let sent = fake
+        .calls_since(mark)
+        .iter()
+        .filter(|c| c.method == "sendmessage" && c.result["message_id"].is_i64())
+        .filter(|c| c.text().contains(&needle))
+        .count();
+
+    let killed = Instant::now();
+    a.kill();
+    b.wait_for_log("is now the active one").await;
+    let takeover = killed.elapsed();
+    vec![
+        row(
+            "1,000-chat fan-out, two replicas on PostgreSQL: event → last delivered",
+            format!(
+                "{:.1} s ({delivered} chats, {} duplicates)",
+                wall.as_secs_f64(),
+                sent.saturating_sub(delivered)
+            ),
+            "-",
+        ),
+        row(
+            "  ratio to the 1000/30 s floor",
+            format!("{:.3}", wall.as_secs_f64() / (FAN_OUT as f64 / 30.0)),
+            "≤ 1.05",
+        ),
+        row("  429 answers", fake.throttled().to_string(), "0"),
+        row(
+            "SIGKILL of the active replica → the other is active",
+            format!("{:.1} s", takeover.as_secs_f64()),
+            "≤ 10 s",
+        ),
+    ]
 }

@@ -16,6 +16,8 @@
 //! 4. Resident memory: idle; after 2,000 chats each sent `/notify on finished`; during a
 //!    fan-out to 10,000 subscribed chats (limits raised: memory, not rate).
 //! 5. CPU time of an idle bot over 60 s.
+//! 6. The 1,000-chat fan-out from two replicas sharing PostgreSQL (the tests' server), then a
+//!    SIGKILL of the active one: from the kill until the other logs that it is active.
 //!
 //! No figure is asserted: this reports, the README records.
 
@@ -51,6 +53,8 @@ async fn main() {
     report(&mut rows, fanout::busy_replies(&master).await);
     eprintln!("live bench: memory with many chats");
     report(&mut rows, fanout::memory(&master).await);
+    eprintln!("live bench: two replicas on PostgreSQL");
+    report(&mut rows, fanout::two_replicas(&master).await);
     drop(master);
 
     eprintln!("live bench: a master with 200 more builders");

@@ -87,6 +87,12 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         .await;
     let (mirror, histories) = shared_views(&settings);
     let replica = Arc::new(Replica::new());
+    // the lease has a connection of its own: renewals never wait behind a fan-out's writes
+    let lease = if store.is_shared() {
+        Store::open(&settings.storage.url)?
+    } else {
+        store.clone()
+    };
     let leading = {
         let (settings, client, store) = (settings.clone(), client.clone(), store.clone());
         let (delivery, replica) = (delivery.clone(), replica.clone());
@@ -96,7 +102,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
             let start = |spell: &Shutdown| {
                 start_notifications(&settings, &client, shared, &store, &delivery, spell)
             };
-            replica.lead(store.clone(), shutdown, start).await;
+            replica.lead(lease, shutdown, start).await;
         })
     };
 
@@ -182,6 +188,7 @@ fn start_notifications(
     delivery: &Delivery,
     shutdown: &Shutdown,
 ) -> ActiveTasks {
+    delivery.take_over();
     let (outbox, worker) = Outbox::new(
         store.clone(),
         delivery.clone(),
@@ -270,7 +277,9 @@ async fn serve_until_shutdown(
             None => shutdown.clone(),
             Some(active) => {
                 let turn = tokio::select! {
-                    turn = active.wait_for(Option::is_some) => turn.ok().and_then(|t| t.clone()),
+                    turn = active.wait_for(|s| s.as_ref().is_some_and(|s| !s.is_triggered())) => {
+                        turn.ok().and_then(|t| t.clone())
+                    }
                     _ = shutdown.triggered() => return Ok(()),
                 };
                 let Some(spell) = turn else {

@@ -21,17 +21,23 @@ use crate::storage::Store;
 /// How long a lease runs without a renewal.
 pub const TTL: Duration = Duration::from_secs(8);
 const RENEW_EVERY: Duration = Duration::from_secs(2);
+/// Measured from when the last renewal that worked was asked for: the lease then runs out 3 s
+/// later at the earliest, on the database's clock, which only starts counting after the ask.
 const STEP_DOWN_AFTER: Duration = Duration::from_secs(5);
 /// How often a waiting replica tries to take the lease.
 const TRY_EVERY: Duration = Duration::from_secs(1);
-/// How long the active work may take to stop.
+/// How long the active work may take to stop at a clean shutdown (the lease is still ours).
 const STOP_WITHIN: Duration = Duration::from_secs(10);
+/// How long it may take when the lease is lost: well within the 3 s between stepping down
+/// and the lease running out, so that no two replicas are ever active together.
+const ABORT_WITHIN: Duration = Duration::from_millis(500);
 
 /// The work only the active replica does: named tasks that stop with the shutdown given.
 pub type ActiveTasks = Vec<(&'static str, JoinHandle<()>)>;
 
-/// This replica: its name in the lease (host and process), and while it is active, the
-/// shutdown of its active work.
+/// This replica: its name in the lease (host — `HOSTNAME`, else the kernel's host name — and
+/// process, and where that process runs), and while it is active, the shutdown of its active
+/// work.
 pub struct Replica {
     pub name: String,
     active: watch::Sender<Option<Shutdown>>,
@@ -39,24 +45,25 @@ pub struct Replica {
 
 impl Replica {
     pub fn new() -> Replica {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        let host = std::env::var("HOSTNAME")
             .ok()
-            .map(|h| h.trim().to_owned())
-            .filter(|h| !h.is_empty())
+            .filter(|h| !h.trim().is_empty())
+            .or_else(|| read_trimmed("/proc/sys/kernel/hostname"))
             .unwrap_or_else(|| "replica".into());
         Replica {
-            name: format!("{host}:{}", std::process::id()),
+            name: format!("{host}:{}/{}", std::process::id(), origin()),
             active: watch::Sender::new(None),
         }
     }
 
-    /// Resolves with the shutdown of the current active spell, once this replica is active.
+    /// The shutdown of the current active spell, `Some` while this replica is active.
     pub fn while_active(&self) -> watch::Receiver<Option<Shutdown>> {
         self.active.subscribe()
     }
 
     /// Runs until `shutdown`: takes the lease when it can (always, with SQLite), starts the
-    /// active work with `start`, and stops it when the lease is lost, to try again.
+    /// active work with `start`, and stops it when the lease is lost, to try again. `store`
+    /// is a connection of the lease's own, so that a busy storage never delays a renewal.
     pub async fn lead(
         &self,
         store: Store,
@@ -68,12 +75,12 @@ impl Replica {
             self.active.send_replace(Some(spell.clone()));
             let tasks = start(&spell);
             shutdown.triggered().await;
-            stop(tasks).await;
+            stop(tasks, STOP_WITHIN).await;
             return;
         }
         log::info!("replica {}: waiting to become the active one", self.name);
         loop {
-            let Some(token) = self.take(&store, &shutdown).await else {
+            let Some((token, taken_at)) = self.take(&store, &shutdown).await else {
                 return;
             };
             log::info!(
@@ -83,16 +90,18 @@ impl Replica {
             let spell = shutdown.child();
             self.active.send_replace(Some(spell.clone()));
             let tasks = start(&spell);
-            let lost = self.hold(&store, token, &shutdown).await;
+            let lost = self.hold(&store, (token, taken_at), &shutdown).await;
             spell.trigger();
             self.active.send_replace(None);
-            stop(tasks).await;
+            stop(tasks, if lost { ABORT_WITHIN } else { STOP_WITHIN }).await;
+            // also after a loss: a renewal that came late may have extended it since (the
+            // token keeps this from touching another replica's lease)
+            if let Err(error) = store.lease_release(&self.name, token).await {
+                log::warn!(
+                    "cannot give the lease up ({error}); another replica takes over when it runs out"
+                );
+            }
             if !lost {
-                if let Err(error) = store.lease_release(&self.name, token).await {
-                    log::warn!(
-                        "cannot give the lease up ({error}); another replica takes over when it runs out"
-                    );
-                }
                 return;
             }
             log::warn!(
@@ -102,24 +111,35 @@ impl Replica {
         }
     }
 
-    /// Waits until the lease is ours: its token, or `None` at the shutdown.
-    async fn take(&self, store: &Store, shutdown: &Shutdown) -> Option<i64> {
+    /// Waits until the lease is ours: its token and when it was asked for (the lease runs from
+    /// then at the latest), or `None` at the shutdown.
+    async fn take(&self, store: &Store, shutdown: &Shutdown) -> Option<(i64, Instant)> {
         let mut told = false;
         loop {
-            match store.lease_take(&self.name, millis(TTL)).await {
-                Ok(Some(token)) => return Some(token),
-                Ok(None) => {
-                    if !told {
-                        told = true;
-                        if let Ok(Some(holder)) = store.lease_holder().await {
-                            log::info!(
-                                "replica {} is waiting: {} is active",
-                                self.name,
-                                holder.replica
-                            );
-                        }
+            let holder = store.lease_holder().await.ok().flatten();
+            let dead = holder
+                .filter(|h| self.outlived(&h.replica))
+                .map(|h| h.replica);
+            if let Some(dead) = &dead {
+                log::info!("replica {dead} ran here and is gone: taking over at once");
+            }
+            let asked_at = Instant::now();
+            match store
+                .lease_take(&self.name, millis(TTL), dead.as_deref())
+                .await
+            {
+                Ok(Some(token)) => return Some((token, asked_at)),
+                Ok(None) if !told => {
+                    told = true;
+                    if let Ok(Some(holder)) = store.lease_holder().await {
+                        log::info!(
+                            "replica {} is waiting: {} is active",
+                            self.name,
+                            holder.replica
+                        );
                     }
                 }
+                Ok(None) => {}
                 Err(error) => log::warn!("cannot ask for the lease: {error}"),
             }
             tokio::select! {
@@ -129,9 +149,36 @@ impl Replica {
         }
     }
 
+    /// Whether `holder` was a process of this very system (same host name, same boot, same
+    /// process namespace) that no longer runs: a bot restarted after a crash need not wait out
+    /// its own lease. Containers sharing a host name have namespaces of their own, so they
+    /// always wait.
+    fn outlived(&self, holder: &str) -> bool {
+        let Some(((host, pid), place)) = split_name(holder) else {
+            return false;
+        };
+        let Some(((my_host, _), my_place)) = split_name(&self.name) else {
+            return false;
+        };
+        let Ok(pid) = pid.parse::<libc::pid_t>() else {
+            return false;
+        };
+        if host != my_host || place != my_place || place.is_empty() || holder == self.name {
+            return false;
+        }
+        // SAFETY: kill with signal 0 sends nothing; it only reports whether `pid` exists
+        let exists = pid > 0 && unsafe { libc::kill(pid, 0) } == 0;
+        !exists && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+    }
+
     /// Renews the lease until the shutdown (false) or until it is lost (true).
-    async fn hold(&self, store: &Store, token: i64, shutdown: &Shutdown) -> bool {
-        let mut renewed_at = Instant::now();
+    async fn hold(
+        &self,
+        store: &Store,
+        (token, taken_at): (i64, Instant),
+        shutdown: &Shutdown,
+    ) -> bool {
+        let mut renewed_at = taken_at;
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(RENEW_EVERY) => {}
@@ -164,12 +211,38 @@ impl Replica {
     }
 }
 
-/// Waits for the active work to stop, each task at most [`STOP_WITHIN`].
-async fn stop(tasks: ActiveTasks) {
+/// `host:pid/place` → `((host, pid), place)`.
+fn split_name(name: &str) -> Option<((&str, &str), &str)> {
+    let (who, place) = name.split_once('/').unwrap_or((name, ""));
+    Some((who.rsplit_once(':')?, place))
+}
+
+/// Where this process runs: the boot and the process namespace, so that a pid is only ever
+/// compared with pids of the same namespace.
+fn origin() -> String {
+    let boot = read_trimmed("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+    let namespace = std::fs::read_link("/proc/self/ns/pid")
+        .map(|link| link.display().to_string())
+        .unwrap_or_default();
+    let digits: String = namespace.chars().filter(char::is_ascii_digit).collect();
+    if boot.is_empty() || digits.is_empty() {
+        return String::new();
+    }
+    format!("{}-{digits}", &boot[..boot.len().min(8)])
+}
+
+fn read_trimmed(path: &str) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    Some(text.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+/// Waits for the active work to stop, all of it within `within`; what is left then is
+/// aborted (a replica that is no longer active must not go on: the next one is starting).
+async fn stop(tasks: ActiveTasks, within: Duration) {
+    let deadline = Instant::now() + within;
     for (task, mut handle) in tasks {
-        let stopped = tokio::time::timeout(STOP_WITHIN, &mut handle).await;
+        let stopped = tokio::time::timeout_at(deadline, &mut handle).await;
         if stopped.is_err() {
-            // a replica that is no longer active must not go on: the next one is starting
             handle.abort();
         }
         match stopped {
@@ -178,8 +251,8 @@ async fn stop(tasks: ActiveTasks) {
             // e.g. the notifier in the middle of a long catch-up: what it queued is in the
             // outbox, what it had not reached the next catch-up finds again
             Err(_) => log::warn!(
-                "{task} did not stop within {} s; stopping anyway",
-                STOP_WITHIN.as_secs()
+                "{task} did not stop within {} ms; stopped",
+                within.as_millis()
             ),
         }
     }
@@ -187,4 +260,27 @@ async fn stop(tasks: ActiveTasks) {
 
 fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_gone_process_of_this_very_system_is_taken_over_at_once() {
+        let me = Replica::new();
+        let ((host, _), place) = split_name(&me.name).unwrap();
+        assert!(!place.is_empty(), "{}", me.name);
+        // pid 0x7fff_fff0 does not exist; pid 1 always does
+        let gone = format!("{host}:{}/{place}", 0x7fff_fff0);
+        assert!(me.outlived(&gone));
+        assert!(!me.outlived(&format!("{host}:1/{place}")), "alive");
+        assert!(
+            !me.outlived(&format!("{host}:{}/other-1", 0x7fff_fff0)),
+            "another namespace or boot"
+        );
+        assert!(!me.outlived(&format!("elsewhere:{}/{place}", 0x7fff_fff0)));
+        assert!(!me.outlived(&me.name), "itself");
+        assert!(!me.outlived("garbage"));
+    }
 }

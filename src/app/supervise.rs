@@ -22,7 +22,9 @@ where
     let mut in_a_row: u32 = 0;
     loop {
         let started = tokio::time::Instant::now();
-        let outcome = tokio::spawn(make()).await;
+        // the task dies with its supervisor: a replica that stops being active aborts it
+        let mut task = AbortOnDrop(tokio::spawn(make()));
+        let outcome = (&mut task.0).await;
         if shutdown.is_triggered() {
             return;
         }

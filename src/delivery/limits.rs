@@ -134,7 +134,11 @@ impl Limiter {
     /// returned [`InFlight`] is dropped (when Telegram answered, or the send was given up).
     pub async fn acquire(&self, chat: &Recipient, priority: Priority) -> InFlight<'_> {
         let (chat, group) = key(chat);
-        let mut registered = false;
+        // an urgent send waiting is registered, and unregistered however the wait ends
+        let mut waiting = Waiting {
+            limiter: self,
+            chat: None,
+        };
         loop {
             let wait = {
                 let Ok(mut state) = self.state.lock() else {
@@ -157,18 +161,17 @@ impl Limiter {
                 if ready <= now && !reply_waiting {
                     state.in_flight += 1;
                     *state.chats_in_flight.entry(chat.clone()).or_default() += 1;
-                    if registered && let Some(index) = state.urgent.iter().position(|c| *c == chat)
-                    {
-                        state.urgent.swap_remove(index);
+                    if waiting.chat.take().is_some() {
+                        unregister(&mut state, &chat);
                     }
                     return InFlight {
                         limiter: self,
                         chat,
                     };
                 }
-                if priority == Priority::Urgent && !registered {
+                if priority == Priority::Urgent && waiting.chat.is_none() {
                     state.urgent.push(chat.clone());
-                    registered = true;
+                    waiting.chat = Some(chat.clone());
                 }
                 if reply_waiting {
                     Duration::from_millis(5)
@@ -242,6 +245,29 @@ pub struct InFlight<'a> {
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.limiter.answered(&self.chat);
+    }
+}
+
+/// An urgent send registered as waiting: dropped (granted, or the send given up while it
+/// waited), it is no longer waiting, so bulk sends do not stand back for it for good.
+struct Waiting<'a> {
+    limiter: &'a Limiter,
+    chat: Option<String>,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if let Some(chat) = self.chat.take()
+            && let Ok(mut state) = self.limiter.state.lock()
+        {
+            unregister(&mut state, &chat);
+        }
+    }
+}
+
+fn unregister(state: &mut State, chat: &str) {
+    if let Some(index) = state.urgent.iter().position(|c| c == chat) {
+        state.urgent.swap_remove(index);
     }
 }
 
@@ -385,5 +411,33 @@ mod tests {
             "counted from the answers: {:?}",
             answered.elapsed()
         );
+    }
+
+    /// An urgent send given up while it waited does not hold bulk sends back afterwards.
+    #[tokio::test(start_paused = true)]
+    async fn an_urgent_send_given_up_does_not_hold_bulk_back() {
+        let limiter = Limiter::new(Limits::default());
+        let busy = Recipient::Id(ChatId(7));
+        drop(limiter.acquire(&busy, Priority::Urgent).await);
+        // waits for chat 7's second, then is given up
+        let given_up = tokio::time::timeout(
+            Duration::from_millis(100),
+            limiter.acquire(&busy, Priority::Urgent),
+        )
+        .await;
+        assert!(given_up.is_err());
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let start = Instant::now();
+        drop(
+            limiter
+                .acquire(&Recipient::Id(ChatId(8)), Priority::Bulk)
+                .await,
+        );
+        assert!(
+            start.elapsed() < Duration::from_millis(10),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(limiter.state.lock().unwrap().urgent.is_empty());
     }
 }

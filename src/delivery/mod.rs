@@ -98,6 +98,13 @@ impl Delivery {
     /// minute (by an earlier run) at once: Telegram's 20-a-minute window outlives a restart,
     /// and a bot that forgot it would draw 429s right after starting.
     pub async fn remembering(mut self, store: Store) -> Delivery {
+        self.recall(&store).await;
+        self.memory = Some(store);
+        self
+    }
+
+    /// Counts the sends to groups and channels of the last minute that `store` remembers.
+    async fn recall(&self, store: &Store) {
         let since = clock::now_millis() - sends::KEPT_MS;
         match store.recent_sends(since).await {
             Ok(sends) => {
@@ -115,8 +122,18 @@ impl Delivery {
             }
             Err(error) => log::warn!("cannot read the sends of the last minute: {error}"),
         }
-        self.memory = Some(store);
-        self
+    }
+
+    /// This replica has just become the active one, and the one before may have sent up to
+    /// a moment ago: nothing goes out for a second (Telegram's per-second windows), and the
+    /// groups' sends of the last minute, which every replica writes down, are counted.
+    pub fn take_over(&self) {
+        let Some(store) = self.memory.clone().filter(Store::is_shared) else {
+            return;
+        };
+        self.limiter.pause(Duration::from_millis(1_100));
+        let delivery = self.clone();
+        tokio::spawn(async move { delivery.recall(&store).await });
     }
 
     /// Writes a send to a group or channel down, without holding the send up.

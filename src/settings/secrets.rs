@@ -64,16 +64,35 @@ fn token_secrets(token: &str) -> Vec<String> {
     secrets
 }
 
-/// The password in `url`, as written and percent-decoded (either may be printed).
+/// The password in `url`, as written and percent-decoded (either may be printed); for a
+/// PostgreSQL URL also one given as `?password=…`.
 fn url_password(url: &str) -> Vec<String> {
-    let Some(password) = Url::parse(url)
+    let mut secrets = Vec::new();
+    if let Some(password) = Url::parse(url)
         .ok()
         .and_then(|u| u.password().map(str::to_owned))
-    else {
-        return Vec::new();
-    };
-    let decoded = percent_decoded(&password);
-    vec![password, decoded]
+    {
+        let decoded = percent_decoded(&password);
+        secrets.extend([password, decoded]);
+    }
+    if super::is_postgres_url(url)
+        && let Some(password) = url.parse::<postgres::Config>().ok().and_then(|c| {
+            c.get_password()
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+        })
+        && !secrets.contains(&password)
+    {
+        secrets.push(password);
+    }
+    if let Some((_, query)) = url.split_once('?') {
+        for pair in query.split('&') {
+            if let Some(("password", value)) = pair.split_once('=') {
+                secrets.extend([value.to_owned(), percent_decoded(value)]);
+            }
+        }
+    }
+    secrets.retain(|s| !s.is_empty());
+    secrets
 }
 
 fn percent_decoded(text: &str) -> String {
@@ -127,6 +146,17 @@ mod tests {
                 "{secret} in {secrets:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_postgres_password_in_the_query_is_a_secret_too() {
+        let s = load_toml(&with_token(
+            "[storage]\nurl = \"postgres://bbtg@db.example.org/bbtg?password=q%40pw\"\n",
+        ))
+        .unwrap();
+        let secrets = s.secrets();
+        assert!(secrets.contains(&"q%40pw".to_owned()), "{secrets:?}");
+        assert!(secrets.contains(&"q@pw".to_owned()), "{secrets:?}");
     }
 
     #[test]

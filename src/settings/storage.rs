@@ -2,8 +2,6 @@
 //! PostgreSQL database that several replicas share. A database URL may hold a password, so
 //! a bad one is shown without it.
 
-use url::Url;
-
 use super::SettingsError;
 use super::raw::RawStorage;
 use super::values::shown_url;
@@ -53,12 +51,15 @@ pub(super) fn validate_storage(raw: RawStorage) -> Result<StorageSettings, Setti
         url: url.to_owned(),
     };
     if settings.is_postgres() {
-        let valid = Url::parse(url).is_ok_and(|u| u.host_str().is_some_and(|h| !h.is_empty()))
-            && url.parse::<postgres::Config>().is_ok();
+        // a host in the URL, or in its query (`?host=/run/postgresql` for a socket)
+        let valid = url
+            .parse::<postgres::Config>()
+            .is_ok_and(|c| !c.get_hosts().is_empty());
         if !valid {
+            // not shown: its query may hold a password as well
             return Err(SettingsError::invalid(
                 key,
-                shown_url(url),
+                "(not shown)",
                 "a PostgreSQL URL such as postgres://bbtg:password@db.example.org:5432/bbtg",
             ));
         }
@@ -93,10 +94,22 @@ mod tests {
             old.storage.url, "old-name.sqlite",
             "the old key still works"
         );
+        let socket = "[storage]\nurl = \"postgres:///bbtg?host=/run/postgresql&user=bbtg\"\n";
+        assert!(load_toml(&with_token(socket)).is_ok(), "a socket");
+        let err = error_text(&with_token(
+            "[storage]\nurl = \"postgres:///bbtg?password=hunter2\"\n",
+        ));
+        assert!(
+            err.contains("storage.url") && !err.contains("hunter2"),
+            "{err}"
+        );
         for (toml, says) in [
             ("url = \"redis://h/0\"", "storage.url"),
             ("url = \"postgres://:pw@/x\"", "storage.url"),
-            ("url = \"a.sqlite\"\npath = \"other.sqlite\"", "keep only storage.url"),
+            (
+                "url = \"a.sqlite\"\npath = \"other.sqlite\"",
+                "keep only storage.url",
+            ),
             ("redis_url = \"redis://h/0\"", "postgres://"),
         ] {
             let err = error_text(&with_token(&format!("[storage]\n{toml}\n")));

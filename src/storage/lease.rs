@@ -23,23 +23,26 @@ pub struct Holder {
 }
 
 impl Store {
-    /// Takes the lease for `replica` for `ttl_ms` if nobody holds it (or its holder let it run
-    /// out): the new fencing token, or `None` when another replica holds it.
+    /// Takes the lease for `replica` for `ttl_ms` if nobody holds it, its holder let it run
+    /// out, or its holder is `dead` (known to be gone): the new fencing token, or `None` when
+    /// another replica holds it.
     pub async fn lease_take(
         &self,
         replica: &str,
         ttl_ms: i64,
+        dead: Option<&str>,
     ) -> Result<Option<i64>, StorageError> {
         let replica = replica.to_owned();
+        let dead = dead.map(str::to_owned);
         self.with(move |conn| {
             let row = conn.query_opt(
                 "INSERT INTO lease (name, holder, token, expires_at)
                  VALUES (?1, ?2, 1, clock_timestamp() + CAST(?3 AS BIGINT) * interval '1 millisecond')
                  ON CONFLICT (name) DO UPDATE
                      SET holder = excluded.holder, token = lease.token + 1, expires_at = excluded.expires_at
-                     WHERE lease.expires_at <= clock_timestamp()
+                     WHERE lease.expires_at <= clock_timestamp() OR lease.holder = ?4
                  RETURNING token",
-                params![NAME, replica, ttl_ms],
+                params![NAME, replica, ttl_ms, dead],
             )?;
             row.map(|row| row.int(0)).transpose()
         })
@@ -115,15 +118,27 @@ mod tests {
         }
         let (_place, store) = temp_store();
         assert_eq!(store.lease_holder().await.unwrap(), None);
-        let first = store.lease_take("a", 60_000).await.unwrap().expect("free");
-        assert_eq!(store.lease_take("b", 60_000).await.unwrap(), None, "held");
+        let first = store
+            .lease_take("a", 60_000, None)
+            .await
+            .unwrap()
+            .expect("free");
+        assert_eq!(
+            store.lease_take("b", 60_000, None).await.unwrap(),
+            None,
+            "held"
+        );
         assert!(store.lease_renew("a", first, 60_000).await.unwrap());
         let holder = store.lease_holder().await.unwrap().unwrap();
         assert_eq!((holder.replica.as_str(), holder.token), ("a", first));
         assert!(holder.left_ms > 50_000, "{holder:?}");
 
         store.lease_release("a", first).await.unwrap();
-        let second = store.lease_take("b", 1).await.unwrap().expect("released");
+        let second = store
+            .lease_take("b", 1, None)
+            .await
+            .unwrap()
+            .expect("released");
         assert!(second > first, "a new fencing token");
         assert!(
             !store.lease_renew("a", first, 60_000).await.unwrap(),
@@ -132,7 +147,7 @@ mod tests {
         // b's 1 ms ran out: a takes it back, and b's token no longer renews
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         let third = loop {
-            if let Some(token) = store.lease_take("a", 60_000).await.unwrap() {
+            if let Some(token) = store.lease_take("a", 60_000, None).await.unwrap() {
                 break token;
             }
             assert!(
@@ -142,5 +157,17 @@ mod tests {
         };
         assert!(third > second);
         assert!(!store.lease_renew("b", second, 60_000).await.unwrap());
+        // a holder known to be dead is taken over at once
+        assert_eq!(
+            store.lease_take("c", 60_000, Some("b")).await.unwrap(),
+            None,
+            "b is not the holder"
+        );
+        let fourth = store
+            .lease_take("c", 60_000, Some("a"))
+            .await
+            .unwrap()
+            .expect("a is dead");
+        assert!(fourth > third);
     }
 }

@@ -205,13 +205,22 @@ impl Conn {
         }
     }
 
-    /// Runs `f` in a transaction: committed when it returns `Ok`, rolled back otherwise.
+    /// Runs `f` in a transaction: committed when it returns `Ok`, rolled back otherwise —
+    /// and when it panics, so that the connection is never left inside a transaction.
     pub fn transaction<T>(
         &mut self,
         f: impl FnOnce(&mut Conn) -> Result<T, DbError>,
     ) -> Result<T, DbError> {
         self.batch("BEGIN")?;
-        match f(self) {
+        let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
+        let done = match done {
+            Ok(done) => done,
+            Err(panic) => {
+                let _ = self.batch("ROLLBACK");
+                std::panic::resume_unwind(panic);
+            }
+        };
+        match done {
             Ok(value) => {
                 self.batch("COMMIT")?;
                 Ok(value)
@@ -358,7 +367,8 @@ impl ToSql for Bound<'_> {
             (Value::Int(v), &Type::INT4) => i32::try_from(*v)?.to_sql(ty, out),
             (Value::Int(v), &Type::INT2) => i16::try_from(*v)?.to_sql(ty, out),
             (Value::Int(v), &Type::BOOL) => (*v != 0).to_sql(ty, out),
-            (Value::Text(v), _) => v.as_str().to_sql(ty, out),
+            (Value::Text(v), _) if <&str as ToSql>::accepts(ty) => v.as_str().to_sql(ty, out),
+            (Value::Text(_), _) => Err(format!("text where {ty} is wanted").into()),
             (Value::Int(_), _) => Err(format!("an integer where {ty} is wanted").into()),
         }
     }

@@ -25,17 +25,22 @@ pub fn fan_out_settings() -> String {
     )
 }
 
-/// Starts replica `a` and waits until it is the active one, then starts `b` beside it.
+/// Starts replica `a` and waits until it is the active one, then starts `b` beside it; each
+/// as if on a machine of its own (`HOSTNAME`), so that `b` cannot tell that `a` died and
+/// must wait for its lease to run out, as after the death of a machine.
 async fn two_replicas(
     fake: &FakeTelegram,
     master: &Master,
     database: &str,
-    telegram: &str,
     extra: &str,
 ) -> (BotProcess, BotProcess) {
-    let a = BotProcess::start_replica(fake, &master.url, database, telegram, extra).await;
+    let on = |host: &'static str| [("HOSTNAME", host)];
+    let (a_env, b_env) = (on("machine-a"), on("machine-b"));
+    let start =
+        |env| BotProcess::start_replica_with_env(fake, &master.url, database, "", extra, env);
+    let a = start(&a_env).await;
     a.wait_for_log("is now the active one").await;
-    let b = BotProcess::start_replica(fake, &master.url, database, telegram, extra).await;
+    let b = start(&b_env).await;
     b.wait_for_log("is waiting:").await;
     (a, b)
 }
@@ -65,7 +70,7 @@ async fn two_replicas_send_each_notification_once() {
     let master = buildbot::dedicated("replicasonce").await;
     let fake = FakeTelegram::start_with_limits().await;
     let database = pg::database("replicas_once").await;
-    let (a, b) = two_replicas(&fake, &master, &database, "", &fan_out_settings()).await;
+    let (a, b) = two_replicas(&fake, &master, &database, &fan_out_settings()).await;
 
     let mark = fake.mark();
     let build = master.build("runtests").await;
@@ -106,7 +111,7 @@ async fn the_other_replica_takes_over_a_fan_out_when_the_active_one_is_killed() 
     let master = buildbot::dedicated("replicaskill").await;
     let fake = FakeTelegram::start_with_limits().await;
     let database = pg::database("replicas_kill").await;
-    let (mut a, b) = two_replicas(&fake, &master, &database, "", &fan_out_settings()).await;
+    let (mut a, b) = two_replicas(&fake, &master, &database, &fan_out_settings()).await;
 
     let mark = fake.mark();
     let build = master.build("runtests").await;
@@ -188,6 +193,31 @@ async fn webhook_replica(
     (bot, port)
 }
 
+/// Waits (up to 30 s) until the database holds a conversation for `chat`.
+async fn conversation_stored(database: &str, chat: i64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let url = database.to_owned();
+        let stored = tokio::task::spawn_blocking(move || {
+            let mut client = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+            let rows = client
+                .query("SELECT 1 FROM dialogues WHERE chat = $1", &[&chat])
+                .unwrap();
+            !rows.is_empty()
+        })
+        .await
+        .unwrap();
+        if stored {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no conversation of chat {chat} stored"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn button(screen: &Call, label: &str) -> String {
     screen
         .buttons()
@@ -215,6 +245,8 @@ async fn a_conversation_started_on_one_webhook_replica_goes_on_on_the_other() {
         .await;
 
     // the tap lands on the other replica, which reads the conversation from PostgreSQL
+    // (once the first one has written it: a person cannot tap that fast, a test can)
+    conversation_stored(&database, ALICE.id).await;
     let mark = fake.mark();
     fake.tap(&ALICE, &schedulers, &button(&schedulers, "Quick build"));
     post_to(&fake, second_port).await;

@@ -86,8 +86,10 @@ async fn the_self_signed_certificate_is_uploaded_and_served() {
     );
     // with a connection still open in the client's pool
     assert!(bot.terminate().await, "the bot stops cleanly on SIGTERM");
-    assert!(
+    // (replicas sharing PostgreSQL leave it to the others)
+    assert_eq!(
         fake.calls().iter().any(|c| c.method == "deletewebhook"),
-        "the webhook is deleted at the stop"
+        !crate::support::bot::on_postgres(),
+        "the webhook is deleted at the stop of the only bot"
     );
 }

@@ -120,12 +120,38 @@ impl BotProcess {
         telegram_keys: &str,
         extra: &str,
     ) -> BotProcess {
+        BotProcess::start_replica_with_env(
+            fake,
+            buildbot_url,
+            storage_url,
+            telegram_keys,
+            extra,
+            &[],
+        )
+        .await
+    }
+
+    /// Like [`BotProcess::start_replica`], with more environment variables (e.g. `RUST_LOG`).
+    pub async fn start_replica_with_env(
+        fake: &FakeTelegram,
+        buildbot_url: &str,
+        storage_url: &str,
+        telegram_keys: &str,
+        extra: &str,
+        env: &[(&str, &str)],
+    ) -> BotProcess {
         let sections = Sections {
             telegram: telegram_keys,
             storage_url: Some(storage_url),
             ..Sections::default()
         };
-        let bot = BotProcess::write_and_spawn(fake, buildbot_url, sections, extra);
+        let dir = write_settings(fake, buildbot_url, sections, extra);
+        let env: Vec<_> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let child = spawn(&dir, &env);
+        let bot = BotProcess { child, dir, env };
         bot.wait_for_log("waiting to become the active one").await;
         bot
     }
@@ -420,6 +446,12 @@ impl Drop for BotProcess {
     }
 }
 
+/// Whether the harness keeps every bot's state in PostgreSQL (`BBTG_E2E_STORAGE=postgres`,
+/// as `scripts/test` runs the suite a second time): each bot gets a database of its own.
+pub fn on_postgres() -> bool {
+    std::env::var("BBTG_E2E_STORAGE").is_ok_and(|v| v == "postgres")
+}
+
 /// A directory with the settings for a bot against `fake` and `buildbot_url`.
 fn write_settings(
     fake: &FakeTelegram,
@@ -436,9 +468,11 @@ fn write_settings(
             fake.url,
             sections.telegram,
             sections.buildbot,
-            sections
-                .storage_url
-                .map_or_else(|| dir.path().join("bot.sqlite").display().to_string(), str::to_owned),
+            match sections.storage_url {
+                Some(url) => url.to_owned(),
+                None if on_postgres() => super::postgres::database_blocking("bot"),
+                None => dir.path().join("bot.sqlite").display().to_string(),
+            },
         ),
     )
     .unwrap();

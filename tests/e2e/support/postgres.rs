@@ -104,6 +104,21 @@ pub async fn database(name: &str) -> String {
     server.url(&database)
 }
 
+/// [`database`] for code that cannot await (it runs on a thread of its own, since the
+/// blocking client may not run on a thread that drives tokio).
+pub fn database_blocking(name: &str) -> String {
+    let name = name.to_owned();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(database(&name))
+    })
+    .join()
+    .unwrap()
+}
+
 impl Postgres {
     /// The URL of `database` on this server, as [`USER`].
     pub fn url(&self, database: &str) -> String {
