@@ -115,7 +115,6 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         store,
         master_control: MasterControl::new(settings.buildbot.master_control.clone()),
         bot_username: username.clone(),
-        rebuild_answers: Default::default(),
         settings,
     });
     let receiving = Receiving {

@@ -30,6 +30,7 @@
 //! | `chat_options`    | whether a chat hears repeated failures without a sound | `options.rs`       |
 //! | `digest`          | build results of the quiet hours, for the digest       | `digest.rs`        |
 //! | `lease`           | which replica is the active one (PostgreSQL only)      | `lease.rs`         |
+//! | `answered`        | Rebuild questions already answered (one build a tap)   | `answers.rs`       |
 //!
 //! `schema.rs` opens the file and holds the migrations that create the tables. Forgetting or
 //! moving a chat (`subscriptions.rs`) takes its `watches`, filters, options and kept `digest`
@@ -38,6 +39,7 @@
 //! transaction, so a watch ends exactly when its announcement is made.
 
 mod announcements;
+mod answers;
 mod dialogues;
 mod digest;
 mod filters;

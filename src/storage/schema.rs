@@ -37,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE outbox ADD COLUMN silent INTEGER NOT NULL DEFAULT 0;
      CREATE TABLE chat_options (chat TEXT PRIMARY KEY, quiet_repeats INTEGER NOT NULL);",
     "CREATE TABLE digest (id INTEGER PRIMARY KEY AUTOINCREMENT, chat TEXT NOT NULL, buildid INTEGER NOT NULL, builder TEXT NOT NULL, number INTEGER NOT NULL, result INTEGER NOT NULL, previous INTEGER, complete_at INTEGER NOT NULL, owner TEXT, url TEXT NOT NULL, heard INTEGER NOT NULL DEFAULT 1, UNIQUE (chat, buildid));",
+    "CREATE TABLE answered (chat TEXT NOT NULL, message INTEGER NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (chat, message));",
 ];
 
 /// Schema versions of a PostgreSQL database, as [`MIGRATIONS`] for SQLite. Every integer is a
@@ -58,6 +59,7 @@ const PG_MIGRATIONS: &[&str] = &[
      CREATE TABLE chat_options (chat TEXT PRIMARY KEY, quiet_repeats BIGINT NOT NULL);
      CREATE TABLE digest (id BIGSERIAL PRIMARY KEY, chat TEXT NOT NULL, buildid BIGINT NOT NULL, builder TEXT NOT NULL, number BIGINT NOT NULL, result BIGINT NOT NULL, previous BIGINT, complete_at BIGINT NOT NULL, owner TEXT, url TEXT NOT NULL, heard BIGINT NOT NULL DEFAULT 1, UNIQUE (chat, buildid));
      CREATE TABLE lease (name TEXT PRIMARY KEY, holder TEXT NOT NULL, token BIGINT NOT NULL, expires_at TIMESTAMPTZ NOT NULL);",
+    "CREATE TABLE answered (chat TEXT NOT NULL, message BIGINT NOT NULL, at BIGINT NOT NULL, PRIMARY KEY (chat, message));",
 ];
 
 /// Replicas starting together take turns to migrate: whoever comes second finds it done.

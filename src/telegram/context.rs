@@ -2,7 +2,6 @@
 
 use teloxide::types::{Message, MessageId};
 
-use super::rebuild::AnsweredQuestions;
 use crate::buildbot::control::MasterControl;
 use crate::buildbot::mirror::Mirror;
 use crate::buildbot::models::{Build, Builder};
@@ -26,8 +25,6 @@ pub struct Context {
     pub master_control: MasterControl,
     /// This bot's username (without `@`), as Telegram knows it.
     pub bot_username: String,
-    /// Rebuild questions already answered, so that a double tap rebuilds once.
-    pub rebuild_answers: AnsweredQuestions,
 }
 
 impl Context {

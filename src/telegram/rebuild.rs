@@ -12,13 +12,11 @@
 //!   which only a failure's does, for a build that failed;
 //! - within `telegram.conversation_timeout` of the question (its Telegram date, which a
 //!   client cannot forge), like every other conversation;
-//! - once: [`AnsweredQuestions`] remembers answered questions for as long as they could
-//!   count, so a double tap starts one build. (In memory: a restart in the middle of a double
-//!   tap could let a second through; several replicas do not share it.)
+//! - once: the storage remembers answered questions for as long as they could count
+//!   (`Store::first_answer`), so a double tap starts one build, across a restart and
+//!   whichever replica each tap reaches.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use teloxide::prelude::*;
 
@@ -34,26 +32,6 @@ use crate::clock::now;
 use crate::delivery::Outgoing;
 use crate::outcome::Outcome;
 use crate::text;
-
-/// Rebuild questions already answered, by (chat, message), with when they were answered.
-#[derive(Debug, Default)]
-pub struct AnsweredQuestions(Mutex<HashMap<(i64, i32), i64>>);
-
-impl AnsweredQuestions {
-    /// True the first time the question is answered. Answers older than `keep` seconds are
-    /// forgotten: by then their question is refused for its age anyway.
-    fn first_answer(&self, question: (i64, i32), now: i64, keep: i64) -> bool {
-        let mut answered = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        answered.retain(|_, at| now - *at <= keep);
-        match answered.entry(question) {
-            Entry::Occupied(_) => false,
-            Entry::Vacant(entry) => {
-                entry.insert(now);
-                true
-            }
-        }
-    }
-}
 
 /// Too old to be answered: asked more than `timeout` seconds before `now`.
 fn expired(asked_at: i64, now: i64, timeout: i64) -> bool {
@@ -148,8 +126,12 @@ async fn first_answer(
     message: &Message,
 ) -> Result<bool, super::BoxError> {
     let keep = i64::from(ctx.settings.telegram.conversation_timeout);
-    let question = (message.chat.id.0, message.id.0);
-    if ctx.rebuild_answers.first_answer(question, now(), keep) {
+    let chat = crate::storage::Chat::Id(message.chat.id.0);
+    if ctx
+        .store
+        .first_answer(&chat, message.id.0, now(), keep)
+        .await?
+    {
         return Ok(true);
     }
     stale(ctx.clone(), query.clone(), message.clone()).await?;
@@ -212,20 +194,6 @@ mod tests {
         assert!(expired(1_000, 1_601, 600));
         // a clock that went back does not make a question older
         assert!(!expired(1_000, 900, 600));
-    }
-
-    #[test]
-    fn a_question_counts_its_first_answer_only() {
-        let answered = AnsweredQuestions::default();
-        assert!(answered.first_answer((-5, 10), 1_000, 600));
-        assert!(!answered.first_answer((-5, 10), 1_001, 600), "a double tap");
-        assert!(
-            answered.first_answer((-5, 11), 1_001, 600),
-            "another question"
-        );
-        assert!(answered.first_answer((7, 10), 1_001, 600), "another chat");
-        // forgotten once the question is too old to count anyway
-        assert!(answered.first_answer((-5, 10), 1_601, 600));
     }
 
     #[test]
