@@ -220,6 +220,11 @@ impl Limiter {
         sent.insert(index, at);
     }
 
+    /// The limits this limiter keeps.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
     /// The key a chat's windows are kept under, and whether it is a group or channel (whose
     /// per-minute window outlives a restart).
     pub fn key_of(chat: &Recipient) -> (String, bool) {

@@ -31,6 +31,7 @@
 //! | `digest`          | build results of the quiet hours, for the digest       | `digest.rs`        |
 //! | `lease`           | which replica is the active one (PostgreSQL only)      | `lease.rs`         |
 //! | `answered`        | Rebuild questions already answered (one build a tap)   | `answers.rs`       |
+//! | `budget`          | every replica's sends, for Telegram's limits (PG only) | `budget.rs`        |
 //!
 //! `schema.rs` opens the file and holds the migrations that create the tables. Forgetting or
 //! moving a chat (`subscriptions.rs`) takes its `watches`, filters, options and kept `digest`
@@ -40,6 +41,7 @@
 
 mod announcements;
 mod answers;
+mod budget;
 mod dialogues;
 mod digest;
 mod filters;

@@ -60,6 +60,8 @@ const PG_MIGRATIONS: &[&str] = &[
      CREATE TABLE digest (id BIGSERIAL PRIMARY KEY, chat TEXT NOT NULL, buildid BIGINT NOT NULL, builder TEXT NOT NULL, number BIGINT NOT NULL, result BIGINT NOT NULL, previous BIGINT, complete_at BIGINT NOT NULL, owner TEXT, url TEXT NOT NULL, heard BIGINT NOT NULL DEFAULT 1, UNIQUE (chat, buildid));
      CREATE TABLE lease (name TEXT PRIMARY KEY, holder TEXT NOT NULL, token BIGINT NOT NULL, expires_at TIMESTAMPTZ NOT NULL);",
     "CREATE TABLE answered (chat TEXT NOT NULL, message BIGINT NOT NULL, at BIGINT NOT NULL, PRIMARY KEY (chat, message));",
+    "CREATE TABLE budget (id BIGSERIAL PRIMARY KEY, chat TEXT NOT NULL, at_ms BIGINT NOT NULL, done_ms BIGINT);
+     CREATE INDEX budget_at ON budget (at_ms);",
 ];
 
 /// Replicas starting together take turns to migrate: whoever comes second finds it done.

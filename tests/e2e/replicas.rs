@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::support::bot::BotProcess;
 use crate::support::buildbot::{self, Master};
 use crate::support::closed_port;
-use crate::support::fake_telegram::{ALICE, Call, FakeTelegram};
+use crate::support::fake_telegram::{ALICE, Call, FakeTelegram, Person};
 use crate::support::postgres as pg;
 use crate::support::webhook::SECRET;
 
@@ -181,13 +181,14 @@ async fn webhook_replica(
     fake: &FakeTelegram,
     master: &Master,
     database: &str,
+    extra: &str,
 ) -> (BotProcess, u16) {
     let port = closed_port();
     let telegram = format!(
         "use_webhook = true\n[telegram.webhook]\nurl = \"https://bot.example.org/telegram\"\nlisten = \"127.0.0.1:{port}\"\nsecret_token = \"{SECRET}\"\n"
     );
-    let forcers = format!("[authz]\nforce = [{}]\n", ALICE.id);
-    let bot = BotProcess::start_replica(fake, &master.url, database, &telegram, &forcers).await;
+    let extra = format!("{extra}\n[authz]\nforce = [{}]\n", ALICE.id);
+    let bot = BotProcess::start_replica(fake, &master.url, database, &telegram, &extra).await;
     bot.wait_for_log("receiving updates through the webhook")
         .await;
     (bot, port)
@@ -232,8 +233,8 @@ async fn a_conversation_started_on_one_webhook_replica_goes_on_on_the_other() {
     let master = buildbot::shared().await;
     let fake = FakeTelegram::start().await;
     let database = pg::database("replicas_webhook").await;
-    let (first, first_port) = webhook_replica(&fake, &master, &database).await;
-    let (second, second_port) = webhook_replica(&fake, &master, &database).await;
+    let (first, first_port) = webhook_replica(&fake, &master, &database, "").await;
+    let (second, second_port) = webhook_replica(&fake, &master, &database, "").await;
 
     let mark = fake.mark();
     fake.private_message(&ALICE, "/force");
@@ -265,4 +266,42 @@ async fn a_conversation_started_on_one_webhook_replica_goes_on_on_the_other() {
         "a replica that stops leaves the webhook to the others"
     );
     drop(second);
+}
+
+#[tokio::test]
+async fn replies_from_another_replica_share_the_limits_with_the_fan_out() {
+    let master = buildbot::dedicated("replicasbudget").await;
+    let fake = FakeTelegram::start_with_limits().await;
+    let database = pg::database("replicas_budget").await;
+    let settings = fan_out_settings();
+    let (active, _) = webhook_replica(&fake, &master, &database, &settings).await;
+    active.wait_for_log("is now the active one").await;
+    let (other, other_port) = webhook_replica(&fake, &master, &database, &settings).await;
+    other.wait_for_log("is waiting:").await;
+
+    let mark = fake.mark();
+    let build = master.build("runtests").await;
+    let reference = format!("#{}</a> of <b>runtests</b>", build["number"]);
+    // while the active replica fans out, people talk to the other one, 10 a second
+    let people: Vec<Person> = (0..40)
+        .map(|i| Person {
+            id: 800_001 + i,
+            first_name: "Someone",
+            username: "someone",
+        })
+        .collect();
+    for person in &people {
+        fake.private_message(person, "/getid");
+        post_to(&fake, other_port).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    everyone_got(&fake, mark, &reference, Duration::from_secs(120)).await;
+    for person in &people {
+        fake.reply_in(mark, person.id).await;
+    }
+    assert_eq!(
+        fake.throttled(),
+        0,
+        "the limits hold for the bot as a whole, whichever replica sends"
+    );
 }
