@@ -80,6 +80,10 @@ pub enum DbError {
     Sqlite(#[from] rusqlite::Error),
     #[error("{0}")]
     Postgres(#[from] postgres::Error),
+    /// The connection broke inside a transaction: what it had done is gone, and the rest
+    /// must not go on, on a new connection, as if it were still in it.
+    #[error("the connection to the database was lost in the middle of a transaction")]
+    LostInTransaction,
     /// A column held something the bot never writes there.
     #[error("column {column} holds {found}, not {wanted}")]
     Decode {
@@ -212,26 +216,43 @@ impl Conn {
         f: impl FnOnce(&mut Conn) -> Result<T, DbError>,
     ) -> Result<T, DbError> {
         self.batch("BEGIN")?;
+        self.in_transaction(true);
         let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
         let done = match done {
             Ok(done) => done,
             Err(panic) => {
-                let _ = self.batch("ROLLBACK");
+                self.rollback();
                 std::panic::resume_unwind(panic);
             }
         };
         match done {
             Ok(value) => {
-                self.batch("COMMIT")?;
+                let committed = self.batch("COMMIT");
+                self.in_transaction(false);
+                committed?;
                 Ok(value)
             }
             Err(error) => {
-                if let Err(rollback) = self.batch("ROLLBACK") {
-                    log::debug!("rolling back after \"{error}\" failed too: {rollback}");
-                }
+                self.rollback();
                 Err(error)
             }
         }
+    }
+}
+
+impl Conn {
+    fn in_transaction(&mut self, inside: bool) {
+        if let Conn::Postgres(pg) = self {
+            pg.in_transaction = inside;
+        }
+    }
+
+    /// Ends a transaction that failed; on a connection that broke there is nothing to undo.
+    fn rollback(&mut self) {
+        if let Err(error) = self.batch("ROLLBACK") {
+            log::debug!("rolling back failed: {error}");
+        }
+        self.in_transaction(false);
     }
 }
 
@@ -271,6 +292,8 @@ pub struct Pg {
     config: postgres::Config,
     client: Option<postgres::Client>,
     statements: HashMap<String, postgres::Statement>,
+    /// Between BEGIN and its end: a lost connection is then an error, not made again.
+    in_transaction: bool,
 }
 
 impl Pg {
@@ -279,6 +302,7 @@ impl Pg {
             config,
             client: None,
             statements: HashMap::new(),
+            in_transaction: false,
         };
         pg.client()?;
         Ok(pg)
@@ -287,6 +311,9 @@ impl Pg {
     /// The connection, made again if it was lost.
     fn client(&mut self) -> Result<&mut postgres::Client, DbError> {
         if self.client.as_ref().is_none_or(postgres::Client::is_closed) {
+            if self.in_transaction {
+                return Err(DbError::LostInTransaction);
+            }
             self.statements.clear();
             self.client = None;
             self.client = Some(self.config.connect(postgres::NoTls)?);
@@ -450,5 +477,36 @@ mod tests {
         conn.transaction(|tx| tx.execute("INSERT INTO t (a) VALUES (?1)", params![2_i64]))
             .unwrap();
         assert_eq!(conn.query("SELECT a FROM t", &[]).unwrap().len(), 1);
+    }
+
+    /// With `BBTG_TEST_POSTGRES_URL`: a connection that breaks in the middle of a transaction
+    /// fails it (nothing of it stays, nothing after the break runs on a new connection), and
+    /// the next call connects again.
+    #[test]
+    fn a_connection_lost_in_a_transaction_fails_it_and_the_next_call_reconnects() {
+        let Ok(server) = std::env::var("BBTG_TEST_POSTGRES_URL") else {
+            return;
+        };
+        std::thread::spawn(move || {
+            let location = crate::storage::test_database(&server);
+            let connect =
+                || Conn::Postgres(Box::new(Pg::connect(location.parse().unwrap()).unwrap()));
+            let (mut conn, mut killer) = (connect(), connect());
+            conn.batch("CREATE TABLE t (a BIGINT)").unwrap();
+            let pid = conn.query("SELECT pg_backend_pid()", &[]).unwrap()[0]
+                .int(0)
+                .unwrap();
+            let failed = conn.transaction(|tx| {
+                tx.execute("INSERT INTO t (a) VALUES (?1)", params![1_i64])?;
+                killer.execute("SELECT pg_terminate_backend(?1)", params![pid])?;
+                tx.execute("INSERT INTO t (a) VALUES (?1)", params![2_i64])?;
+                tx.execute("INSERT INTO t (a) VALUES (?1)", params![3_i64])
+            });
+            assert!(failed.is_err());
+            let rows = conn.query("SELECT a FROM t", &[]).unwrap();
+            assert!(rows.is_empty(), "nothing of it stays: {rows:?}");
+        })
+        .join()
+        .unwrap();
     }
 }
