@@ -75,15 +75,9 @@ async fn fan_out_survives_faults_and_a_kill() {
     let build = master.build("runtests").await;
     let reference = format!("#{}</a> of <b>runtests</b>", build["number"]);
     // Kill the bot once part of the fan-out is out.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while (FIRST..FIRST + CHATS)
-        .filter(|c| fake.delivered(mark, *c, &reference) > 0)
-        .count()
-        < 15
-    {
-        assert!(Instant::now() < deadline, "the fan-out did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let some = Duration::from_secs(60);
+    fake.wait_delivered(mark, FIRST..FIRST + CHATS, &reference, 15, some)
+        .await;
     let _bot = bot.kill_and_restart(&fake).await;
 
     let expected: Vec<i64> = (FIRST..FIRST + CHATS)

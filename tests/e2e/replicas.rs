@@ -47,22 +47,9 @@ async fn two_replicas(
 
 /// Waits (up to `within`) until every chat of the fan-out got `needle`.
 pub async fn everyone_got(fake: &FakeTelegram, mark: usize, needle: &str, within: Duration) {
-    let deadline = Instant::now() + within;
-    loop {
-        let missing: Vec<i64> = (FIRST..FIRST + CHATS)
-            .filter(|c| fake.delivered(mark, *c, needle) == 0)
-            .collect();
-        if missing.is_empty() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} chats never got {needle}: {:?}…",
-            missing.len(),
-            &missing[..missing.len().min(10)]
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let chats = FIRST..FIRST + CHATS;
+    fake.wait_delivered(mark, chats, needle, CHATS as usize, within)
+        .await;
 }
 
 #[tokio::test]
@@ -116,15 +103,9 @@ async fn the_other_replica_takes_over_a_fan_out_when_the_active_one_is_killed() 
     let mark = fake.mark();
     let build = master.build("runtests").await;
     let reference = format!("#{}</a> of <b>runtests</b>", build["number"]);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while (FIRST..FIRST + CHATS)
-        .filter(|c| fake.delivered(mark, *c, &reference) > 0)
-        .count()
-        < 40
-    {
-        assert!(Instant::now() < deadline, "the fan-out did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let some = Duration::from_secs(60);
+    fake.wait_delivered(mark, FIRST..FIRST + CHATS, &reference, 40, some)
+        .await;
     let killed = Instant::now();
     a.kill();
     // a build that ends while nobody is active: the next one's catch-up announces it

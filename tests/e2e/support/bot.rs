@@ -100,10 +100,7 @@ impl BotProcess {
             ..Sections::default()
         };
         let dir = write_settings(fake, buildbot_url, sections, extra);
-        let env: Vec<_> = env
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+        let env = owned(env);
         let since = Since::now(fake);
         let child = spawn(&dir, &env);
         let mut bot = BotProcess { child, dir, env };
@@ -146,10 +143,7 @@ impl BotProcess {
             ..Sections::default()
         };
         let dir = write_settings(fake, buildbot_url, sections, extra);
-        let env: Vec<_> = env
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+        let env = owned(env);
         let child = spawn(&dir, &env);
         let bot = BotProcess { child, dir, env };
         bot.wait_for_log("waiting to become the active one").await;
@@ -444,6 +438,13 @@ impl Drop for BotProcess {
             eprintln!("--- the bot's own last log lines:\n{tail}");
         }
     }
+}
+
+/// Environment variables as the bot process keeps them, for its restarts.
+fn owned(env: &[(&str, &str)]) -> Vec<(String, String)> {
+    env.iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
 }
 
 /// Whether the harness keeps every bot's state in PostgreSQL (`BBTG_E2E_STORAGE=postgres`,

@@ -556,6 +556,42 @@ impl FakeTelegram {
     }
 
     /// Messages Telegram accepted for `chat` after `mark` that contain `needle`.
+    /// Waits (up to `within`) until at least `at_least` of `chats` got a message holding
+    /// `needle` since `mark`; says which never did.
+    pub async fn wait_delivered(
+        &self,
+        mark: usize,
+        chats: std::ops::Range<i64>,
+        needle: &str,
+        at_least: usize,
+        within: Duration,
+    ) {
+        let deadline = Instant::now() + within;
+        loop {
+            // one pass over the calls: a 1,000-chat fan-out is polled without much work
+            let got: std::collections::HashSet<i64> = self
+                .calls_since(mark)
+                .iter()
+                .filter(|c| c.method == "sendmessage" && c.result["message_id"].is_i64())
+                .filter(|c| c.text().contains(needle))
+                .filter_map(Call::chat_id)
+                .filter(|c| chats.contains(c))
+                .collect();
+            if got.len() >= at_least {
+                return;
+            }
+            let missing: Vec<i64> = chats.clone().filter(|c| !got.contains(c)).collect();
+            assert!(
+                Instant::now() < deadline,
+                "{} of {} chats got {needle} within {within:?}; not: {:?}…",
+                got.len(),
+                at_least,
+                &missing[..missing.len().min(10)]
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub fn delivered(&self, mark: usize, chat: i64, needle: &str) -> usize {
         self.sent_since(mark, "sendMessage", chat)
             .iter()
