@@ -82,9 +82,12 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     if let Some(notice) = closed_notice(&settings.authz) {
         log::warn!("{notice}");
     }
-    let delivery = Delivery::new(bot.clone(), settings.telegram.limits)
+    let mut delivery = Delivery::new(bot.clone(), settings.telegram.limits)
         .remembering(store.clone())
         .await;
+    if store.is_shared() {
+        delivery = delivery.sharing_budget(Store::open(&settings.storage.url)?);
+    }
     let (mirror, histories) = shared_views(&settings);
     let replica = Arc::new(Replica::new());
     // the lease has a connection of its own: renewals never wait behind a fan-out's writes

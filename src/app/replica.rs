@@ -95,11 +95,17 @@ impl Replica {
             self.active.send_replace(None);
             stop(tasks, if lost { ABORT_WITHIN } else { STOP_WITHIN }).await;
             // also after a loss: a renewal that came late may have extended it since (the
-            // token keeps this from touching another replica's lease)
-            if let Err(error) = store.lease_release(&self.name, token).await {
-                log::warn!(
+            // token keeps this from touching another replica's lease); a database that does
+            // not answer does not hold the stop up: the lease then runs out by itself
+            let release = store.lease_release(&self.name, token);
+            match tokio::time::timeout(Duration::from_secs(2), release).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => log::warn!(
                     "cannot give the lease up ({error}); another replica takes over when it runs out"
-                );
+                ),
+                Err(_) => log::warn!(
+                    "giving the lease up takes too long; another replica takes over when it runs out"
+                ),
             }
             if !lost {
                 return;
@@ -116,7 +122,10 @@ impl Replica {
     async fn take(&self, store: &Store, shutdown: &Shutdown) -> Option<(i64, Instant)> {
         let mut told = false;
         loop {
-            let holder = store.lease_holder().await.ok().flatten();
+            let holder = tokio::select! {
+                holder = store.lease_holder() => holder.ok().flatten(),
+                _ = shutdown.triggered() => return None,
+            };
             let dead = holder
                 .filter(|h| self.outlived(&h.replica))
                 .map(|h| h.replica);
@@ -124,10 +133,11 @@ impl Replica {
                 log::info!("replica {dead} ran here and is gone: taking over at once");
             }
             let asked_at = Instant::now();
-            match store
-                .lease_take(&self.name, millis(TTL), dead.as_deref())
-                .await
-            {
+            let taken = tokio::select! {
+                taken = store.lease_take(&self.name, millis(TTL), dead.as_deref()) => taken,
+                _ = shutdown.triggered() => return None,
+            };
+            match taken {
                 Ok(Some(token)) => return Some((token, asked_at)),
                 Ok(None) if !told => {
                     told = true;
@@ -180,8 +190,10 @@ impl Replica {
     ) -> bool {
         let mut renewed_at = taken_at;
         loop {
+            // never sleep past the moment to step down
+            let next = RENEW_EVERY.min(STEP_DOWN_AFTER.saturating_sub(renewed_at.elapsed()));
             tokio::select! {
-                _ = tokio::time::sleep(RENEW_EVERY) => {}
+                _ = tokio::time::sleep(next) => {}
                 _ = shutdown.triggered() => return false,
             }
             let asked_at = Instant::now();

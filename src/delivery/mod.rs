@@ -6,6 +6,7 @@
 //! again, and a message Telegram cannot parse is sent again as plain text rather than lost.
 
 pub mod actions;
+mod budget;
 pub mod limits;
 pub mod outbox;
 mod split;
@@ -83,6 +84,8 @@ pub struct Delivery {
     limiter: Arc<Limiter>,
     /// Where sends to groups and channels are remembered across restarts, if anywhere.
     memory: Option<Store>,
+    /// With replicas: the Telegram budget they share.
+    budget: Option<budget::SharedBudget>,
 }
 
 impl Delivery {
@@ -91,6 +94,7 @@ impl Delivery {
             bot,
             limiter: Arc::new(Limiter::new(limits)),
             memory: None,
+            budget: None,
         }
     }
 
@@ -100,6 +104,13 @@ impl Delivery {
     pub async fn remembering(mut self, store: Store) -> Delivery {
         self.recall(&store).await;
         self.memory = Some(store);
+        self
+    }
+
+    /// Shares Telegram's limits with the other replicas through the budget in `store` (a
+    /// connection of its own, so that the fan-out's writes never hold a send up).
+    pub fn sharing_budget(mut self, store: Store) -> Delivery {
+        self.budget = Some(budget::SharedBudget::new(store));
         self
     }
 
@@ -399,43 +410,6 @@ impl Delivery {
         request.send().await.map(|_| ())
     }
 
-    /// With replicas sharing PostgreSQL, waits for this send's place in the budget every
-    /// replica shares (`storage::budget`): the limits hold for the bot as a whole. A storage
-    /// that cannot answer does not stop sends: this replica's own limits still hold.
-    /// The place taken, to mark answered.
-    async fn shared_budget(&self, chat: &Recipient) -> Option<i64> {
-        let store = self.memory.as_ref().filter(|s| s.is_shared())?;
-        let (key, group) = Limiter::key_of(chat);
-        loop {
-            match store.reserve_send(&key, group, self.limiter.limits()).await {
-                Ok(Ok(place)) => return Some(place),
-                Ok(Err(wait)) => {
-                    let wait = u64::try_from(wait.clamp(1, 61_000)).unwrap_or(1);
-                    tokio::time::sleep(Duration::from_millis(wait)).await;
-                }
-                Err(error) => {
-                    log::debug!(
-                        "cannot reserve a send in the shared budget ({error}); sending anyway"
-                    );
-                    return None;
-                }
-            }
-        }
-    }
-
-    /// Telegram answered the send that took `place` in the shared budget (written down
-    /// without holding the next send up: until then it counts as made now).
-    fn answered_in_budget(&self, place: Option<i64>) {
-        let (Some(place), Some(store)) = (place, self.memory.clone()) else {
-            return;
-        };
-        tokio::spawn(async move {
-            if let Err(error) = store.send_answered(place).await {
-                log::debug!("cannot mark a send answered in the shared budget: {error}");
-            }
-        });
-    }
-
     /// Sends within the limits, waiting out `retry_after` answers (which pause every send);
     /// other errors go back to the caller at once.
     async fn perform<R>(
@@ -451,11 +425,14 @@ impl Delivery {
         let mut again = REPLY_RETRIES.iter();
         loop {
             let in_flight = self.limiter.acquire(chat, priority).await;
-            let place = self.shared_budget(chat).await;
+            // with replicas, the bot's budget too; given back however the send ends
+            let place = match &self.budget {
+                Some(budget) => budget.place(&self.limiter, chat, priority).await,
+                None => None,
+            };
             self.note_send(chat);
             let sent = request.clone().send().await;
-            drop(in_flight);
-            self.answered_in_budget(place);
+            drop((in_flight, place));
             match sent {
                 Err(RequestError::RetryAfter(wait)) if attempt < ATTEMPTS => {
                     log::warn!(

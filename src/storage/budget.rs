@@ -3,24 +3,14 @@
 //! one at a time (an advisory lock), so that the active replica's fan-out and the replies the
 //! others give through the webhook share one 30 a second, one a second per chat and 20 a
 //! minute per group. As in a replica's own limiter, a send counts as made now until it is
-//! answered (for at most [`FLIGHT_MS`]), and at its answer's time after that: requests reach
-//! Telegram some time after they take their place. PostgreSQL only: with SQLite there is one
-//! process, and its own limiter is the whole bot's.
+//! answered (for at most 30 s: a replica that died never answers), and at its answer's time
+//! after that: requests reach Telegram some time after they take their place. One round trip
+//! a send: the function `bbtg_reserve` (schema.rs) does it all under the lock. PostgreSQL
+//! only: with SQLite there is one process, and its own limiter is the whole bot's.
 
-use super::sql::{Conn, DbError, params};
+use super::sql::params;
 use super::{StorageError, Store};
 use crate::settings::Limits;
-
-/// Serialises the reservations of every replica.
-const LOCK: i64 = 0x6262_7467_6275_6467; // "bbtgbudg"
-/// Each window is this much longer than Telegram's.
-const MARGIN_MS: i64 = 50;
-const SECOND_MS: i64 = 1_000 + MARGIN_MS;
-const MINUTE_MS: i64 = 60_000 + MARGIN_MS;
-/// A send never marked answered (its replica died) counts as in flight this long at most.
-const FLIGHT_MS: i64 = 30_000;
-/// The database's clock, in milliseconds.
-const NOW_MS: &str = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)";
 
 impl Store {
     /// Takes a place for a send to `chat` (a group or channel when `group`) now, if the
@@ -34,36 +24,19 @@ impl Store {
     ) -> Result<Result<i64, i64>, StorageError> {
         let chat = chat.to_owned();
         self.with(move |conn| {
-            conn.transaction(|tx| {
-                tx.execute("SELECT pg_advisory_xact_lock(?1)", params![LOCK])?;
-                let now = tx
-                    .query_opt(&format!("SELECT {NOW_MS}"), &[])?
-                    .map(|row| row.int(0))
-                    .transpose()?
-                    .unwrap_or_default();
-                tx.execute(
-                    "DELETE FROM budget WHERE at_ms < ?1",
-                    params![now - MINUTE_MS - FLIGHT_MS],
-                )?;
-                let ready = |tx: &mut Conn, chat, window, limit| -> Result<i64, DbError> {
-                    let oldest = nth_newest(tx, now, chat, now - window, limit)?;
-                    Ok(oldest.map_or(0, |t| t + window))
-                };
-                let mut at = ready(tx, None, SECOND_MS, limits.overall_per_second)?;
-                at = at.max(ready(tx, Some(&chat), SECOND_MS, limits.chat_per_second)?);
-                if group {
-                    at = at.max(ready(tx, Some(&chat), MINUTE_MS, limits.group_per_minute)?);
-                }
-                if at > now {
-                    return Ok(Err(at - now));
-                }
-                let place = tx.query_opt(
-                    "INSERT INTO budget (chat, at_ms) VALUES (?1, ?2) RETURNING id",
-                    params![&chat, now],
-                )?;
-                let place = place.map(|row| row.int(0)).transpose()?;
-                Ok(Ok(place.unwrap_or_default()))
-            })
+            let answer = conn.query_opt(
+                "SELECT bbtg_reserve(?1, ?2, ?3, ?4, ?5)",
+                params![
+                    chat,
+                    group,
+                    i64::from(limits.overall_per_second),
+                    i64::from(limits.chat_per_second),
+                    i64::from(limits.group_per_minute)
+                ],
+            )?;
+            let answer = answer.map(|row| row.int(0)).transpose()?.unwrap_or(1);
+            // a place's id, or minus the milliseconds to wait
+            Ok(if answer > 0 { Ok(answer) } else { Err(-answer) })
         })
         .await
     }
@@ -72,44 +45,14 @@ impl Store {
     pub async fn send_answered(&self, place: i64) -> Result<(), StorageError> {
         self.with(move |conn| {
             conn.execute(
-                &format!("UPDATE budget SET done_ms = {NOW_MS} WHERE id = ?1"),
+                "UPDATE budget SET done_ms = CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)
+                 WHERE id = ?1",
                 params![place],
             )?;
             Ok(())
         })
         .await
     }
-}
-
-/// When the window since `since` (of `chat`, or of every chat) holds `limit` sends or more:
-/// the time the send whose leaving frees a place counts at.
-fn nth_newest(
-    tx: &mut Conn,
-    now: i64,
-    chat: Option<&str>,
-    since: i64,
-    limit: u32,
-) -> Result<Option<i64>, DbError> {
-    let offset = i64::from(limit.max(1)) - 1;
-    // answered: at the answer; in flight (for at most FLIGHT_MS): now
-    let counts_at = format!(
-        "CASE WHEN done_ms IS NOT NULL THEN done_ms
-              WHEN at_ms > CAST(?1 AS BIGINT) - {FLIGHT_MS} THEN CAST(?1 AS BIGINT)
-              ELSE at_ms END"
-    );
-    let which = if chat.is_some() {
-        "WHERE chat = ?4"
-    } else {
-        "WHERE ?4 = ?4"
-    };
-    let row = tx.query_opt(
-        &format!(
-            "SELECT t FROM (SELECT {counts_at} AS t FROM budget {which}) AS sends
-             WHERE t > ?2 ORDER BY t DESC LIMIT 1 OFFSET ?3"
-        ),
-        params![now, since, offset, chat.unwrap_or_default()],
-    )?;
-    row.map(|row| row.int(0)).transpose()
 }
 
 #[cfg(test)]
@@ -174,5 +117,40 @@ mod tests {
             .unwrap()
             .unwrap_err();
         assert!(after > 1_000, "from its answer: {after}");
+    }
+
+    /// With `BBTG_TEST_POSTGRES_URL`: a group's 20 a minute.
+    #[tokio::test]
+    async fn a_group_takes_twenty_a_minute() {
+        if std::env::var("BBTG_TEST_POSTGRES_URL").is_err() {
+            return;
+        }
+        let (_place, store) = temp_store();
+        let limits = Limits {
+            overall_per_second: 100,
+            chat_per_second: 100,
+            group_per_minute: 20,
+        };
+        for _ in 0..20 {
+            let place = store
+                .reserve_send("-5", true, limits)
+                .await
+                .unwrap()
+                .unwrap();
+            store.send_answered(place).await.unwrap();
+        }
+        let wait = store
+            .reserve_send("-5", true, limits)
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert!(wait > 59_000, "{wait}");
+        assert!(
+            store
+                .reserve_send("-6", true, limits)
+                .await
+                .unwrap()
+                .is_ok()
+        );
     }
 }

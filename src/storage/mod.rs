@@ -211,7 +211,10 @@ impl Store {
             Backend::Postgres(jobs) => {
                 let (done, answer) = tokio::sync::oneshot::channel();
                 let job: Job = Box::new(move |conn| {
-                    let _ = done.send(f(conn));
+                    // a caller that is gone (a send given up, a task aborted) wants nothing
+                    if !done.is_closed() {
+                        let _ = done.send(f(conn));
+                    }
                 });
                 let gone =
                     || StorageError::Task("the PostgreSQL connection's thread is gone".into());

@@ -61,7 +61,45 @@ const PG_MIGRATIONS: &[&str] = &[
      CREATE TABLE lease (name TEXT PRIMARY KEY, holder TEXT NOT NULL, token BIGINT NOT NULL, expires_at TIMESTAMPTZ NOT NULL);",
     "CREATE TABLE answered (chat TEXT NOT NULL, message BIGINT NOT NULL, at BIGINT NOT NULL, PRIMARY KEY (chat, message));",
     "CREATE TABLE budget (id BIGSERIAL PRIMARY KEY, chat TEXT NOT NULL, at_ms BIGINT NOT NULL, done_ms BIGINT);
-     CREATE INDEX budget_at ON budget (at_ms);",
+     CREATE INDEX budget_at ON budget (at_ms);
+     CREATE INDEX budget_chat ON budget (chat, at_ms);
+     CREATE FUNCTION bbtg_reserve(p_chat TEXT, p_group BOOLEAN, p_overall BIGINT, p_per_chat BIGINT, p_per_group BIGINT)
+     RETURNS BIGINT LANGUAGE plpgsql AS $fn$
+     DECLARE
+         now_ms BIGINT;
+         ready BIGINT := 0;
+         t BIGINT;
+         place BIGINT;
+     BEGIN
+         -- one at a time, whichever replica asks
+         PERFORM pg_advisory_xact_lock(7089054064425464935);
+         now_ms := CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT);
+         DELETE FROM budget WHERE COALESCE(done_ms, at_ms) < now_ms - 90050;
+         -- a send counts at its answer, or now while in flight (at most 30 s)
+         SELECT c.t INTO t FROM (SELECT CASE WHEN done_ms IS NOT NULL THEN done_ms
+                                           WHEN at_ms > now_ms - 30000 THEN now_ms ELSE at_ms END AS t
+                                 FROM budget) c
+             WHERE c.t > now_ms - 1050 ORDER BY c.t DESC LIMIT 1 OFFSET GREATEST(p_overall, 1) - 1;
+         IF t IS NOT NULL THEN ready := GREATEST(ready, t + 1050); END IF;
+         SELECT c.t INTO t FROM (SELECT CASE WHEN done_ms IS NOT NULL THEN done_ms
+                                           WHEN at_ms > now_ms - 30000 THEN now_ms ELSE at_ms END AS t
+                                 FROM budget WHERE chat = p_chat) c
+             WHERE c.t > now_ms - 1050 ORDER BY c.t DESC LIMIT 1 OFFSET GREATEST(p_per_chat, 1) - 1;
+         IF t IS NOT NULL THEN ready := GREATEST(ready, t + 1050); END IF;
+         IF p_group THEN
+             SELECT c.t INTO t FROM (SELECT CASE WHEN done_ms IS NOT NULL THEN done_ms
+                                               WHEN at_ms > now_ms - 30000 THEN now_ms ELSE at_ms END AS t
+                                     FROM budget WHERE chat = p_chat) c
+                 WHERE c.t > now_ms - 60050 ORDER BY c.t DESC LIMIT 1 OFFSET GREATEST(p_per_group, 1) - 1;
+             IF t IS NOT NULL THEN ready := GREATEST(ready, t + 60050); END IF;
+         END IF;
+         IF ready > now_ms THEN
+             RETURN now_ms - ready;
+         END IF;
+         INSERT INTO budget (chat, at_ms) VALUES (p_chat, now_ms) RETURNING id INTO place;
+         RETURN place;
+     END
+     $fn$;",
 ];
 
 /// Replicas starting together take turns to migrate: whoever comes second finds it done.

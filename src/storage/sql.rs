@@ -226,12 +226,18 @@ impl Conn {
             }
         };
         match done {
-            Ok(value) => {
-                let committed = self.batch("COMMIT");
-                self.in_transaction(false);
-                committed?;
-                Ok(value)
-            }
+            Ok(value) => match self.batch("COMMIT") {
+                Ok(()) => {
+                    self.in_transaction(false);
+                    Ok(value)
+                }
+                Err(error) => {
+                    // SQLite may stay inside the transaction when a COMMIT fails (busy, disk
+                    // full): every later one would fail, and plain writes would never commit
+                    self.rollback();
+                    Err(error)
+                }
+            },
             Err(error) => {
                 self.rollback();
                 Err(error)
