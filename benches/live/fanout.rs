@@ -205,12 +205,15 @@ pub async fn two_replicas(master: &Master) -> Vec<Row> {
         "[notify]\nchat_ids = [{}]\nevents = [\"finished\"]\n",
         chats.join(", ")
     );
-    let env = [("RUST_LOG", "info")];
+    // each on a machine of its own (HOSTNAME): the other cannot tell that the active one
+    // died, and waits for its lease to run out, as after the death of a machine
+    let on = |host| [("RUST_LOG", "info"), ("HOSTNAME", host)];
+    let (a_env, b_env) = (on("machine-a"), on("machine-b"));
     let start =
-        |_| BotProcess::start_replica_with_env(&fake, &master.url, &database, "", &settings, &env);
-    let mut a = start(()).await;
+        |env| BotProcess::start_replica_with_env(&fake, &master.url, &database, "", &settings, env);
+    let mut a = start(&a_env).await;
     a.wait_for_log("is now the active one").await;
-    let b = start(()).await;
+    let b = start(&b_env).await;
     b.wait_for_log("is waiting:").await;
 
     let (mark, finished, needle) = one_build(master, &fake).await;
@@ -252,7 +255,7 @@ pub async fn two_replicas(master: &Master) -> Vec<Row> {
         ),
         row("  429 answers", fake.throttled().to_string(), "0"),
         row(
-            "SIGKILL of the active replica → the other is active",
+            "SIGKILL of the active replica (another machine) → the other is active",
             format!("{:.1} s", takeover.as_secs_f64()),
             "≤ 10 s",
         ),

@@ -82,33 +82,10 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     if let Some(notice) = closed_notice(&settings.authz) {
         log::warn!("{notice}");
     }
-    let mut delivery = Delivery::new(bot.clone(), settings.telegram.limits)
-        .remembering(store.clone())
-        .await;
-    if store.is_shared() {
-        delivery = delivery.sharing_budget(Store::open(&settings.storage.url)?);
-    }
+    let delivery = make_delivery(&bot, &settings, &store).await?;
     let (mirror, histories) = shared_views(&settings);
     let replica = Arc::new(Replica::new());
-    // the lease has a connection of its own: renewals never wait behind a fan-out's writes
-    let lease = if store.is_shared() {
-        Store::open(&settings.storage.url)?
-    } else {
-        store.clone()
-    };
-    let leading = {
-        let (settings, client, store) = (settings.clone(), client.clone(), store.clone());
-        let (delivery, replica) = (delivery.clone(), replica.clone());
-        let (mirror, histories, shutdown) = (mirror.clone(), histories.clone(), shutdown.clone());
-        tokio::spawn(async move {
-            let shared = (&mirror, &histories);
-            let start = |spell: &Shutdown| {
-                start_notifications(&settings, &client, shared, &store, &delivery, spell)
-            };
-            replica.lead(lease, shutdown, start).await;
-        })
-    };
-
+    let lease = lease_store(&store, &settings)?;
     let conversations = <Store as Storage<State>>::erase(Arc::new(store.clone()));
     let ctx = Arc::new(Context {
         buildbot: client,
@@ -120,6 +97,7 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
         bot_username: username.clone(),
         settings,
     });
+    let leading = lead(ctx.clone(), replica.clone(), lease, shutdown.clone());
     let receiving = Receiving {
         username: &username,
         shutdown: &shutdown,
@@ -135,6 +113,55 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     }
     log::info!("stopped");
     served
+}
+
+/// The delivery, sharing Telegram's budget with the other replicas when there are any (on a
+/// connection of its own: the fan-out's writes never hold a send up).
+async fn make_delivery(
+    bot: &Bot,
+    settings: &Settings,
+    store: &Store,
+) -> Result<Delivery, StartError> {
+    let delivery = Delivery::new(bot.clone(), settings.telegram.limits)
+        .remembering(store.clone())
+        .await;
+    if !store.is_shared() {
+        return Ok(delivery);
+    }
+    Ok(delivery.sharing_budget(Store::open(&settings.storage.url)?))
+}
+
+/// The lease's store: with PostgreSQL a connection of its own, so that renewals never wait
+/// behind a fan-out's writes.
+fn lease_store(store: &Store, settings: &Settings) -> Result<Store, StartError> {
+    if !store.is_shared() {
+        return Ok(store.clone());
+    }
+    Ok(Store::open(&settings.storage.url)?)
+}
+
+/// The replica's lead in a task of its own: while it is the active one, Buildbot's events,
+/// the notifier, the outbox and the digest timer run.
+fn lead(
+    ctx: Arc<Context>,
+    replica: Arc<Replica>,
+    lease: Store,
+    shutdown: Shutdown,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let start = |spell: &Shutdown| {
+            let shared = (&ctx.mirror, &ctx.histories);
+            start_notifications(
+                &ctx.settings,
+                &ctx.buildbot,
+                shared,
+                &ctx.store,
+                &ctx.delivery,
+                spell,
+            )
+        };
+        replica.lead(lease, shutdown, start).await;
+    })
 }
 
 /// Says where the state lives (never a password).
