@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use super::sql::{Conn, DbError, Row, params};
-use super::{Chat, StorageError, Store, outbox};
+use super::{Chat, StorageError, Store, chats_of, outbox};
 use crate::outcome::Outcome;
 
 /// What a digest says of one build.
@@ -114,9 +114,7 @@ impl Store {
                 "SELECT chat FROM digest WHERE buildid = ?1",
                 params![buildid],
             )?;
-            rows.iter()
-                .map(|row| Ok(Chat::from_key(&row.text(0)?)))
-                .collect()
+            chats_of(&rows)
         })
         .await
     }

@@ -107,6 +107,13 @@ impl Chat {
     }
 }
 
+/// The chats in the first column of `rows`.
+fn chats_of<C: FromIterator<Chat>>(rows: &[sql::Row]) -> Result<C, DbError> {
+    rows.iter()
+        .map(|row| Ok(Chat::from_key(&row.text(0)?)))
+        .collect()
+}
+
 /// Where the catch-up after a (re)connect starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {

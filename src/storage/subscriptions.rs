@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::sql::{Conn, DbError, params};
-use super::{Chat, StorageError, Store};
+use super::{Chat, StorageError, Store, chats_of};
 use crate::event::Event;
 
 impl Store {
@@ -78,9 +78,7 @@ impl Store {
                 "SELECT chat FROM subscriptions UNION SELECT chat FROM watches",
                 &[],
             )?;
-            rows.iter()
-                .map(|row| Ok(Chat::from_key(&row.text(0)?)))
-                .collect()
+            chats_of(&rows)
         })
         .await
     }

@@ -1,7 +1,7 @@
 //! `/watch`: chats that want to hear when one particular build ends.
 
 use super::sql::{Conn, DbError, params};
-use super::{Chat, StorageError, Store};
+use super::{Chat, StorageError, Store, chats_of};
 
 impl Store {
     /// Watching a build twice is one watch, so its end is announced once.
@@ -26,9 +26,7 @@ impl Store {
                 "SELECT chat FROM watches WHERE buildid = ?1",
                 params![buildid],
             )?;
-            rows.iter()
-                .map(|row| Ok(Chat::from_key(&row.text(0)?)))
-                .collect()
+            chats_of(&rows)
         })
         .await
     }
