@@ -217,7 +217,6 @@ fn start_notifications(
     delivery: &Delivery,
     shutdown: &Shutdown,
 ) -> ActiveTasks {
-    delivery.take_over();
     let (outbox, worker) = Outbox::new(
         store.clone(),
         delivery.clone(),

@@ -102,20 +102,6 @@ impl Delivery {
     /// minute (by an earlier run) at once: Telegram's 20-a-minute window outlives a restart,
     /// and a bot that forgot it would draw 429s right after starting.
     pub async fn remembering(mut self, store: Store) -> Delivery {
-        self.recall(&store).await;
-        self.memory = Some(store);
-        self
-    }
-
-    /// Shares Telegram's limits with the other replicas through the budget in `store` (a
-    /// connection of its own, so that the fan-out's writes never hold a send up).
-    pub fn sharing_budget(mut self, store: Store) -> Delivery {
-        self.budget = Some(budget::SharedBudget::new(store));
-        self
-    }
-
-    /// Counts the sends to groups and channels of the last minute that `store` remembers.
-    async fn recall(&self, store: &Store) {
         let since = clock::now_millis() - sends::KEPT_MS;
         match store.recent_sends(since).await {
             Ok(sends) => {
@@ -133,24 +119,26 @@ impl Delivery {
             }
             Err(error) => log::warn!("cannot read the sends of the last minute: {error}"),
         }
+        self.memory = Some(store);
+        self
     }
 
-    /// This replica has just become the active one, and the one before may have sent up to
-    /// a moment ago: nothing goes out for a second (Telegram's per-second windows), and the
-    /// groups' sends of the last minute, which every replica writes down, are counted.
-    pub fn take_over(&self) {
-        let Some(store) = self.memory.clone().filter(Store::is_shared) else {
-            return;
-        };
-        self.limiter.pause(Duration::from_millis(1_100));
-        let delivery = self.clone();
-        tokio::spawn(async move { delivery.recall(&store).await });
+    /// Shares Telegram's limits with the other replicas through the budget in `store` (a
+    /// connection of its own, so that the fan-out's writes never hold a send up).
+    pub fn sharing_budget(mut self, store: Store) -> Delivery {
+        self.budget = Some(budget::SharedBudget::new(store));
+        self
     }
 
-    /// Writes a send to a group or channel down, without holding the send up.
+    /// Writes a send to a group or channel down, without holding the send up. Replicas
+    /// sharing a budget need not: every send is in it already, whoever made it.
     fn note_send(&self, chat: &Recipient) {
         let (key, group) = Limiter::key_of(chat);
-        let Some(store) = self.memory.clone().filter(|_| group) else {
+        let Some(store) = self
+            .memory
+            .clone()
+            .filter(|_| group && self.budget.is_none())
+        else {
             return;
         };
         let at = clock::now_millis();
